@@ -1,0 +1,42 @@
+import { z } from "zod";
+import { alertSchema } from "./alert.js";
+import { enrichmentSchema } from "./enrichment.js";
+import { SEVERITIES } from "./severity.js";
+
+/** Bumped on any breaking change of the verdict message. */
+export const VERDICT_SCHEMA_VERSION = "1.0";
+
+export const CLASSIFICATIONS = ["true_positive", "false_positive", "needs_review"] as const;
+export type Classification = (typeof CLASSIFICATIONS)[number];
+
+export const VERDICT_SOURCES = ["llm", "cache:exact", "cache:pattern", "rules", "override"] as const;
+export type VerdictSource = (typeof VERDICT_SOURCES)[number];
+
+const isoUtc = z.iso.datetime({ offset: false });
+
+/** What a classifier decides for one alert (before the pipeline stamps times and the alert on it). */
+export const decisionSchema = z.object({
+  classification: z.enum(CLASSIFICATIONS),
+  severity: z.enum(SEVERITIES),
+  confidence: z.number().int().min(0).max(100),
+  reasoning: z.string().min(1).max(4000),
+  source: z.enum(VERDICT_SOURCES),
+  recommended_actions: z.array(z.string()).default([]),
+  mitre_techniques: z.array(z.string()).default([]),
+  model: z.string().nullable().default(null).describe("Model id for llm verdicts (and cached llm verdicts)"),
+  prompt_version: z.string().nullable().default(null).describe("Prompt/policy version, or the rules version for rules verdicts"),
+  degraded: z.boolean().default(false).describe("True when a fallback produced this verdict (model unavailable, budget spent, bad answer)"),
+  fallback_reason: z.string().nullable().default(null),
+});
+export type Decision = z.infer<typeof decisionSchema>;
+
+/** The verdict message published per alert (key = alert_id). */
+export const verdictSchema = decisionSchema.extend({
+  schema_version: z.literal(VERDICT_SCHEMA_VERSION),
+  alert_id: z.string().min(1),
+  enrichment: enrichmentSchema.nullable(),
+  alert: alertSchema,
+  received_at: isoUtc,
+  classified_at: isoUtc,
+});
+export type Verdict = z.infer<typeof verdictSchema>;

@@ -1,0 +1,147 @@
+/**
+ * Composition root: builds resources from config, wires real adapters into the pipeline, starts it, and
+ * shuts down in flow order (stop reading → drain → flush sinks → commit → close clients).
+ */
+import type { Writable, Readable } from "node:stream";
+import type { Config } from "./config/schema.js";
+import type { AlertSource, Classifier, DeadLetterSink, Enricher, VerdictSink } from "./core/ports.js";
+import { Pipeline, noEnrichment } from "./pipeline.js";
+import { createKafka, type StreamProducer } from "./resources/kafka.js";
+import { createOpsServer } from "./ops/http.js";
+import { KafkaSource } from "./sources/kafka.js";
+import { LineSource } from "./sources/file.js";
+import { kafkaDeadLetterSink, kafkaVerdictSink } from "./sinks/kafka.js";
+import { ndjsonDeadLetterSink, ndjsonVerdictSink } from "./sinks/ndjson.js";
+import { Telemetry } from "./telemetry/events.js";
+import type { Logger } from "./telemetry/logger.js";
+import { createMetrics, type Metrics } from "./telemetry/metrics.js";
+import { rulesClassifier } from "./transforms/classify/rules.js";
+import { createNormalizer } from "./transforms/normalize/index.js";
+
+/** A running service: stop() performs the graceful shutdown. */
+export interface Service {
+  readonly pipeline: Pipeline;
+  readonly telemetry: Telemetry;
+  readonly metrics: Metrics;
+  /** HTTP address when the ops server is on. */
+  readonly httpAddress: string | null;
+  /** Resolves when a finite source is fully processed (never for Kafka). */
+  readonly finished: Promise<void>;
+  /** Graceful shutdown; resolves true when everything drained within the timeout. */
+  stop(reason: string): Promise<boolean>;
+}
+
+export interface ServiceIO {
+  /** Line input instead of Kafka (file path or stream). */
+  input?: string | Readable;
+  /** Verdict output for line mode (file path or stream). */
+  output?: string | Writable;
+  /** Dead-letter output for line mode. */
+  deadLetters?: string | Writable;
+  /** Called per acknowledged record (progress bars). */
+  onAck?: () => void;
+  /** Start the HTTP ops server (default: in Kafka mode when HTTP_PORT > 0). */
+  http?: boolean;
+  /** Replace the classifier/enricher (tests, later issues' adapters). */
+  classifier?: Classifier;
+  enricher?: Enricher;
+  metrics?: Metrics;
+}
+
+/** Build and start the service described by config. */
+export async function startService(config: Config, logger: Logger, io: ServiceIO = {}): Promise<Service> {
+  const log = logger.child({ component: "main" });
+  const metrics = io.metrics ?? createMetrics();
+  const kafkaMode = io.input === undefined && config.KAFKA_BROKERS !== undefined;
+  const telemetry = new Telemetry(metrics, logger, kafkaMode ? "kafka" : "file");
+  const closers: (() => Promise<void>)[] = [];
+
+  let source: AlertSource;
+  let verdictSink: VerdictSink;
+  let deadLetterSink: DeadLetterSink;
+  let producer: StreamProducer | undefined;
+  let kafkaSource: KafkaSource | undefined;
+
+  if (kafkaMode) {
+    const kafka = createKafka({ brokers: config.KAFKA_BROKERS!, clientId: config.KAFKA_CLIENT_ID, connectionTimeoutMs: config.KAFKA_CONNECT_TIMEOUT_MS }, logger);
+    producer = await kafka.producer();
+    closers.push(() => producer!.disconnect());
+    verdictSink = kafkaVerdictSink(producer, config.TRIAGE_OUTPUT_TOPIC);
+    deadLetterSink = kafkaDeadLetterSink(producer, config.TRIAGE_DLQ_TOPIC);
+    const consumer = kafka.consumer({ groupId: config.KAFKA_GROUP_ID, sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS, fromBeginning: config.KAFKA_FROM_BEGINNING === "true" });
+    kafkaSource = new KafkaSource(consumer, { topic: config.TRIAGE_INPUT_TOPIC, commitIntervalMs: config.KAFKA_COMMIT_INTERVAL_MS }, logger);
+    source = kafkaSource;
+  } else {
+    const input = io.input ?? config.INPUT_FILE;
+    source = new LineSource(input, { maxLineBytes: config.MAX_RECORD_BYTES, ...(io.onAck ? { onAck: io.onAck } : {}) });
+    verdictSink = ndjsonVerdictSink(io.output ?? process.stdout);
+    deadLetterSink = ndjsonDeadLetterSink(io.deadLetters ?? process.stderr);
+  }
+
+  const classifier = io.classifier ?? rulesClassifier;
+  if (classifier === rulesClassifier) log.info("GEMINI_API_KEY unset: using the offline rules classifier");
+
+  const pipeline = new Pipeline(
+    { source, normalizer: createNormalizer({ maxRecordBytes: config.MAX_RECORD_BYTES, maxJsonDepth: config.MAX_JSON_DEPTH }), enricher: io.enricher ?? noEnrichment, classifier, verdictSink, deadLetterSink },
+    { batchMaxSize: config.BATCH_MAX_SIZE, batchMaxDelayMs: config.BATCH_MAX_DELAY_MS, maxInflight: config.MAX_INFLIGHT_ALERTS, concurrency: config.PIPELINE_CONCURRENCY, sinkRetryDeadlineMs: config.SINK_RETRY_DEADLINE_MS },
+    telemetry,
+  );
+
+  let stopping = false;
+  const notReady = (): string[] => {
+    const waiting: string[] = [];
+    if (stopping) waiting.push("shutting_down");
+    if (kafkaSource && !kafkaSource.isConnected()) waiting.push("consumer");
+    if (producer && !producer.isConnected()) waiting.push("producer");
+    return waiting;
+  };
+
+  let httpAddress: string | null = null;
+  const wantHttp = io.http ?? (kafkaMode && config.HTTP_PORT > 0);
+  if (wantHttp) {
+    const app = createOpsServer({ host: config.HTTP_HOST, port: config.HTTP_PORT, registry: metrics.registry, notReady, logger });
+    httpAddress = await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
+    closers.unshift(() => app.close());
+    log.info({ address: httpAddress }, "HTTP server listening");
+  }
+  const readyTimer = setInterval(() => metrics.ready.set(notReady().length === 0 ? 1 : 0), 1000);
+  readyTimer.unref();
+
+  await pipeline.start();
+  log.info({ source: source.name, classifier: classifier.name, input: kafkaMode ? config.TRIAGE_INPUT_TOPIC : (typeof io.input === "string" ? io.input : config.INPUT_FILE) }, "pipeline started");
+
+  const finished = source.exhausted.then(() => pipeline.drain());
+
+  const stop = async (reason: string): Promise<boolean> => {
+    if (stopping) return false;
+    stopping = true;
+    log.info({ reason, inflight: pipeline.inFlight }, "shutting down");
+    await source.stopReading();
+    let timer: NodeJS.Timeout | undefined;
+    const drained = await Promise.race([
+      pipeline.drain().then(() => true),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), config.SHUTDOWN_TIMEOUT_MS))),
+    ]);
+    clearTimeout(timer);
+    if (!drained) {
+      pipeline.abortRetries();
+      log.error({ inflight: pipeline.inFlight }, "drain timed out; unacknowledged records stay uncommitted and will be re-delivered");
+    }
+    await verdictSink.close();
+    await deadLetterSink.close();
+    await source.close(); // commits what was acknowledged
+    for (const close of closers) await close().catch((err: Error) => log.warn({ err: err.message }, "close failed"));
+    clearInterval(readyTimer);
+    log.info({ drained }, "stopped");
+    return drained;
+  };
+
+  pipeline.onFatal((err) => {
+    log.fatal({ code: err.code, stage: err.stage, err: err.message }, "pipeline cannot continue; stopping without committing unacknowledged records");
+    void stop(`fatal: ${err.code}`).finally(() => {
+      process.exitCode = 1;
+    });
+  });
+
+  return { pipeline, telemetry, metrics, httpAddress, finished, stop };
+}

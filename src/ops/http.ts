@@ -1,0 +1,27 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import type { Registry } from "prom-client";
+import type { Logger } from "../telemetry/logger.js";
+
+export interface OpsServerOptions {
+  host: string;
+  port: number;
+  registry: Registry;
+  /** Names of components that are not ready; empty = ready. */
+  notReady: () => string[];
+  logger: Logger;
+}
+
+/** HTTP server for /metrics, /healthz (alive) and /readyz (consumer joined, producer connected, caches open). */
+export function createOpsServer(opts: OpsServerOptions): FastifyInstance {
+  const app = Fastify({ loggerInstance: opts.logger.child({ component: "http" }) as FastifyBaseLogger, disableRequestLogging: true, bodyLimit: 1_048_576 });
+  app.get("/healthz", async () => ({ status: "ok" }));
+  app.get("/readyz", async (_req, reply) => {
+    const waiting = opts.notReady();
+    return reply.code(waiting.length === 0 ? 200 : 503).send({ status: waiting.length === 0 ? "ready" : "not_ready", waiting });
+  });
+  app.get("/metrics", async (_req, reply) => {
+    reply.header("content-type", opts.registry.contentType);
+    return opts.registry.metrics();
+  });
+  return app;
+}

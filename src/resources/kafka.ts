@@ -1,0 +1,231 @@
+/**
+ * The only file that imports kafkajs (unmaintained upstream): our small broker interface and its kafkajs
+ * implementation. Swapping the client library means rewriting this file alone.
+ */
+import { Kafka, logLevel, type Consumer, type Producer, type Admin, type LogEntry } from "kafkajs";
+import { TriageError } from "../core/errors.js";
+import type { Logger } from "../telemetry/logger.js";
+
+export interface BrokerMessage {
+  key: Buffer | null;
+  value: Buffer | null;
+  offset: string;
+  headers: Record<string, string>;
+}
+
+export interface TopicPartition {
+  topic: string;
+  partition: number;
+}
+
+/** One fetched batch of one partition plus the controls the consumer loop needs. */
+export interface PartitionBatch extends TopicPartition {
+  messages: BrokerMessage[];
+  highWatermark: string;
+  /** Mark an offset processed for the fetch position (not committed). */
+  resolveOffset(offset: string): void;
+  heartbeat(): Promise<void>;
+  /** False once the consumer is stopping or the batch was invalidated by a rebalance/seek. */
+  isActive(): boolean;
+}
+
+export interface OutgoingMessage {
+  key: string | Buffer | null;
+  value: string | Buffer | null;
+  headers?: Record<string, string>;
+}
+
+export interface StreamConsumer {
+  /** Join the group and start fetching; resolves once running. */
+  run(topic: string, onBatch: (batch: PartitionBatch) => Promise<void>): Promise<void>;
+  commit(offsets: readonly (TopicPartition & { offset: string })[]): Promise<void>;
+  pause(tps: readonly TopicPartition[]): void;
+  resume(tps: readonly TopicPartition[]): void;
+  /** Called after every group join with the partitions assigned to this member. */
+  onAssigned(listener: (assigned: TopicPartition[]) => void): void;
+  /** Stop fetching; resolves when the running batch handler returned. */
+  stop(): Promise<void>;
+  disconnect(): Promise<void>;
+  /** True while connected to the group (for readiness). */
+  isConnected(): boolean;
+}
+
+export interface StreamProducer {
+  send(topic: string, messages: readonly OutgoingMessage[]): Promise<void>;
+  disconnect(): Promise<void>;
+  isConnected(): boolean;
+}
+
+export interface BrokerAdmin {
+  createTopic(topic: string, partitions: number): Promise<void>;
+  /** Committed offset per partition ("-1" when none). */
+  committedOffsets(groupId: string, topic: string): Promise<Map<number, string>>;
+  /** Next offset to be written per partition. */
+  endOffsets(topic: string): Promise<Map<number, string>>;
+  close(): Promise<void>;
+}
+
+export interface KafkaSettings {
+  brokers: string[];
+  clientId: string;
+  connectionTimeoutMs: number;
+}
+
+export interface ConsumerSettings {
+  groupId: string;
+  sessionTimeoutMs: number;
+  fromBeginning: boolean;
+}
+
+/** Map a kafkajs error to ours; kafkajs says itself whether a retry can help. */
+export function toBrokerError(err: unknown, stage: "source" | "sink" | "dlq"): TriageError {
+  const e = err as { name?: string; message?: string; retriable?: boolean };
+  return new TriageError({ code: `kafka_${(e.name ?? "error").replace(/^KafkaJS/, "").toLowerCase()}`, stage, retriable: e.retriable ?? true, message: e.message ?? String(err), cause: err });
+}
+
+function kafkaLogger(logger: Logger) {
+  const log = logger.child({ component: "kafkajs" });
+  return () =>
+    ({ level, log: entry }: LogEntry) => {
+      const { message, ...rest } = entry;
+      if (level === logLevel.ERROR) log.error(rest, message);
+      else if (level === logLevel.WARN) log.warn(rest, message);
+      else log.debug(rest, message);
+    };
+}
+
+/** Build clients for one cluster. */
+export function createKafka(settings: KafkaSettings, logger: Logger) {
+  const kafka = new Kafka({
+    clientId: settings.clientId,
+    brokers: settings.brokers,
+    connectionTimeout: settings.connectionTimeoutMs,
+    logLevel: logLevel.WARN,
+    logCreator: kafkaLogger(logger),
+    retry: { initialRetryTime: 300, maxRetryTime: 10_000, retries: 8 },
+  });
+  const log = logger.child({ component: "kafka" });
+
+  return {
+    consumer(cs: ConsumerSettings): StreamConsumer {
+      const consumer: Consumer = kafka.consumer({
+        groupId: cs.groupId,
+        sessionTimeout: cs.sessionTimeoutMs,
+        heartbeatInterval: Math.max(1000, Math.floor(cs.sessionTimeoutMs / 10)),
+        // A broker outage outlasting the client's own retries must not kill the consumer: keep restarting.
+        retry: {
+          initialRetryTime: 300, maxRetryTime: 10_000, retries: 8,
+          restartOnFailure: async (err: Error) => {
+            log.error({ err: err.message }, "consumer failed; restarting");
+            return true;
+          },
+        },
+      });
+      let connected = false;
+      consumer.on(consumer.events.CONNECT, () => (connected = true));
+      consumer.on(consumer.events.DISCONNECT, () => (connected = false));
+      consumer.on(consumer.events.CRASH, (e) => {
+        connected = false;
+        log.error({ err: e.payload.error.message, restart: e.payload.restart }, "consumer crashed");
+      });
+      const assignedListeners: ((tps: TopicPartition[]) => void)[] = [];
+      consumer.on(consumer.events.GROUP_JOIN, (e) => {
+        connected = true;
+        const tps = Object.entries(e.payload.memberAssignment).flatMap(([topic, ps]) => ps.map((partition) => ({ topic, partition })));
+        log.info({ assigned: tps.map((t) => `${t.topic}:${t.partition}`) }, "joined consumer group");
+        for (const l of assignedListeners) l(tps);
+      });
+      const grouped = (tps: readonly TopicPartition[]) => {
+        const byTopic = new Map<string, number[]>();
+        for (const tp of tps) byTopic.set(tp.topic, [...(byTopic.get(tp.topic) ?? []), tp.partition]);
+        return [...byTopic].map(([topic, partitions]) => ({ topic, partitions }));
+      };
+      return {
+        async run(topic, onBatch) {
+          await consumer.connect();
+          await consumer.subscribe({ topics: [topic], fromBeginning: cs.fromBeginning });
+          await consumer.run({
+            autoCommit: false,
+            eachBatchAutoResolve: false,
+            partitionsConsumedConcurrently: 1,
+            eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+              await onBatch({
+                topic: batch.topic,
+                partition: batch.partition,
+                highWatermark: batch.highWatermark,
+                messages: batch.messages.map((m) => ({
+                  key: m.key,
+                  value: m.value,
+                  offset: m.offset,
+                  headers: Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, Buffer.isBuffer(v) ? v.toString("utf8") : String(v ?? "")])),
+                })),
+                resolveOffset,
+                heartbeat,
+                isActive: () => isRunning() && !isStale(),
+              });
+            },
+          });
+        },
+        async commit(offsets) {
+          if (offsets.length === 0) return;
+          try {
+            await consumer.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })));
+          } catch (err) {
+            throw toBrokerError(err, "source");
+          }
+        },
+        pause: (tps) => consumer.pause(grouped(tps)),
+        resume: (tps) => consumer.resume(grouped(tps)),
+        onAssigned: (l) => assignedListeners.push(l),
+        stop: () => consumer.stop(),
+        async disconnect() {
+          await consumer.disconnect();
+          connected = false;
+        },
+        isConnected: () => connected,
+      };
+    },
+
+    async producer(): Promise<StreamProducer> {
+      const producer: Producer = kafka.producer({ allowAutoTopicCreation: true, idempotent: false, maxInFlightRequests: 5 });
+      let connected = false;
+      producer.on(producer.events.CONNECT, () => (connected = true));
+      producer.on(producer.events.DISCONNECT, () => (connected = false));
+      await producer.connect();
+      return {
+        async send(topic, messages) {
+          try {
+            await producer.send({ topic, acks: -1, messages: messages.map((m) => ({ key: m.key, value: m.value, ...(m.headers ? { headers: m.headers } : {}) })) });
+            connected = true;
+          } catch (err) {
+            throw toBrokerError(err, "sink");
+          }
+        },
+        disconnect: () => producer.disconnect(),
+        isConnected: () => connected,
+      };
+    },
+
+    /** Admin operations for tools, lag metrics and tests. */
+    async admin(): Promise<BrokerAdmin> {
+      const admin: Admin = kafka.admin();
+      await admin.connect();
+      const byPartition = (rows: { partition: number; offset: string }[]) => new Map(rows.map((r) => [r.partition, r.offset]));
+      return {
+        async createTopic(topic, partitions) {
+          await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }] });
+        },
+        async committedOffsets(groupId, topic) {
+          const [res] = await admin.fetchOffsets({ groupId, topics: [topic] });
+          return byPartition(res?.partitions ?? []);
+        },
+        async endOffsets(topic) {
+          return byPartition((await admin.fetchTopicOffsets(topic)).map((p) => ({ partition: p.partition, offset: p.high })));
+        },
+        close: () => admin.disconnect(),
+      };
+    },
+  };
+}
+
+export type KafkaClients = ReturnType<typeof createKafka>;

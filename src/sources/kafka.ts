@@ -1,0 +1,114 @@
+import type { AlertSource, RecordIntake } from "../core/ports.js";
+import type { PartitionBatch, StreamConsumer, TopicPartition } from "../resources/kafka.js";
+import type { Logger } from "../telemetry/logger.js";
+import { OffsetTracker } from "./offset-tracker.js";
+
+export interface KafkaSourceOptions {
+  topic: string;
+  commitIntervalMs: number;
+}
+
+const HEARTBEAT_EVERY = 500;
+
+/**
+ * Kafka input with at-least-once delivery: records are resolved for fetching as they enter the pipeline,
+ * but offsets are committed only up to the first record not yet acknowledged (published or dead-lettered).
+ * A full read-ahead window pauses the partition; it resumes once the window drains.
+ */
+export class KafkaSource implements AlertSource {
+  readonly name = "kafka";
+  readonly exhausted = new Promise<void>(() => {}); // a topic never ends
+  private readonly tracker = new OffsetTracker();
+  private readonly paused = new Map<string, TopicPartition>();
+  private commitTimer: NodeJS.Timeout | undefined;
+  private committing: Promise<void> = Promise.resolve();
+  private stopped = false;
+  private readonly log: Logger;
+
+  constructor(private readonly consumer: StreamConsumer, private readonly opts: KafkaSourceOptions, logger: Logger) {
+    this.log = logger.child({ component: "kafka-source" });
+    // After a rebalance the client re-fetches from committed offsets: start tracking afresh and never
+    // commit for partitions from the previous assignment.
+    consumer.onAssigned((tps) => {
+      this.tracker.retainOnly(new Set());
+      for (const key of [...this.paused.keys()]) if (!tps.some((t) => `${t.topic}:${t.partition}` === key)) this.paused.delete(key);
+    });
+  }
+
+  async start(intake: RecordIntake): Promise<void> {
+    await this.consumer.run(this.opts.topic, (batch) => this.onBatch(batch, intake));
+    this.commitTimer = setInterval(() => void this.commit(), this.opts.commitIntervalMs);
+  }
+
+  private async onBatch(batch: PartitionBatch, intake: RecordIntake): Promise<void> {
+    const { topic, partition } = batch;
+    let sinceHeartbeat = 0;
+    for (const message of batch.messages) {
+      if (this.stopped || !batch.isActive()) return;
+      if (!intake.hasCapacity()) {
+        this.pauseUntilCapacity({ topic, partition }, intake);
+        return; // unresolved messages are fetched again after resume
+      }
+      this.tracker.track(topic, partition, message.offset);
+      intake.push({
+        value: message.value,
+        origin: { topic, partition, offset: message.offset },
+        receivedAtMs: Date.now(),
+        ack: () => this.tracker.ack(topic, partition, message.offset),
+      });
+      batch.resolveOffset(message.offset);
+      if (++sinceHeartbeat >= HEARTBEAT_EVERY) {
+        sinceHeartbeat = 0;
+        await batch.heartbeat();
+      }
+    }
+    await batch.heartbeat();
+  }
+
+  private pauseUntilCapacity(tp: TopicPartition, intake: RecordIntake): void {
+    const key = `${tp.topic}:${tp.partition}`;
+    if (this.paused.has(key)) return;
+    this.paused.set(key, tp);
+    this.consumer.pause([tp]);
+    this.log.debug({ partition: key }, "read-ahead window full; partition paused");
+    void intake.whenCapacity().then(() => {
+      if (this.stopped || !this.paused.delete(key)) return;
+      this.consumer.resume([tp]);
+    });
+  }
+
+  /** Commit everything acknowledged so far; serialised, errors logged and retried next tick. */
+  commit(): Promise<void> {
+    this.committing = this.committing.then(async () => {
+      const commits = this.tracker.pendingCommits();
+      if (commits.length === 0) return;
+      try {
+        await this.consumer.commit(commits);
+        this.tracker.markCommitted(commits);
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, "offset commit failed; will retry");
+      }
+    });
+    return this.committing;
+  }
+
+  /** Records pushed and not yet acknowledged (for tests and readiness). */
+  inFlight(): number {
+    return this.tracker.inFlight();
+  }
+
+  isConnected(): boolean {
+    return this.consumer.isConnected();
+  }
+
+  async stopReading(): Promise<void> {
+    this.stopped = true;
+    await this.consumer.stop();
+  }
+
+  async close(): Promise<void> {
+    if (this.commitTimer) clearInterval(this.commitTimer);
+    await this.commit();
+    await this.consumer.disconnect();
+  }
+}

@@ -1,0 +1,71 @@
+import type { Logger } from "./logger.js";
+import type { Metrics } from "./metrics.js";
+import type { Verdict } from "../core/verdict.js";
+import type { DeadLetter } from "../core/ports.js";
+
+/** Counts of one run, for the end-of-run summary and replay report. */
+export interface RunStats {
+  received: number;
+  verdicts: number;
+  byClassification: Record<string, number>;
+  bySource: Record<string, number>;
+  dlq: number;
+  dlqByReason: Record<string, number>;
+  batches: number;
+  degraded: number;
+}
+
+const bump = (m: Record<string, number>, k: string, n = 1) => {
+  m[k] = (m[k] ?? 0) + n;
+};
+
+/**
+ * Typed telemetry events: each writes its metric and, where useful, one log line. Called per batch
+ * so the hot path does a handful of increments, not one log line per alert.
+ */
+export class Telemetry {
+  readonly stats: RunStats = { received: 0, verdicts: 0, byClassification: {}, bySource: {}, dlq: 0, dlqByReason: {}, batches: 0, degraded: 0 };
+  private readonly log: Logger;
+
+  constructor(readonly metrics: Metrics, logger: Logger, private readonly sourceName: string) {
+    this.log = logger.child({ component: "pipeline" });
+  }
+
+  recordsReceived(n: number): void {
+    this.stats.received += n;
+    this.metrics.alertsReceived.inc({ source: this.sourceName }, n);
+  }
+
+  inflight(n: number): void {
+    this.metrics.inflightAlerts.set(n);
+  }
+
+  batchProcessed(verdicts: readonly Verdict[], stageSeconds: Record<string, number>, receivedAtMs: readonly number[], nowMs: number): void {
+    this.stats.batches++;
+    this.metrics.batchSize.observe(verdicts.length);
+    for (const [stage, s] of Object.entries(stageSeconds)) this.metrics.stageDuration.observe({ stage }, s);
+    for (const v of verdicts) {
+      this.stats.verdicts++;
+      bump(this.stats.byClassification, v.classification);
+      bump(this.stats.bySource, v.source);
+      if (v.degraded) this.stats.degraded++;
+      this.metrics.verdictsPublished.inc({ source: v.source, classification: v.classification });
+    }
+    for (const at of receivedAtMs) this.metrics.alertLatency.observe((nowMs - at) / 1000);
+    this.log.debug({ size: verdicts.length, stageSeconds }, "batch published");
+  }
+
+  deadLettered(letters: readonly DeadLetter[]): void {
+    for (const l of letters) {
+      this.stats.dlq++;
+      bump(this.stats.dlqByReason, l.code);
+      this.metrics.dlqRecords.inc({ reason: l.code });
+    }
+    const first = letters[0];
+    if (first) this.log.warn({ count: letters.length, code: first.code, reason: first.message, origin: first.origin }, "records dead-lettered");
+  }
+
+  sinkRetry(stage: string, code: string, attempt: number, message: string): void {
+    this.log.warn({ stage, code, attempt, err: message }, "sink write failed, retrying");
+  }
+}

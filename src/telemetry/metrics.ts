@@ -1,0 +1,32 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+const latencyBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+
+/** Every metric we export, on one registry (one per process; tests build their own). */
+export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
+  const registry = new Registry();
+  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  const r = [registry];
+  return {
+    registry,
+    alertsReceived: new Counter({ name: "triage_alerts_received_total", help: "Input records received (valid or not)", labelNames: ["source"], registers: r }),
+    verdictsPublished: new Counter({ name: "triage_verdicts_published_total", help: "Verdicts published", labelNames: ["source", "classification"], registers: r }),
+    dlqRecords: new Counter({ name: "triage_dlq_records_total", help: "Records sent to the dead-letter sink", labelNames: ["reason"], registers: r }),
+    alertLatency: new Histogram({ name: "triage_alert_latency_seconds", help: "Receipt to verdict published", buckets: latencyBuckets, registers: r }),
+    stageDuration: new Histogram({ name: "triage_stage_duration_seconds", help: "Time spent per micro-batch in each stage", labelNames: ["stage"], buckets: latencyBuckets, registers: r }),
+    cacheRequests: new Counter({ name: "triage_cache_requests_total", help: "Cache lookups", labelNames: ["cache", "result"], registers: r }),
+    limiterWait: new Histogram({ name: "triage_limiter_wait_seconds", help: "Time a request waited in a rate limiter", labelNames: ["limiter"], buckets: latencyBuckets, registers: r }),
+    llmRequests: new Counter({ name: "triage_llm_requests_total", help: "Model requests by outcome", labelNames: ["outcome"], registers: r }),
+    llmAlertsPerRequest: new Histogram({ name: "triage_llm_alerts_per_request", help: "Alerts classified per model request", buckets: [1, 2, 5, 10, 15, 20, 25, 50, 100], registers: r }),
+    llmTokens: new Counter({ name: "triage_llm_tokens_total", help: "Model tokens by kind", labelNames: ["kind"], registers: r }),
+    llmCostUsd: new Counter({ name: "triage_llm_cost_usd_total", help: "Estimated model spend in USD", registers: r }),
+    tiRequests: new Counter({ name: "triage_ti_requests_total", help: "Threat-intel provider requests", labelNames: ["provider", "outcome"], registers: r }),
+    breakerState: new Gauge({ name: "triage_circuit_breaker_state", help: "Circuit breaker state (0 closed, 1 half-open, 2 open)", labelNames: ["provider"], registers: r }),
+    consumerLag: new Gauge({ name: "triage_consumer_lag", help: "Messages between the committed offset and the partition end", labelNames: ["topic", "partition"], registers: r }),
+    inflightAlerts: new Gauge({ name: "triage_inflight_alerts", help: "Records read and not yet acknowledged", registers: r }),
+    batchSize: new Histogram({ name: "triage_batch_size", help: "Alerts per micro-batch", buckets: [1, 5, 10, 25, 50, 100, 250, 500, 1000], registers: r }),
+    ready: new Gauge({ name: "triage_ready", help: "1 when the service is ready (consumer joined, producer connected, caches open)", registers: r }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
