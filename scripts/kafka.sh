@@ -96,9 +96,9 @@ fetch_jars() {
   rm -rf "$tmp"
   # Download into a temp dir and rename at the end: an interrupted fetch never
   # leaves a half-filled jars dir that would later be taken as complete.
-  # shellcheck disable=SC2086  # KAFKA_MVN_OPTS is intentionally word-split
   # Maven's output is kept aside and shown only on failure (with -q it is just
   # stray terminal escape codes when all goes well).
+  # shellcheck disable=SC2086  # KAFKA_MVN_OPTS is intentionally word-split
   if ! mvn -q -B $KAFKA_MVN_OPTS -f "$POM" \
       -Dkafka.version="$KAFKA_VERSION" -Dkafka.logging="$(logging_flavour)" \
       dependency:copy-dependencies -DoutputDirectory="$tmp" >"$tmp.mvn.log" 2>&1; then
@@ -257,13 +257,18 @@ format_storage() {
 
 # The pid from the pid file, if that process is alive and really is our broker
 # (guards against a stale pid file whose pid was reused by something else).
+# If the pid file is gone (e.g. the data dir was deleted under a running broker), fall
+# back to the process whose command line names exactly this data dir's server.properties.
 broker_pid() {
-  [[ -f "$PID_FILE" ]] || return 1
-  local pid
-  pid="$(cat "$PID_FILE" 2>/dev/null)"
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  kill -0 "$pid" 2>/dev/null || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$PROPS" || return 1
+  local pid=""
+  [[ -f "$PID_FILE" ]] && pid="$(cat "$PID_FILE" 2>/dev/null || true)"
+  if [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null \
+      && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "kafka.Kafka $PROPS"; then
+    echo "$pid"
+    return 0
+  fi
+  pid="$(pgrep -f -x -- ".*java .* kafka\.Kafka ${PROPS//./\\.}" | head -n 1 || true)"
+  [[ -n "$pid" ]] || return 1
   echo "$pid"
 }
 

@@ -1,76 +1,15 @@
 import { z } from "zod";
+import { int, list, oneOf, optionalStr, str, type OptionDoc } from "./options.js";
+import { cacheOptions } from "./cache.js";
+import { tiOptions } from "./ti.js";
+import { geminiOptions } from "./gemini.js";
 
-/** Documentation carried beside each option so the README table is generated from the schema. */
-export interface OptionDoc {
-  description: string;
-  default: string;
-  bounds: string;
-  secret?: boolean;
-}
-
-interface Option<T extends z.ZodType> {
-  schema: T;
-  doc: OptionDoc;
-}
-
-const fromEnvString = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
-
-/** Integer option with inclusive bounds; env strings are coerced. */
-function int(description: string, def: number, min: number, max: number): Option<z.ZodType<number>> {
-  return {
-    schema: z.preprocess(fromEnvString, z.coerce.number().int().min(min).max(max).default(def)) as z.ZodType<number>,
-    doc: { description, default: String(def), bounds: `${min}–${max}` },
-  };
-}
-
-/** Decimal option with inclusive bounds. */
-function num(description: string, def: number, min: number, max: number): Option<z.ZodType<number>> {
-  return {
-    schema: z.preprocess(fromEnvString, z.coerce.number().min(min).max(max).default(def)) as z.ZodType<number>,
-    doc: { description, default: String(def), bounds: `${min}–${max}` },
-  };
-}
-
-/** Non-empty string option with a default. */
-function str(description: string, def: string, pattern?: RegExp): Option<z.ZodType<string>> {
-  const base = pattern ? z.string().regex(pattern, `must match ${pattern}`) : z.string().min(1);
-  return {
-    schema: z.preprocess(fromEnvString, base.default(def)) as z.ZodType<string>,
-    doc: { description, default: def === "" ? "(empty)" : def, bounds: pattern ? `matches \`${pattern.source}\`` : "non-empty" },
-  };
-}
-
-/** Optional string (unset = feature off). */
-function optionalStr(description: string, secret = false): Option<z.ZodType<string | undefined>> {
-  return {
-    schema: z.preprocess(fromEnvString, z.string().min(1).optional()) as z.ZodType<string | undefined>,
-    doc: { description, default: "(unset)", bounds: "any", secret },
-  };
-}
-
-/** One of a fixed set of words. */
-function oneOf<const T extends readonly [string, ...string[]]>(description: string, values: T, def: T[number]): Option<z.ZodType<T[number]>> {
-  return {
-    schema: z.preprocess(fromEnvString, z.enum(values).default(def as never)) as unknown as z.ZodType<T[number]>,
-    doc: { description, default: def, bounds: values.join(" \\| ") },
-  };
-}
-
-/** Comma-separated list; unset = undefined. */
-function list(description: string): Option<z.ZodType<string[] | undefined>> {
-  return {
-    schema: z.preprocess(
-      (v) => (typeof v === "string" ? (v.trim() === "" ? undefined : v.split(",").map((s) => s.trim()).filter(Boolean)) : v),
-      z.array(z.string().min(1)).min(1).optional(),
-    ) as z.ZodType<string[] | undefined>,
-    doc: { description, default: "(unset)", bounds: "comma-separated host:port list" },
-  };
-}
+export type { OptionDoc };
 
 const topic = /^[A-Za-z0-9._-]{1,249}$/;
 
 /** Every option the service reads. Names are the environment variable names. */
-export const options = {
+const coreOptions = {
   KAFKA_BROKERS: list("Kafka bootstrap brokers. Unset: `run` processes INPUT_FILE to stdout instead of Kafka (embedded default)."),
   KAFKA_CLIENT_ID: str("Kafka client id reported to the broker.", "triage"),
   KAFKA_GROUP_ID: str("Consumer group; instances with the same group split the input partitions.", "triage"),
@@ -86,7 +25,7 @@ export const options = {
   BATCH_MAX_DELAY_MS: int("Longest an alert waits in the batcher before its batch is flushed (flush on age).", 250, 1, 60000),
   MAX_INFLIGHT_ALERTS: int("Read-ahead window: records read but not yet acknowledged. Full window pauses the source.", 10000, 1, 1000000),
   PIPELINE_CONCURRENCY: int("Micro-batches processed at once.", 2, 1, 64),
-  MAX_RECORD_BYTES: int("Largest accepted input record; larger ones are dead-lettered.", 1048576, 256, 16777216),
+  MAX_RECORD_BYTES: int("Largest accepted input record; larger ones are dead-lettered. Keep below the broker's message.max.bytes so the DLQ copy fits.", 262144, 256, 900000),
   MAX_JSON_DEPTH: int("Deepest accepted JSON nesting; deeper records are dead-lettered.", 32, 2, 512),
   SINK_RETRY_DEADLINE_MS: int("How long publishing a verdict/DLQ record is retried before the process gives up (offsets stay uncommitted).", 60000, 1000, 3600000),
   SHUTDOWN_TIMEOUT_MS: int("Upper bound for a graceful shutdown (stop fetching, drain, flush, commit, close).", 30000, 1000, 600000),
@@ -95,6 +34,9 @@ export const options = {
   LOG_LEVEL: oneOf("pino log level (logs go to stderr).", ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const, "info"),
   TRIAGE_CONFIG_FILE: optionalStr("Optional JSON file with any of these options; environment variables win over it."),
 } as const;
+
+/** Every option, grouped by the part of the service that reads it. */
+export const options = { ...coreOptions, ...cacheOptions, ...tiOptions, ...geminiOptions } as const;
 
 export type OptionName = keyof typeof options;
 

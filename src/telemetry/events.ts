@@ -61,8 +61,11 @@ export class Telemetry {
       bump(this.stats.dlqByReason, l.code);
       this.metrics.dlqRecords.inc({ reason: l.code });
     }
-    const first = letters[0];
-    if (first) this.log.warn({ count: letters.length, code: first.code, reason: first.message, origin: first.origin }, "records dead-lettered");
+    if (letters.length === 0) return;
+    const byCode: Record<string, number> = {};
+    for (const l of letters) bump(byCode, l.code);
+    const first = letters[0]!;
+    this.log.warn({ count: letters.length, byCode, example: { code: first.code, reason: first.message, origin: first.origin } }, "records dead-lettered");
   }
 
   sinkRetry(stage: string, code: string, attempt: number, message: string): void {

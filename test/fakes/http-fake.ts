@@ -267,7 +267,9 @@ export abstract class HttpFake<K extends string> {
 
   /** Bind 127.0.0.1:0 and set `url`. Called by each subclass's static `start()`. */
   protected async listen(): Promise<void> {
-    const server = createServer((req, res) => void this.onRequest(req, res));
+    const server = createServer((req, res) => {
+      this.onRequest(req, res).catch(() => res.destroy());
+    });
     server.keepAliveTimeout = 5_000;
     server.on("connection", (socket) => {
       this.sockets.add(socket);
@@ -394,6 +396,7 @@ export abstract class HttpFake<K extends string> {
         resolve(!this.stopped);
       }, ms);
       this.timers.set(timer, () => resolve(false));
+      this.events.emit("change");
     });
   }
 

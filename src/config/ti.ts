@@ -1,0 +1,2 @@
+/** Threat-intel provider options (AbuseIPDB, VirusTotal). */
+export const tiOptions = {} as const;

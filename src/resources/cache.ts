@@ -1,0 +1,67 @@
+import { mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import Keyv from "keyv";
+import KeyvSqlite from "@keyv/sqlite";
+import KeyvRedis from "@keyv/redis";
+import { TriageError } from "../core/errors.js";
+
+/** Cache namespaces: threat intel, AI verdicts by exact and pattern key, analyst overrides. */
+export type CacheName = "ti" | "ai-exact" | "ai-pattern" | "overrides";
+
+/** The small cache port stages use; Keyv (SQLite or Redis) implements it. */
+export interface Cache {
+  get<T>(key: string): Promise<T | undefined>;
+  /** Store with a TTL in ms (undefined = no expiry). Resolves once durably written. */
+  set(key: string, value: unknown, ttlMs?: number): Promise<void>;
+  delete(key: string): Promise<void>;
+}
+
+export interface Caches {
+  get(name: CacheName): Cache;
+  /** Which backend (sqlite | redis | memory), for logs. */
+  readonly backend: string;
+  close(): Promise<void>;
+}
+
+/** Open one Keyv per namespace on CACHE_URL: sqlite://path, redis://host:port, or memory://. */
+export async function openCaches(url: string): Promise<Caches> {
+  const scheme = url.split(":")[0];
+  const instances = new Map<CacheName, Keyv>();
+  const make = (name: CacheName): Keyv => {
+    let store: ConstructorParameters<typeof Keyv>[0];
+    if (scheme === "sqlite") {
+      const path = url.replace(/^sqlite:\/\//, "");
+      if (path !== ":memory:") mkdirSync(dirname(resolve(path)), { recursive: true });
+      store = new KeyvSqlite({ uri: `sqlite://${path}`, table: "triage_cache", busyTimeout: 10_000 });
+    } else if (scheme === "redis" || scheme === "rediss") {
+      store = new KeyvRedis(url);
+    } else if (scheme === "memory") {
+      store = undefined;
+    } else {
+      throw new TriageError({ code: "cache_url_invalid", stage: "config", retriable: false, message: `CACHE_URL ${JSON.stringify(url)}: scheme must be sqlite://, redis:// or memory://` });
+    }
+    const keyv = new Keyv(store === undefined ? { namespace: name } : { store, namespace: name });
+    keyv.on("error", () => {}); // surfaced on the failing call instead
+    return keyv;
+  };
+  for (const name of ["ti", "ai-exact", "ai-pattern", "overrides"] as const) instances.set(name, make(name));
+  const wrap = (keyv: Keyv): Cache => ({
+    get: async <T>(key: string) => (await keyv.get(key)) as T | undefined,
+    set: async (key, value, ttlMs) => {
+      const ok = await keyv.set(key, value, ttlMs);
+      if (ok === false) throw new TriageError({ code: "cache_write_failed", stage: "enrich", retriable: true, message: `cache write failed for ${key.slice(0, 80)}` });
+    },
+    delete: async (key) => {
+      await keyv.delete(key);
+    },
+  });
+  // Touch each store once so a bad path or unreachable Redis fails at start, not per alert.
+  for (const keyv of instances.values()) await keyv.get("__triage_probe__");
+  return {
+    backend: scheme === "rediss" ? "redis" : scheme!,
+    get: (name) => wrap(instances.get(name)!),
+    async close() {
+      for (const keyv of instances.values()) await keyv.disconnect().catch(() => {});
+    },
+  };
+}

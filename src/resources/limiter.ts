@@ -1,0 +1,166 @@
+import PQueue from "p-queue";
+import { TriageError, type Stage } from "../core/errors.js";
+
+/** Limits of one upstream quota (a Gemini project, a TI API key). Unset = unlimited. */
+export interface QuotaLimits {
+  /** Requests per window. */
+  rpm?: number;
+  /** Tokens per window (Gemini input tokens). */
+  tpm?: number;
+  /** Requests per day. */
+  rpd?: number;
+  /** Length of the rpm/tpm window; 60000 in production, shorter in tests. */
+  windowMs?: number;
+}
+
+/** Outcome of asking the quota store for room. */
+export type Reservation =
+  | { granted: true; id: number }
+  | { granted: false; waitMs: number; reason: "rpm" | "tpm" | "paused" }
+  | { granted: false; waitMs: null; reason: "rpd" };
+
+/**
+ * Where quota usage is counted. In-memory per process now; a Redis store (shared by every instance)
+ * implements the same three calls atomically.
+ */
+export interface QuotaStore {
+  reserve(tokens: number, nowMs: number): Promise<Reservation>;
+  /** Replace a reservation's estimated tokens with the real count. */
+  settle(id: number, tokens: number): Promise<void>;
+  /** Stop granting until nowMs + ms (a 429's retry delay). */
+  pauseFor(ms: number, nowMs: number): Promise<void>;
+}
+
+/** Sliding-window log in memory: exact, so the configured limits are never exceeded within this process. */
+export class MemoryQuotaStore implements QuotaStore {
+  private log: { at: number; tokens: number; id: number }[] = [];
+  private nextId = 1;
+  private pausedUntil = 0;
+  private day = "";
+  private dayCount = 0;
+  private readonly windowMs: number;
+
+  constructor(private readonly limits: QuotaLimits, private readonly dayKey: (nowMs: number) => string = utcDay) {
+    // A small margin absorbs network jitter between our clock and the server's window.
+    const w = limits.windowMs ?? 60_000;
+    this.windowMs = w + Math.max(50, Math.round(w * 0.02));
+  }
+
+  async reserve(tokens: number, now: number): Promise<Reservation> {
+    if (now < this.pausedUntil) return { granted: false, waitMs: this.pausedUntil - now, reason: "paused" };
+    const key = this.dayKey(now);
+    if (key !== this.day) {
+      this.day = key;
+      this.dayCount = 0;
+    }
+    if (this.limits.rpd !== undefined && this.dayCount >= this.limits.rpd) return { granted: false, waitMs: null, reason: "rpd" };
+    const since = now - this.windowMs;
+    let drop = 0;
+    while (drop < this.log.length && this.log[drop]!.at <= since) drop++;
+    if (drop > 0) this.log.splice(0, drop);
+    if (this.limits.rpm !== undefined && this.log.length >= this.limits.rpm) {
+      return { granted: false, waitMs: this.log[this.log.length - this.limits.rpm]!.at + this.windowMs - now + 1, reason: "rpm" };
+    }
+    if (this.limits.tpm !== undefined && this.log.length > 0) {
+      let used = 0;
+      for (const e of this.log) used += e.tokens;
+      if (used + tokens > this.limits.tpm) {
+        // Wait until enough of the oldest entries leave the window.
+        let freed = 0;
+        for (const e of this.log) {
+          freed += e.tokens;
+          if (used - freed + tokens <= this.limits.tpm) return { granted: false, waitMs: e.at + this.windowMs - now + 1, reason: "tpm" };
+        }
+        return { granted: false, waitMs: this.log[this.log.length - 1]!.at + this.windowMs - now + 1, reason: "tpm" };
+      }
+    }
+    const id = this.nextId++;
+    this.log.push({ at: now, tokens, id });
+    this.dayCount++;
+    return { granted: true, id };
+  }
+
+  async settle(id: number, tokens: number): Promise<void> {
+    const entry = this.log.find((e) => e.id === id);
+    if (entry) entry.tokens = tokens;
+  }
+
+  async pauseFor(ms: number, now: number): Promise<void> {
+    this.pausedUntil = Math.max(this.pausedUntil, now + ms);
+  }
+}
+
+/** Calendar day in UTC, the default reset of daily budgets. */
+export function utcDay(nowMs: number): string {
+  return new Date(nowMs).toISOString().slice(0, 10);
+}
+
+export interface LimiterOptions {
+  /** Limiter name: metric label and error text. */
+  name: string;
+  stage: Stage;
+  /** Requests in flight at once. */
+  concurrency: number;
+  store: QuotaStore;
+  /** Longest a request may wait for quota before failing retriably. */
+  maxWaitMs: number;
+  /** Observed time each request waited for quota. */
+  onWait?: (seconds: number) => void;
+  now?: () => number;
+}
+
+/** Context handed to the limited call, to report its real token use. */
+export interface LimitedCall {
+  settleTokens(tokens: number): Promise<void>;
+}
+
+/**
+ * Rate limiter built once per upstream and injected: a p-queue bounds concurrency and orders work by
+ * priority; each request then waits for room in the quota store (rpm, tpm, rpd, 429 pauses).
+ */
+export class RateLimiter {
+  private readonly queue: PQueue;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: LimiterOptions) {
+    this.queue = new PQueue({ concurrency: opts.concurrency });
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Run fn within the quota; higher priority runs first. Throws TriageError `<name>_daily_budget` when the day's budget is spent. */
+  run<T>(estimatedTokens: number, fn: (call: LimitedCall) => Promise<T>, priority = 0): Promise<T> {
+    return this.queue.add(async () => {
+      const id = await this.acquire(estimatedTokens);
+      return fn({ settleTokens: (tokens) => this.opts.store.settle(id, tokens) });
+    }, { priority }) as Promise<T>;
+  }
+
+  /** Pause every request for ms (server's retry delay). */
+  pauseFor(ms: number): Promise<void> {
+    return this.opts.store.pauseFor(ms, this.now());
+  }
+
+  /** Requests waiting or running. */
+  get pending(): number {
+    return this.queue.size + this.queue.pending;
+  }
+
+  private async acquire(tokens: number): Promise<number> {
+    const started = this.now();
+    for (;;) {
+      const r = await this.opts.store.reserve(tokens, this.now());
+      if (r.granted) {
+        this.opts.onWait?.((this.now() - started) / 1000);
+        return r.id;
+      }
+      if (r.waitMs === null) {
+        throw new TriageError({ code: `${this.opts.name}_daily_budget`, stage: this.opts.stage, retriable: false, message: `${this.opts.name}: daily request budget spent` });
+      }
+      const waited = this.now() - started;
+      if (waited + r.waitMs > this.opts.maxWaitMs) {
+        throw new TriageError({ code: `${this.opts.name}_limiter_timeout`, stage: this.opts.stage, retriable: true, message: `${this.opts.name}: quota wait would exceed ${this.opts.maxWaitMs} ms (${r.reason})`, retryAfterMs: r.waitMs });
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.max(1, r.waitMs)));
+    }
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * Our port to a structured-output LLM. The Gemini SDK adapter (gemini.ts) implements it; the classifier and its
+ * tests only see these types, so switching SDKs (e.g. to @google/genai) touches one file.
+ */
+
+/** Tokens a request used, as the server reported them. */
+export interface TokenUsage {
+  promptTokens: number;
+  /** Visible answer tokens. */
+  outputTokens: number;
+  /** Thinking tokens (billed as output). */
+  thoughtsTokens: number;
+}
+
+/** One structured-output call. */
+export interface ModelRequest {
+  systemInstruction: string;
+  userPrompt: string;
+  /** OpenAPI-subset schema of the JSON answer (Gemini responseSchema). */
+  responseSchema: Record<string, unknown>;
+  maxOutputTokens: number;
+  /** Abort the call after this long. */
+  timeoutMs: number;
+}
+
+/**
+ * Every way a call can end, as a value. `answer` may still be unusable (partial or malformed text); the
+ * caller parses it. Errors carry what the retry policy needs and nothing SDK-specific.
+ */
+export type ModelReply =
+  | { kind: "answer"; text: string; truncated: boolean; finishReason: string; usage: TokenUsage | null }
+  /** The prompt or the answer was blocked (SAFETY, RECITATION, PROHIBITED_CONTENT, ...). */
+  | { kind: "blocked"; reason: string; usage: TokenUsage | null }
+  /** HTTP 200 without candidates or text. */
+  | { kind: "empty"; usage: TokenUsage | null }
+  /** 429 RESOURCE_EXHAUSTED; retryAfterMs from RetryInfo when the server sent one. */
+  | { kind: "rate_limited"; retryAfterMs: number | null; message: string }
+  /** 5xx, network failure or timeout: worth retrying later. */
+  | { kind: "unavailable"; timeout: boolean; status: number | null; message: string }
+  /** Request rejected for good (bad key, unknown model, bad request): retrying cannot help. */
+  | { kind: "rejected"; code: "model_not_found" | "auth" | "bad_request"; status: number | null; message: string };
+
+/** A model we can ask for structured JSON. */
+export interface ModelClient {
+  /** Model id stamped on verdicts. */
+  readonly model: string;
+  generate(request: ModelRequest): Promise<ModelReply>;
+}

@@ -1,0 +1,31 @@
+// Starts the real Kafka broker (scripts/kafka.sh) for integration tests unless KAFKA_BROKERS points at one.
+// If it cannot start, setup throws: integration tests fail loudly, they never skip.
+import { execFileSync } from "node:child_process";
+import type { TestProject } from "vitest/node";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    kafkaBrokers: string;
+  }
+}
+
+const script = new URL("../../scripts/kafka.sh", import.meta.url).pathname;
+let startedHere = false;
+
+export default function setup(project: TestProject) {
+  let brokers = process.env.KAFKA_BROKERS;
+  if (!brokers) {
+    try {
+      const out = execFileSync("bash", [script, "start"], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], timeout: 300_000 });
+      brokers = out.trim().split("\n").pop();
+      startedHere = true;
+    } catch (err) {
+      throw new Error(`Integration tests need a real Kafka broker and scripts/kafka.sh could not start one (Java 17 + Maven reaching Maven Central required): ${(err as Error).message}`);
+    }
+    if (!brokers) throw new Error("scripts/kafka.sh start printed no bootstrap address");
+  }
+  project.provide("kafkaBrokers", brokers);
+  return () => {
+    if (startedHere && !process.env.KEEP_KAFKA) execFileSync("bash", [script, "reset"], { stdio: "inherit", timeout: 60_000 });
+  };
+}
