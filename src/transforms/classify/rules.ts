@@ -45,11 +45,28 @@ function strongThreatIntel(item: EnrichedAlert): string | null {
   return reasons.length > 0 ? `${e.ip} has strong threat intel (${reasons.join(", ")})` : null;
 }
 
+// Decisions without TI depend only on name, severity and description: memoised (bounded) for the hot path.
+const memo = new Map<string, Decision>();
+const MEMO_MAX = 10_000;
+
 /** Deterministic offline decision for one alert: name rules, then threat intel, then severity. */
 export function decideByRules(item: EnrichedAlert): Decision {
+  if (item.enrichment !== null) return decide(item);
+  const { alert } = item;
+  const key = `${alert.severity}\u0000${alert.alert_name}\u0000${alert.description ?? ""}`;
+  const hit = memo.get(key);
+  if (hit) return { ...hit, recommended_actions: [...hit.recommended_actions], mitre_techniques: [...hit.mitre_techniques] };
+  const decision = decide(item);
+  if (memo.size >= MEMO_MAX) memo.clear();
+  memo.set(key, decision);
+  return { ...decision, recommended_actions: [...decision.recommended_actions], mitre_techniques: [...decision.mitre_techniques] };
+}
+
+function decide(item: EnrichedAlert): Decision {
   const { alert } = item;
   const text = `${alert.alert_name} ${alert.description ?? ""}`.toLowerCase();
-  const rule = RULES.find((r) => r.pattern.test(alert.alert_name.toLowerCase())) ?? RULES.find((r) => r.id !== "benign-noise" && r.pattern.test(text));
+  const name = alert.alert_name.toLowerCase();
+  const rule = RULES.find((r) => r.pattern.test(name)) ?? RULES.find((r) => r.id !== "benign-noise" && r.pattern.test(text));
   const ti = strongThreatIntel(item);
   const base = { severity: alert.severity, source: "rules" as const, model: null, prompt_version: RULES_VERSION, degraded: false, fallback_reason: null };
 
