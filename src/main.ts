@@ -10,6 +10,7 @@ import { createKafka, type StreamProducer } from "./resources/kafka.js";
 import { createOpsServer } from "./ops/http.js";
 import { KafkaSource } from "./sources/kafka.js";
 import { LineSource } from "./sources/file.js";
+import { registerAnalyzeApi } from "./sources/http-api.js";
 import { kafkaDeadLetterSink, kafkaVerdictSink } from "./sinks/kafka.js";
 import { ndjsonDeadLetterSink, ndjsonVerdictSink } from "./sinks/ndjson.js";
 import { Telemetry } from "./telemetry/events.js";
@@ -99,7 +100,8 @@ export async function startService(config: Config, logger: Logger, io: ServiceIO
   let httpAddress: string | null = null;
   const wantHttp = io.http ?? (kafkaMode && config.HTTP_PORT > 0);
   if (wantHttp) {
-    const app = createOpsServer({ host: config.HTTP_HOST, port: config.HTTP_PORT, registry: metrics.registry, notReady, logger });
+    const app = createOpsServer({ host: config.HTTP_HOST, port: config.HTTP_PORT, registry: metrics.registry, notReady, logger, bodyLimitBytes: config.HTTP_MAX_BODY_BYTES });
+    registerAnalyzeApi(app, { intake: pipeline, authToken: config.HTTP_AUTH_TOKEN, maxBatchAlerts: config.HTTP_MAX_BATCH_ALERTS, maxJsonDepth: config.MAX_JSON_DEPTH, requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS });
     httpAddress = await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
     closers.unshift(() => app.close());
     log.info({ address: httpAddress }, "HTTP server listening");

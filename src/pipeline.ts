@@ -5,7 +5,7 @@
  */
 import type { Alert } from "./core/alert.js";
 import { asTriageError, TriageError } from "./core/errors.js";
-import type { AlertSource, Classifier, DeadLetter, DeadLetterSink, Enricher, EnrichedAlert, RecordIntake, SourceRecord, VerdictSink } from "./core/ports.js";
+import type { AlertSource, Classifier, DeadLetter, DeadLetterSink, Enricher, EnrichedAlert, RecordIntake, RecordOutcome, SourceRecord, VerdictSink } from "./core/ports.js";
 import { severityRank, SEVERITIES } from "./core/severity.js";
 import { VERDICT_SCHEMA_VERSION, type Decision, type Verdict } from "./core/verdict.js";
 import { withRetry } from "./resources/retry.js";
@@ -187,7 +187,7 @@ export class Pipeline implements RecordIntake {
         }),
       );
       this.telemetry.batchProcessed(verdicts, seconds, batch.map((p) => p.record.receivedAtMs), this.now());
-      this.acknowledge(batch.map((p) => p.record));
+      this.acknowledge(batch.map((p, i) => [p.record, { verdict: verdicts[i]! }]));
     } catch (err) {
       this.fail(asTriageError(err, "sink"));
     }
@@ -238,7 +238,7 @@ export class Pipeline implements RecordIntake {
         onRetry: (e, n) => this.telemetry.sinkRetry("dlq", e.code, n, e.message),
       });
       this.telemetry.deadLettered(letters);
-      this.acknowledge(chunk.map((c) => c.record));
+      this.acknowledge(chunk.map((c) => [c.record, { deadLetter: c.letter }]));
     } catch (err) {
       this.fail(asTriageError(err, "dlq"));
     }
@@ -246,8 +246,8 @@ export class Pipeline implements RecordIntake {
 
   // ── acknowledgement and window ───────────────────────────────────────────────
 
-  private acknowledge(records: SourceRecord[]): void {
-    for (const r of records) r.ack();
+  private acknowledge(records: [SourceRecord, RecordOutcome][]): void {
+    for (const [r, outcome] of records) r.ack(outcome);
     this.inflight -= records.length;
     this.telemetry.inflight(this.inflight);
     if (this.hasCapacity() && this.capacityWaiters.length > 0) {

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { int, list, oneOf, optionalStr, str, type OptionDoc } from "./options.js";
 import { cacheOptions } from "./cache.js";
+import { httpOptions } from "./http.js";
 import { tiOptions } from "./ti.js";
 import { geminiOptions } from "./gemini.js";
 
@@ -36,7 +37,7 @@ const coreOptions = {
 } as const;
 
 /** Every option, grouped by the part of the service that reads it. */
-export const options = { ...coreOptions, ...cacheOptions, ...tiOptions, ...geminiOptions } as const;
+export const options = { ...coreOptions, ...httpOptions, ...cacheOptions, ...tiOptions, ...geminiOptions } as const;
 
 export type OptionName = keyof typeof options;
 

@@ -11,12 +11,15 @@ export interface RecordOrigin {
   line?: number;
 }
 
+/** What became of a record: its published verdict or its dead letter. */
+export type RecordOutcome = { verdict: Verdict } | { deadLetter: DeadLetter };
+
 /** One input record handed to the pipeline; `ack` is called once it is published or dead-lettered. */
 export interface SourceRecord {
   value: Buffer | null;
   origin: RecordOrigin;
   receivedAtMs: number;
-  ack(): void;
+  ack(outcome: RecordOutcome): void;
 }
 
 /** What a source pushes into: bounded, so sources wait while it is full. */

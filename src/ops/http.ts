@@ -9,11 +9,12 @@ export interface OpsServerOptions {
   /** Names of components that are not ready; empty = ready. */
   notReady: () => string[];
   logger: Logger;
+  bodyLimitBytes: number;
 }
 
 /** HTTP server for /metrics, /healthz (alive) and /readyz (consumer joined, producer connected, caches open). */
 export function createOpsServer(opts: OpsServerOptions): FastifyInstance {
-  const app = Fastify({ loggerInstance: opts.logger.child({ component: "http" }) as FastifyBaseLogger, disableRequestLogging: true, bodyLimit: 1_048_576 });
+  const app = Fastify({ loggerInstance: opts.logger.child({ component: "http" }) as FastifyBaseLogger, disableRequestLogging: true, bodyLimit: opts.bodyLimitBytes });
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async (_req, reply) => {
     const waiting = opts.notReady();

@@ -9,7 +9,7 @@ export interface DecodeLimits {
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
 /** Deepest {}/[] nesting in JSON text, stopping early past `limit` (strings are skipped). */
-function nestingDepth(text: string, limit: number): number {
+export function nestingDepth(text: string, limit: number): number {
   let depth = 0;
   let max = 0;
   let inString = false;
