@@ -8,6 +8,7 @@ import type { AlertSource, Classifier, DeadLetterSink, Enricher, VerdictSink } f
 import { Pipeline, noEnrichment } from "./pipeline.js";
 import { createKafka, type StreamProducer } from "./resources/kafka.js";
 import { createOpsServer } from "./ops/http.js";
+import { LagMonitor } from "./ops/lag.js";
 import { KafkaSource } from "./sources/kafka.js";
 import { LineSource } from "./sources/file.js";
 import { registerAnalyzeApi } from "./sources/http-api.js";
@@ -72,6 +73,13 @@ export async function startService(config: Config, logger: Logger, io: ServiceIO
     const consumer = kafka.consumer({ groupId: config.KAFKA_GROUP_ID, sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS, fromBeginning: config.KAFKA_FROM_BEGINNING === "true" });
     kafkaSource = new KafkaSource(consumer, { topic: config.TRIAGE_INPUT_TOPIC, commitIntervalMs: config.KAFKA_COMMIT_INTERVAL_MS }, logger);
     source = kafkaSource;
+    const lag = new LagMonitor({ admin: await kafka.admin(), groupId: config.KAFKA_GROUP_ID, topic: config.TRIAGE_INPUT_TOPIC, intervalMs: config.KAFKA_LAG_INTERVAL_MS, metrics, logger });
+    consumer.onAssigned((tps) => {
+      lag.setOwned(tps);
+      void lag.sample();
+    });
+    lag.start();
+    closers.push(() => lag.stop());
   } else {
     const input = io.input ?? config.INPUT_FILE;
     source = new LineSource(input, { maxLineBytes: config.MAX_RECORD_BYTES, ...(io.onAck ? { onAck: io.onAck } : {}) });

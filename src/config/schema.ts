@@ -20,6 +20,7 @@ const coreOptions = {
   KAFKA_FROM_BEGINNING: oneOf("Where a new consumer group starts reading.", ["true", "false"] as const, "true"),
   KAFKA_SESSION_TIMEOUT_MS: int("Consumer session timeout.", 30000, 6000, 300000),
   KAFKA_CONNECT_TIMEOUT_MS: int("Broker connection timeout.", 10000, 1000, 120000),
+  KAFKA_LAG_INTERVAL_MS: int("How often consumer lag is measured for triage_consumer_lag.", 15000, 1000, 600000),
   KAFKA_COMMIT_INTERVAL_MS: int("How often acknowledged offsets are committed.", 1000, 50, 60000),
   INPUT_FILE: str("NDJSON file processed by `run` when KAFKA_BROKERS is unset.", "examples/alerts.ndjson"),
   BATCH_MAX_SIZE: int("Alerts per micro-batch (flush on size).", 50, 1, 1000),
