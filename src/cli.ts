@@ -48,7 +48,7 @@ async function runFinite(config: Config, logger: Logger, io: ServiceIO, reportPa
   await service.finished;
   await service.stop("input exhausted");
   bar?.stop();
-  const summary = runSummary(service.telemetry.stats, (performance.now() - started) / 1000);
+  const summary = await runSummary(service.telemetry.stats, service.metrics, (performance.now() - started) / 1000);
   process.stderr.write(`${formatSummary(summary)}\n`);
   if (reportPath) writeFileSync(reportPath, `${JSON.stringify(summary, null, 2)}\n`);
 }

@@ -19,6 +19,8 @@ import type { Logger } from "./telemetry/logger.js";
 import { createMetrics, type Metrics } from "./telemetry/metrics.js";
 import { rulesClassifier } from "./transforms/classify/rules.js";
 import { createNormalizer } from "./transforms/normalize/index.js";
+import { createEnricher } from "./transforms/enrich/index.js";
+import { openCaches } from "./resources/cache.js";
 
 /** A running service: stop() performs the graceful shutdown. */
 export interface Service {
@@ -87,11 +89,15 @@ export async function startService(config: Config, logger: Logger, io: ServiceIO
     deadLetterSink = ndjsonDeadLetterSink(io.deadLetters ?? process.stderr);
   }
 
+  const caches = await openCaches(config.CACHE_URL);
+  let cachesOpen = true;
+  log.info({ backend: caches.backend }, "caches open");
+  const enricher = io.enricher ?? createEnricher({ config, caches, metrics, logger }) ?? noEnrichment;
   const classifier = io.classifier ?? rulesClassifier;
   if (classifier === rulesClassifier) log.info("GEMINI_API_KEY unset: using the offline rules classifier");
 
   const pipeline = new Pipeline(
-    { source, normalizer: createNormalizer({ maxRecordBytes: config.MAX_RECORD_BYTES, maxJsonDepth: config.MAX_JSON_DEPTH }), enricher: io.enricher ?? noEnrichment, classifier, verdictSink, deadLetterSink },
+    { source, normalizer: createNormalizer({ maxRecordBytes: config.MAX_RECORD_BYTES, maxJsonDepth: config.MAX_JSON_DEPTH }), enricher, classifier, verdictSink, deadLetterSink },
     { batchMaxSize: config.BATCH_MAX_SIZE, batchMaxDelayMs: config.BATCH_MAX_DELAY_MS, maxInflight: config.MAX_INFLIGHT_ALERTS, concurrency: config.PIPELINE_CONCURRENCY, sinkRetryDeadlineMs: config.SINK_RETRY_DEADLINE_MS },
     telemetry,
   );
@@ -102,6 +108,7 @@ export async function startService(config: Config, logger: Logger, io: ServiceIO
     if (stopping) waiting.push("shutting_down");
     if (kafkaSource && !kafkaSource.isConnected()) waiting.push("consumer");
     if (producer && !producer.isConnected()) waiting.push("producer");
+    if (!cachesOpen) waiting.push("caches");
     return waiting;
   };
 
@@ -141,6 +148,8 @@ export async function startService(config: Config, logger: Logger, io: ServiceIO
     await deadLetterSink.close();
     await source.close(); // commits what was acknowledged
     for (const close of closers) await close().catch((err: Error) => log.warn({ err: err.message }, "close failed"));
+    cachesOpen = false;
+    await caches.close();
     clearInterval(readyTimer);
     log.info({ drained }, "stopped");
     return drained;

@@ -42,3 +42,10 @@ export const enrichmentSchema = z.object({
 export type Enrichment = z.infer<typeof enrichmentSchema>;
 export type AbuseIpDbData = z.infer<typeof abuseIpDbSchema>;
 export type VirusTotalData = z.infer<typeof virusTotalSchema>;
+export type SkipReason = z.infer<typeof skipReasonSchema>;
+
+/** One provider's answer for one IP, generic over its data (the shape providerResultSchema validates). */
+export type ProviderResult<T> =
+  | { status: "ok"; data: T; cached: boolean }
+  | { status: "skipped"; skipped: SkipReason }
+  | { status: "error"; code: string; message: string };

@@ -27,13 +27,19 @@ export interface QuotaStore {
   reserve(tokens: number, nowMs: number): Promise<Reservation>;
   /** Replace a reservation's estimated tokens with the real count. */
   settle(id: number, tokens: number): Promise<void>;
+  /**
+   * The request finished at nowMs: its slot now counts from then. The server counted it on arrival,
+   * somewhere between reservation and completion, so counting from completion can never undercount.
+   */
+  finished(id: number, nowMs: number): Promise<void>;
   /** Stop granting until nowMs + ms (a 429's retry delay). */
   pauseFor(ms: number, nowMs: number): Promise<void>;
 }
 
 /** Sliding-window log in memory: exact, so the configured limits are never exceeded within this process. */
 export class MemoryQuotaStore implements QuotaStore {
-  private log: { at: number; tokens: number; id: number }[] = [];
+  /** One entry per request in the window; in-flight entries never expire (the server may not have counted them yet). */
+  private log: { at: number; tokens: number; id: number; inFlight: boolean }[] = [];
   private nextId = 1;
   private pausedUntil = 0;
   private day = "";
@@ -41,7 +47,7 @@ export class MemoryQuotaStore implements QuotaStore {
   private readonly windowMs: number;
 
   constructor(private readonly limits: QuotaLimits, private readonly dayKey: (nowMs: number) => string = utcDay) {
-    // A small margin absorbs network jitter between our clock and the server's window.
+    // A small margin absorbs clock jitter between us and the server's window; slots count from completion.
     const w = limits.windowMs ?? 60_000;
     this.windowMs = w + Math.max(50, Math.round(w * 0.02));
   }
@@ -55,11 +61,12 @@ export class MemoryQuotaStore implements QuotaStore {
     }
     if (this.limits.rpd !== undefined && this.dayCount >= this.limits.rpd) return { granted: false, waitMs: null, reason: "rpd" };
     const since = now - this.windowMs;
-    let drop = 0;
-    while (drop < this.log.length && this.log[drop]!.at <= since) drop++;
-    if (drop > 0) this.log.splice(0, drop);
+    if (this.log.some((e) => !e.inFlight && e.at <= since)) this.log = this.log.filter((e) => e.inFlight || e.at > since);
+    // When each entry leaves the window: in-flight ones no earlier than a full window from now.
+    const expiry = () => this.log.map((e) => ({ until: (e.inFlight ? now : e.at) + this.windowMs, tokens: e.tokens })).sort((a, b) => a.until - b.until);
     if (this.limits.rpm !== undefined && this.log.length >= this.limits.rpm) {
-      return { granted: false, waitMs: this.log[this.log.length - this.limits.rpm]!.at + this.windowMs - now + 1, reason: "rpm" };
+      const order = expiry();
+      return { granted: false, waitMs: order[this.log.length - this.limits.rpm]!.until - now + 1, reason: "rpm" };
     }
     if (this.limits.tpm !== undefined && this.log.length > 0) {
       let used = 0;
@@ -67,15 +74,16 @@ export class MemoryQuotaStore implements QuotaStore {
       if (used + tokens > this.limits.tpm) {
         // Wait until enough of the oldest entries leave the window.
         let freed = 0;
-        for (const e of this.log) {
+        const order = expiry();
+        for (const e of order) {
           freed += e.tokens;
-          if (used - freed + tokens <= this.limits.tpm) return { granted: false, waitMs: e.at + this.windowMs - now + 1, reason: "tpm" };
+          if (used - freed + tokens <= this.limits.tpm) return { granted: false, waitMs: e.until - now + 1, reason: "tpm" };
         }
-        return { granted: false, waitMs: this.log[this.log.length - 1]!.at + this.windowMs - now + 1, reason: "tpm" };
+        return { granted: false, waitMs: order[order.length - 1]!.until - now + 1, reason: "tpm" };
       }
     }
     const id = this.nextId++;
-    this.log.push({ at: now, tokens, id });
+    this.log.push({ at: now, tokens, id, inFlight: true });
     this.dayCount++;
     return { granted: true, id };
   }
@@ -83,6 +91,13 @@ export class MemoryQuotaStore implements QuotaStore {
   async settle(id: number, tokens: number): Promise<void> {
     const entry = this.log.find((e) => e.id === id);
     if (entry) entry.tokens = tokens;
+  }
+
+  async finished(id: number, now: number): Promise<void> {
+    const entry = this.log.find((e) => e.id === id);
+    if (!entry) return;
+    entry.inFlight = false;
+    entry.at = Math.max(entry.at, now);
   }
 
   async pauseFor(ms: number, now: number): Promise<void> {
@@ -131,7 +146,11 @@ export class RateLimiter {
   run<T>(estimatedTokens: number, fn: (call: LimitedCall) => Promise<T>, priority = 0): Promise<T> {
     return this.queue.add(async () => {
       const id = await this.acquire(estimatedTokens);
-      return fn({ settleTokens: (tokens) => this.opts.store.settle(id, tokens) });
+      try {
+        return await fn({ settleTokens: (tokens) => this.opts.store.settle(id, tokens) });
+      } finally {
+        await this.opts.store.finished(id, this.now());
+      }
     }, { priority }) as Promise<T>;
   }
 

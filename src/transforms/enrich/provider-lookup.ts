@@ -1,0 +1,206 @@
+/**
+ * One provider's lookup path for one IP, in the order that saves quota:
+ *   single-flight (same IP in flight → one call) → cache → breaker → rate limiter → HTTP (bounded retries).
+ * Always resolves to a ProviderResult value; provider trouble never escapes as an exception.
+ */
+import { z } from "zod";
+import { asTriageError, TriageError } from "../../core/errors.js";
+import type { ProviderResult } from "../../core/enrichment.js";
+import type { Cache } from "../../resources/cache.js";
+import type { RateLimiter } from "../../resources/limiter.js";
+import { withRetry } from "../../resources/retry.js";
+import { SingleFlight } from "../../resources/single-flight.js";
+import type { Logger } from "../../telemetry/logger.js";
+import type { Metrics } from "../../telemetry/metrics.js";
+import type { CircuitBreaker } from "./breaker.js";
+import type { TiClient } from "./client.js";
+import { ProviderError, type ProviderName } from "./provider-error.js";
+
+export interface ProviderLookupOptions<T> {
+  client: TiClient<T>;
+  /** Validates cached data, so an entry written by an older version is a miss, not a bad verdict. */
+  dataSchema: z.ZodType<T>;
+  cache: Cache;
+  limiter: RateLimiter;
+  breaker: CircuitBreaker;
+  metrics: Metrics;
+  logger: Logger;
+  ttlMs: number;
+  /** Lifetime of cached "nothing about this IP" answers (404/422). */
+  negativeTtlMs: number;
+  maxRetries: number;
+  retryDeadlineMs: number;
+  /** Pause after a 429 that names no wait (VirusTotal's QuotaExceededError): one rate window, doubled on repeats. */
+  rateLimitPauseMs: number;
+  now?: () => number;
+}
+
+/** Longest escalated pause after repeated header-less 429s, in rate windows. */
+const MAX_PAUSE_WINDOWS = 64;
+
+/** Looks IPs up at one provider with cache, single-flight, breaker, quota and retries; never throws. */
+export class ProviderLookup<T> {
+  readonly provider: ProviderName;
+  private readonly flights = new SingleFlight<ProviderResult<T>>();
+  private readonly cachedSchema;
+  private readonly now: () => number;
+  private readonly log: Logger;
+  private dailyQuotaSpentUntil = 0;
+  private rateLimitedInARow = 0;
+  private readonly loggedCodes = new Set<string>();
+
+  constructor(private readonly opts: ProviderLookupOptions<T>) {
+    this.provider = opts.client.provider;
+    this.now = opts.now ?? Date.now;
+    this.log = opts.logger.child({ component: "enrich", provider: this.provider });
+    this.cachedSchema = z.union([
+      z.object({ status: z.literal("ok"), data: opts.dataSchema }),
+      z.object({ status: z.literal("error"), code: z.string(), message: z.string() }),
+    ]);
+  }
+
+  /** Result for one canonical public IP; concurrent calls for the same IP share one lookup. */
+  lookup(ip: string): Promise<ProviderResult<T>> {
+    return this.flights.do(ip, () => this.resolve(ip));
+  }
+
+  private async resolve(ip: string): Promise<ProviderResult<T>> {
+    const key = `${this.provider}:${ip}`;
+    const hit = await this.readCache(key);
+    this.opts.metrics.cacheRequests.inc({ cache: "ti", result: hit ? "hit" : "miss" });
+    if (hit) return hit;
+    if (this.now() < this.dailyQuotaSpentUntil) return this.skipped("budget", "budget");
+    if (this.opts.breaker.isRejecting()) {
+      this.count("breaker_open");
+      return { status: "error", code: `${this.provider}_unavailable`, message: this.breakerMessage() };
+    }
+    try {
+      const data = await this.callWithRetries(ip);
+      await this.writeCache(key, { status: "ok", data }, this.opts.ttlMs);
+      return { status: "ok", data, cached: false };
+    } catch (err) {
+      return this.failed(asTriageError(err, "enrich"), key);
+    }
+  }
+
+  /** Each attempt takes its own quota slot; only 5xx/timeouts/network/unreadable bodies are retried. */
+  private async callWithRetries(ip: string): Promise<T> {
+    let final: TriageError | undefined;
+    try {
+      return await withRetry(
+        "enrich",
+        async () => {
+          try {
+            return await this.opts.limiter.run(1, () => this.attempt(ip));
+          } catch (err) {
+            const e = asTriageError(err, "enrich");
+            if (e instanceof ProviderError && e.retriable && (e.failure === "unavailable" || e.failure === "bad_response")) throw e;
+            final = e;
+            throw new TriageError({ code: e.code, stage: "enrich", retriable: false, message: e.message, cause: e });
+          }
+        },
+        { deadlineMs: this.opts.retryDeadlineMs, retries: this.opts.maxRetries, minDelayMs: 200, maxDelayMs: 2000 },
+      );
+    } catch (err) {
+      throw final ?? err;
+    }
+  }
+
+  /** One HTTP call inside the limiter: the breaker decides whether it may happen and learns its outcome. */
+  private async attempt(ip: string): Promise<T> {
+    const breaker = this.opts.breaker;
+    if (!breaker.tryAcquire()) {
+      this.count("breaker_open");
+      throw new ProviderError({ provider: this.provider, reason: "unavailable", failure: "unavailable", retriable: false, message: this.breakerMessage() });
+    }
+    try {
+      const data = await this.opts.client.lookup(ip);
+      breaker.onSuccess();
+      this.rateLimitedInARow = 0;
+      this.count("ok");
+      return data;
+    } catch (err) {
+      const e = err instanceof ProviderError ? err : new ProviderError({ provider: this.provider, reason: "client_bug", failure: "rejected", retriable: false, message: asTriageError(err, "enrich").message, cause: err });
+      this.count(e.reason);
+      if (e.failure === "rate_limited") {
+        breaker.release();
+        await this.pauseAfter429(e);
+      } else if (e.failure === "about_ip") {
+        breaker.onSuccess();
+      } else {
+        breaker.onFailure();
+        this.logFailure(e);
+      }
+      throw e;
+    }
+  }
+
+  /** A 429 stops every request to this provider for the server's wait, or an escalating window when it names none. */
+  private async pauseAfter429(e: ProviderError): Promise<void> {
+    this.rateLimitedInARow++;
+    const fallback = this.opts.rateLimitPauseMs * Math.min(MAX_PAUSE_WINDOWS, 2 ** (this.rateLimitedInARow - 1));
+    const pauseMs = e.retryAfterMs ?? fallback;
+    await this.opts.limiter.pauseFor(pauseMs);
+    if (e.reason === "daily_quota_exceeded") this.dailyQuotaSpentUntil = this.now() + pauseMs;
+    this.log.warn({ code: e.code, pauseMs }, "provider rate limit hit; pausing requests");
+  }
+
+  /** Quota outcomes become skips; answers about the IP are cached briefly; everything else is an error value. */
+  private async failed(e: TriageError, key: string): Promise<ProviderResult<T>> {
+    if (e.code === `${this.provider}_daily_budget`) return this.skipped("budget", "budget");
+    if (e.code === `${this.provider}_limiter_timeout`) return this.skipped("unavailable", "limiter_timeout");
+    if (e.code === `${this.provider}_daily_quota_exceeded`) return { status: "skipped", skipped: "budget" };
+    if (e instanceof ProviderError && e.failure === "about_ip") {
+      await this.writeCache(key, { status: "error", code: e.code, message: e.message }, this.opts.negativeTtlMs);
+    }
+    return { status: "error", code: e.code, message: e.message };
+  }
+
+  private skipped(reason: "budget" | "unavailable", outcome: string): ProviderResult<T> {
+    this.count(outcome);
+    return { status: "skipped", skipped: reason };
+  }
+
+  private breakerMessage(): string {
+    return `${this.provider} is failing (circuit breaker ${this.opts.breaker.state}); not called`;
+  }
+
+  private async readCache(key: string): Promise<ProviderResult<T> | undefined> {
+    let raw: unknown;
+    try {
+      raw = await this.opts.cache.get(key);
+    } catch (err) {
+      this.logOnce("cache_read_failed", "warn", { err: asTriageError(err, "enrich").message }, "TI cache read failed; looking up instead");
+      return undefined;
+    }
+    if (raw === undefined) return undefined;
+    const parsed = this.cachedSchema.safeParse(raw);
+    if (!parsed.success) return undefined;
+    const v = parsed.data;
+    return v.status === "ok" ? { status: "ok", data: v.data as T, cached: true } : { status: "error", code: v.code, message: v.message };
+  }
+
+  private async writeCache(key: string, value: unknown, ttlMs: number): Promise<void> {
+    try {
+      await this.opts.cache.set(key, value, ttlMs);
+    } catch (err) {
+      this.logOnce("cache_write_failed", "warn", { err: asTriageError(err, "enrich").message }, "TI cache write failed; result used uncached");
+    }
+  }
+
+  private count(outcome: string): void {
+    this.opts.metrics.tiRequests.inc({ provider: this.provider, outcome });
+  }
+
+  /** Refusals (bad key, plan) repeat on every call: log each code once at error; transient ones at debug. */
+  private logFailure(e: ProviderError): void {
+    if (e.failure === "rejected") this.logOnce(e.code, "error", { code: e.code, status: e.status, err: e.message }, "provider refused the request");
+    else this.log.debug({ code: e.code, status: e.status, err: e.message }, "provider request failed");
+  }
+
+  private logOnce(key: string, level: "warn" | "error", fields: Record<string, unknown>, msg: string): void {
+    if (this.loggedCodes.has(key)) return;
+    this.loggedCodes.add(key);
+    this.log[level](fields, msg);
+  }
+}
