@@ -136,6 +136,7 @@ export interface LimitedCall {
 export class RateLimiter {
   private readonly queue: PQueue;
   private readonly now: () => number;
+  private waiters: (() => void)[] = [];
 
   constructor(private readonly opts: LimiterOptions) {
     this.queue = new PQueue({ concurrency: opts.concurrency });
@@ -150,6 +151,7 @@ export class RateLimiter {
         return await fn({ settleTokens: (tokens) => this.opts.store.settle(id, tokens) });
       } finally {
         await this.opts.store.finished(id, this.now());
+        this.wakeWaiters(); // a settled/finished request may have freed room sooner than estimated
       }
     }, { priority }) as Promise<T>;
   }
@@ -157,6 +159,12 @@ export class RateLimiter {
   /** Pause every request for ms (server's retry delay). */
   pauseFor(ms: number): Promise<void> {
     return this.opts.store.pauseFor(ms, this.now());
+  }
+
+  private wakeWaiters(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w();
   }
 
   /** Requests waiting or running. */
@@ -179,7 +187,14 @@ export class RateLimiter {
       if (waited + r.waitMs > this.opts.maxWaitMs) {
         throw new TriageError({ code: `${this.opts.name}_limiter_timeout`, stage: this.opts.stage, retriable: true, message: `${this.opts.name}: quota wait would exceed ${this.opts.maxWaitMs} ms (${r.reason})`, retryAfterMs: r.waitMs });
       }
-      await new Promise((resolve) => setTimeout(resolve, Math.max(1, r.waitMs)));
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, Math.max(1, r.waitMs));
+        function done() {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.waiters.push(done);
+      });
     }
   }
 }
