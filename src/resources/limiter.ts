@@ -198,3 +198,9 @@ export class RateLimiter {
     }
   }
 }
+
+/** Builds the quota store of one named upstream: in memory per process, or shared (Redis) across instances. */
+export type QuotaStoreFactory = (name: string, limits: QuotaLimits, dayKey?: (nowMs: number) => string) => QuotaStore;
+
+/** The per-process default. */
+export const memoryQuotaStores: QuotaStoreFactory = (_name, limits, dayKey) => new MemoryQuotaStore(limits, dayKey);
