@@ -62,7 +62,11 @@ if untilMs > cur then redis.call('SET', KEYS[1], untilMs, 'PX', tonumber(ARGV[1]
 return 1
 `;
 
-type RedisClient = ReturnType<typeof createClient>;
+/** The few Redis calls the store needs (kept narrow so client versions/generics don't leak). */
+export interface RedisLike {
+  eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  hSet(key: string, field: string, value: string): Promise<unknown>;
+}
 
 /**
  * Quota shared by every instance through Redis (same contract as MemoryQuotaStore): with CACHE_URL=redis://,
@@ -72,7 +76,7 @@ export class RedisQuotaStore implements QuotaStore {
   private readonly windowMs: number;
 
   constructor(
-    private readonly client: RedisClient,
+    private readonly client: RedisLike,
     /** Key prefix naming the shared quota, e.g. "triage:quota:gemini". */
     private readonly prefix: string,
     private readonly limits: QuotaLimits,
@@ -108,7 +112,7 @@ export class RedisQuotaStore implements QuotaStore {
 }
 
 /** Connect a Redis client for quota stores (one per process, shared by all limiters). */
-export async function connectRedis(url: string): Promise<RedisClient> {
+export async function connectRedis(url: string) {
   const client = createClient({ url });
   client.on("error", () => {}); // surfaced by the failing call; the client reconnects by itself
   await client.connect();
