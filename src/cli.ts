@@ -92,4 +92,11 @@ program
     process.stdout.write(`${configTable()}\n`);
   });
 
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  // Startup failures (broker unreachable, cache path unwritable…): one clear line, non-zero exit.
+  const e = err as { code?: string; message?: string };
+  process.stderr.write(`triage: cannot start: ${e.code ? `[${e.code}] ` : ""}${e.message ?? String(err)}\n`);
+  process.exit(1);
+}

@@ -17,7 +17,7 @@ import { ndjsonDeadLetterSink, ndjsonVerdictSink } from "./sinks/ndjson.js";
 import { Telemetry } from "./telemetry/events.js";
 import type { Logger } from "./telemetry/logger.js";
 import { createMetrics, type Metrics } from "./telemetry/metrics.js";
-import { rulesClassifier } from "./transforms/classify/rules.js";
+import { createClassifier } from "./transforms/classify/index.js";
 import { createNormalizer } from "./transforms/normalize/index.js";
 import { createEnricher } from "./transforms/enrich/index.js";
 import { openCaches } from "./resources/cache.js";
@@ -93,8 +93,7 @@ export async function startService(config: Config, logger: Logger, io: ServiceIO
   let cachesOpen = true;
   log.info({ backend: caches.backend }, "caches open");
   const enricher = io.enricher ?? createEnricher({ config, caches, metrics, logger }) ?? noEnrichment;
-  const classifier = io.classifier ?? rulesClassifier;
-  if (classifier === rulesClassifier) log.info("GEMINI_API_KEY unset: using the offline rules classifier");
+  const classifier = io.classifier ?? createClassifier({ config, metrics, logger });
 
   const pipeline = new Pipeline(
     { source, normalizer: createNormalizer({ maxRecordBytes: config.MAX_RECORD_BYTES, maxJsonDepth: config.MAX_JSON_DEPTH }), enricher, classifier, verdictSink, deadLetterSink },

@@ -4,8 +4,9 @@ import { int, num, optionalStr, str, type Option } from "./options.js";
 /**
  * Default model. gemini-2.5-flash-lite (the prototype's) was shut down on 2026-07-22 (deprecations page, see
  * shared/reference/external-apis.md §A.6); gemini-3.5-flash-lite is the GA (stable) Flash-Lite Google lists since
- * July 2026 ("what's new in Gemini 3.6 Flash and 3.5 Flash-Lite"), thinking level "minimal" by default, which suits
- * high-volume classification. Ids retire often: a 404 names GEMINI_MODEL so the fix is one env var.
+ * July 2026 (https://ai.google.dev/gemini-api/docs/whats-new-gemini-3.6, models/gemini-3.5-flash-lite), thinking
+ * level "minimal" by default, which suits high-volume classification; gemini-3.1-flash-lite (GA May 2026) is the
+ * cheaper fallback. Ids retire often: a 404 names GEMINI_MODEL so the fix is one env var.
  */
 export const DEFAULT_GEMINI_MODEL = "gemini-3.5-flash-lite";
 
@@ -16,8 +17,8 @@ export interface ModelPrices {
 }
 
 /**
- * Known per-model prices (ai.google.dev pricing / model pages as transcribed in the reference doc and the
- * Gemini 3.x launch pages). Override with GEMINI_PRICE_*_PER_MTOK for other models or price changes.
+ * Known per-model prices: 2.x from the reference doc §A.7, 3.5 Flash-Lite from Google's launch page ($0.30/$2.50),
+ * 3.1 Flash-Lite from provider catalogues ($0.25/$1.50). Override with GEMINI_PRICE_*_PER_MTOK when they change.
  */
 export const GEMINI_MODEL_PRICES: Readonly<Record<string, ModelPrices>> = {
   "gemini-3.5-flash-lite": { inputPerMTok: 0.3, outputPerMTok: 2.5 },
@@ -36,11 +37,20 @@ function optionalNum(description: string, min: number, max: number): Option<z.Zo
   };
 }
 
+/** Optional http(s) URL (unset = the library default). */
+function optionalUrl(description: string): Option<z.ZodType<string | undefined>> {
+  const fromEnv = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
+  return {
+    schema: z.preprocess(fromEnv, z.string().regex(/^https?:\/\/[^\s]+$/, "must be an http(s) URL").optional()) as z.ZodType<string | undefined>,
+    doc: { description, default: "(unset)", bounds: "http(s) URL" },
+  };
+}
+
 /** Gemini classification options: model, request shaping, quota, retries, spend and the post-model guard. */
 export const geminiOptions = {
   GEMINI_API_KEY: optionalStr("Gemini API key. Unset: every alert is decided by the offline rules classifier.", true),
   GEMINI_MODEL: str("Gemini model id (without `models/`). Google retires ids often; a 404 names this option.", DEFAULT_GEMINI_MODEL, /^[A-Za-z0-9._-]+$/),
-  GEMINI_BASE_URL: optionalStr("Origin of the Gemini API (the SDK's baseUrl), e.g. a proxy or a test fake. Unset: https://generativelanguage.googleapis.com."),
+  GEMINI_BASE_URL: optionalUrl("Origin of the Gemini API (the SDK's baseUrl), e.g. a proxy or a test fake. Unset: https://generativelanguage.googleapis.com."),
   GEMINI_TIMEOUT_MS: int("Longest one Gemini request may take (connect + answer) before it is aborted and retried.", 60000, 1000, 600000),
   GEMINI_MAX_ALERTS_PER_REQUEST: int("Most alerts classified by one Gemini request.", 25, 1, 200),
   GEMINI_CRITICAL_ALERTS_PER_REQUEST: int("Most critical alerts per request; critical alerts go in these smaller requests, sent first.", 10, 1, 200),

@@ -2,7 +2,7 @@
  * The only file that imports kafkajs (unmaintained upstream): our small broker interface and its kafkajs
  * implementation. Swapping the client library means rewriting this file alone.
  */
-import { Kafka, logLevel, type Consumer, type Producer, type Admin, type LogEntry } from "kafkajs";
+import { Kafka, Partitioners, logLevel, type Consumer, type Producer, type Admin, type LogEntry } from "kafkajs";
 import { TriageError } from "../core/errors.js";
 import type { Logger } from "../telemetry/logger.js";
 
@@ -187,7 +187,7 @@ export function createKafka(settings: KafkaSettings, logger: Logger) {
     },
 
     async producer(): Promise<StreamProducer> {
-      const producer: Producer = kafka.producer({ allowAutoTopicCreation: true, idempotent: false, maxInFlightRequests: 5 });
+      const producer: Producer = kafka.producer({ allowAutoTopicCreation: true, idempotent: false, maxInFlightRequests: 5, createPartitioner: Partitioners.DefaultPartitioner });
       let connected = false;
       producer.on(producer.events.CONNECT, () => (connected = true));
       producer.on(producer.events.DISCONNECT, () => (connected = false));

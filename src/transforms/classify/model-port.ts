@@ -33,8 +33,8 @@ export type ModelReply =
   | { kind: "blocked"; reason: string; usage: TokenUsage | null }
   /** HTTP 200 without candidates or text. */
   | { kind: "empty"; usage: TokenUsage | null }
-  /** 429 RESOURCE_EXHAUSTED; retryAfterMs from RetryInfo when the server sent one. */
-  | { kind: "rate_limited"; retryAfterMs: number | null; message: string }
+  /** 429 RESOURCE_EXHAUSTED; retryAfterMs from RetryInfo when sent; daily when a per-day quota was hit. */
+  | { kind: "rate_limited"; retryAfterMs: number | null; daily: boolean; message: string }
   /** 5xx, network failure or timeout: worth retrying later. */
   | { kind: "unavailable"; timeout: boolean; status: number | null; message: string }
   /** Request rejected for good (bad key, unknown model, bad request): retrying cannot help. */

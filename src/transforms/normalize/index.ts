@@ -3,11 +3,24 @@ import { invalid, ok, type Result } from "../../core/result.js";
 import { decodeRecord, type DecodeLimits } from "./decode.js";
 import { deriveAlertId } from "./fields.js";
 import type { AlertFormat } from "./format.js";
+import { elasticFormat } from "./elastic.js";
 import { nativeFormat } from "./native.js";
+import { ocsfFormat } from "./ocsf.js";
 import { prototypeLoginFormat } from "./prototype-login.js";
+import { splunkFormat } from "./splunk.js";
+import { suricataFormat } from "./suricata.js";
+import { wazuhFormat } from "./wazuh.js";
 
-/** Formats tried in order; specific shapes first, the native flat format last. */
-export const defaultFormats: readonly AlertFormat[] = [prototypeLoginFormat, nativeFormat];
+/**
+ * Formats tried in order; specific shapes first, the native flat format last. The flat formats' markers
+ * (failed_logins, alert_name) win over everything: every SIEM detector declines records carrying them.
+ * Elastic comes first among the SIEMs because kibana.alert.* is stamped on top of whatever source document
+ * fired the rule (which may itself be Wazuh, EVE or OCSF). OCSF (numeric class_uid), Wazuh (rule.level with
+ * agent/manager) and Suricata (top-level event_type with the flow tuple) key on schema discriminators;
+ * Splunk keys on Splunk-internal fields (_time, urgency, search_name...) and shares CIM names (src, dest,
+ * user) with many tools, so it goes last before native.
+ */
+export const defaultFormats: readonly AlertFormat[] = [prototypeLoginFormat, elasticFormat, ocsfFormat, wazuhFormat, suricataFormat, splunkFormat, nativeFormat];
 
 /** Turns raw record bytes into a validated alert, or an invalid result naming the problem. */
 export interface Normalizer {
