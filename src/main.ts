@@ -21,6 +21,8 @@ import { createClassifier } from "./transforms/classify/index.js";
 import { createNormalizer } from "./transforms/normalize/index.js";
 import { createEnricher } from "./transforms/enrich/index.js";
 import { openCaches } from "./resources/cache.js";
+import { memoryQuotaStores, type QuotaStoreFactory } from "./resources/limiter.js";
+import { RedisQuotaStore, connectRedis } from "./resources/redis-quota-store.js";
 
 /** A running service: stop() performs the graceful shutdown. */
 export interface Service {
@@ -92,8 +94,15 @@ export async function startService(config: Config, logger: Logger, io: ServiceIO
   const caches = await openCaches(config.CACHE_URL);
   let cachesOpen = true;
   log.info({ backend: caches.backend }, "caches open");
-  const enricher = io.enricher ?? createEnricher({ config, caches, metrics, logger }) ?? noEnrichment;
-  const classifier = io.classifier ?? createClassifier({ config, metrics, logger });
+  // With a Redis cache, instances also share their quotas (one Gemini project, one TI key); otherwise per process.
+  let quotaStores: QuotaStoreFactory = memoryQuotaStores;
+  if (caches.backend === "redis") {
+    const redis = await connectRedis(config.CACHE_URL);
+    quotaStores = (name, limits, dayKey) => new RedisQuotaStore(redis, `triage:quota:${name}`, limits, dayKey);
+    closers.push(async () => void (await redis.quit()));
+  }
+  const enricher = io.enricher ?? createEnricher({ config, caches, metrics, logger, quotaStores }) ?? noEnrichment;
+  const classifier = io.classifier ?? createClassifier({ config, metrics, logger, quotaStores });
 
   const pipeline = new Pipeline(
     { source, normalizer: createNormalizer({ maxRecordBytes: config.MAX_RECORD_BYTES, maxJsonDepth: config.MAX_JSON_DEPTH }), enricher, classifier, verdictSink, deadLetterSink },

@@ -14,7 +14,9 @@ export interface OpsServerOptions {
 
 /** HTTP server for /metrics, /healthz (alive) and /readyz (consumer joined, producer connected, caches open). */
 export function createOpsServer(opts: OpsServerOptions): FastifyInstance {
-  const app = Fastify({ loggerInstance: opts.logger.child({ component: "http" }) as FastifyBaseLogger, disableRequestLogging: true, bodyLimit: opts.bodyLimitBytes });
+  // Request logs are noise (scrapes every few seconds): the http logger starts at warn.
+  const app = Fastify({
+    loggerInstance: opts.logger.child({ component: "http" }, { level: "warn" }) as FastifyBaseLogger, bodyLimit: opts.bodyLimitBytes });
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async (_req, reply) => {
     const waiting = opts.notReady();

@@ -5,7 +5,7 @@
 import { GEMINI_MODEL_PRICES, resolveModelPrices, type ModelPrices } from "../../config/gemini.js";
 import type { Config } from "../../config/schema.js";
 import type { Classifier } from "../../core/ports.js";
-import { MemoryQuotaStore, RateLimiter } from "../../resources/limiter.js";
+import { RateLimiter, memoryQuotaStores, type QuotaStoreFactory } from "../../resources/limiter.js";
 import type { Logger } from "../../telemetry/logger.js";
 import type { Metrics } from "../../telemetry/metrics.js";
 import { BudgetGovernor, pacificDay } from "./budget.js";
@@ -27,10 +27,12 @@ export interface ClassifierDeps {
   config: Config;
   metrics: Metrics;
   logger: Logger;
+  /** Where the Gemini quota is counted: per process by default, Redis when instances share one project. */
+  quotaStores?: QuotaStoreFactory;
 }
 
 /** The classifier the pipeline uses: Gemini when a key is configured, the rules otherwise (one log line says which). */
-export function createClassifier({ config, metrics, logger }: ClassifierDeps): Classifier {
+export function createClassifier({ config, metrics, logger, quotaStores = memoryQuotaStores }: ClassifierDeps): Classifier {
   const log = logger.child({ component: "classify" });
   const guard: GuardOptions = { abuseScoreMin: config.GUARD_ABUSE_SCORE_MIN, vtMaliciousMin: config.GUARD_VT_MALICIOUS_MIN };
   if (!config.GEMINI_API_KEY) {
@@ -50,7 +52,7 @@ export function createClassifier({ config, metrics, logger }: ClassifierDeps): C
     name: "gemini",
     stage: "classify",
     concurrency: config.GEMINI_CONCURRENCY,
-    store: new MemoryQuotaStore({ rpm: unlimited(config.GEMINI_RPM), tpm: unlimited(config.GEMINI_TPM), rpd: unlimited(config.GEMINI_RPD), windowMs: windowMs + dispatchAllowanceMs(windowMs) }, pacificDay),
+    store: quotaStores("gemini", { rpm: unlimited(config.GEMINI_RPM), tpm: unlimited(config.GEMINI_TPM), rpd: unlimited(config.GEMINI_RPD), windowMs: windowMs + dispatchAllowanceMs(windowMs) }, pacificDay),
     maxWaitMs: config.GEMINI_QUEUE_WAIT_MAX_MS,
     onWait: (seconds) => metrics.limiterWait.observe({ limiter: "gemini" }, seconds),
   });

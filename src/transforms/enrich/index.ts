@@ -7,7 +7,7 @@ import type { Config } from "../../config/schema.js";
 import { abuseIpDbSchema, virusTotalSchema } from "../../core/enrichment.js";
 import type { Enricher } from "../../core/ports.js";
 import type { Caches } from "../../resources/cache.js";
-import { MemoryQuotaStore, RateLimiter } from "../../resources/limiter.js";
+import { RateLimiter, memoryQuotaStores, type QuotaStoreFactory } from "../../resources/limiter.js";
 import type { Logger } from "../../telemetry/logger.js";
 import type { Metrics } from "../../telemetry/metrics.js";
 import { abuseIpDbClient } from "./abuseipdb.js";
@@ -30,6 +30,8 @@ export interface EnricherDeps {
   now?: () => number;
   /** HTTP client (tests); global fetch by default. */
   fetch?: FetchLike;
+  /** Where quotas are counted: per process by default, Redis when instances share them. */
+  quotaStores?: QuotaStoreFactory;
 }
 
 /** Requests in flight per provider: enough to fill a window quickly, few enough to stay polite. */
@@ -70,7 +72,7 @@ function lookupFor<T>(deps: EnricherDeps, client: TiClient<T>, dataSchema: z.Zod
     stage: "enrich",
     concurrency: Math.min(quota.rpm, MAX_CONCURRENT_REQUESTS),
     // The limiter counts each request's slot from its completion, so the provider (counting on arrival) never sees more than RPM per window.
-    store: new MemoryQuotaStore({ rpm: quota.rpm, rpd: quota.rpd, windowMs: c.TI_RATE_WINDOW_MS }),
+    store: (deps.quotaStores ?? memoryQuotaStores)(provider, { rpm: quota.rpm, rpd: quota.rpd, windowMs: c.TI_RATE_WINDOW_MS }),
     maxWaitMs: c.TI_MAX_WAIT_MS,
     onWait: (seconds) => metrics.limiterWait.observe({ limiter: provider }, seconds),
     now,
