@@ -5,7 +5,7 @@
 import { z } from "zod";
 import type { AbuseIpDbData } from "../../core/enrichment.js";
 import { bodySnippet, getWithTimeout, retryAfterMs, type FetchLike, type ProviderReply } from "./http.js";
-import { ProviderError } from "./provider-error.js";
+import { ProviderError, readOkBody } from "./provider-error.js";
 import type { TiClient } from "./client.js";
 
 const checkResponseSchema = z.object({
@@ -51,10 +51,7 @@ export function abuseIpDbClient(opts: AbuseIpDbClientOptions): TiClient<AbuseIpD
 /** Map an AbuseIPDB reply to data (200) or throw the ProviderError its status and error body describe. */
 export function readAbuseIpDbReply(reply: ProviderReply, nowMs: number): AbuseIpDbData {
   if (reply.status === 200) {
-    if (reply.json === undefined) throw fail("bad_response", "bad_response", true, "AbuseIPDB: 200 with a body that is not JSON", reply.status);
-    const parsed = checkResponseSchema.safeParse(reply.json);
-    if (!parsed.success) throw fail("bad_response", "bad_response", false, `AbuseIPDB: unexpected check response: ${parsed.error.issues[0]?.message ?? "invalid"}`, reply.status);
-    const d = parsed.data.data;
+    const d = readOkBody("abuseipdb", "AbuseIPDB", "check response", reply, checkResponseSchema).data;
     return {
       abuse_confidence_score: d.abuseConfidenceScore,
       country: d.countryCode ?? null,

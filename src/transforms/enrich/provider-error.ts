@@ -40,3 +40,18 @@ export class ProviderError extends TriageError {
     return this.code.slice(this.provider.length + 1);
   }
 }
+
+/**
+ * The body of a provider's 200 reply, validated: not JSON is retriable (a proxy page), an unexpected shape is not.
+ * `what` names the payload in the error message ("check response", "IP object").
+ */
+export function readOkBody<T>(provider: ProviderName, label: string, what: string, reply: { status: number; json: unknown }, schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { message: string }[] } } }): T {
+  if (reply.json === undefined) {
+    throw new ProviderError({ provider, reason: "bad_response", failure: "bad_response", retriable: true, message: `${label}: 200 with a body that is not JSON`, status: reply.status });
+  }
+  const parsed = schema.safeParse(reply.json);
+  if (!parsed.success) {
+    throw new ProviderError({ provider, reason: "bad_response", failure: "bad_response", retriable: false, message: `${label}: unexpected ${what}: ${parsed.error.issues[0]?.message ?? "invalid"}`, status: reply.status });
+  }
+  return parsed.data;
+}

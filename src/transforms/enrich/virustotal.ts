@@ -5,7 +5,7 @@
 import { z } from "zod";
 import type { VirusTotalData } from "../../core/enrichment.js";
 import { bodySnippet, getWithTimeout, retryAfterMs, type FetchLike, type ProviderReply } from "./http.js";
-import { ProviderError, type ProviderFailure } from "./provider-error.js";
+import { ProviderError, readOkBody, type ProviderFailure } from "./provider-error.js";
 import type { TiClient } from "./client.js";
 
 const count = z.number().int().min(0).optional();
@@ -65,10 +65,7 @@ export function virusTotalClient(opts: VirusTotalClientOptions): TiClient<VirusT
 /** Map a VirusTotal reply to data (200) or throw the ProviderError its status and error body describe. */
 export function readVirusTotalReply(reply: ProviderReply, nowMs: number): VirusTotalData {
   if (reply.status === 200) {
-    if (reply.json === undefined) throw fail("bad_response", "bad_response", true, "VirusTotal: 200 with a body that is not JSON", reply.status);
-    const parsed = ipObjectSchema.safeParse(reply.json);
-    if (!parsed.success) throw fail("bad_response", "bad_response", false, `VirusTotal: unexpected IP object: ${parsed.error.issues[0]?.message ?? "invalid"}`, reply.status);
-    const a = parsed.data.data.attributes;
+    const a = readOkBody("virustotal", "VirusTotal", "IP object", reply, ipObjectSchema).data.attributes;
     const stats = a.last_analysis_stats ?? {};
     return {
       malicious: stats.malicious ?? 0,
