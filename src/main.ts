@@ -102,7 +102,9 @@ export async function startService(config: Config, logger: Logger, io: ServiceIO
     closers.push(async () => void (await redis.quit()));
   }
   const enricher = io.enricher ?? createEnricher({ config, caches, metrics, logger, quotaStores }) ?? noEnrichment;
-  const classifier = io.classifier ?? createClassifier({ config, metrics, logger, quotaStores });
+  // Ends the model's outage retries (LLM_OUTAGE_MODE=wait) when shutdown cannot drain in time.
+  const classifierShutdown = new AbortController();
+  const classifier = io.classifier ?? createClassifier({ config, metrics, logger, quotaStores, signal: classifierShutdown.signal });
 
   const pipeline = new Pipeline(
     { source, normalizer: createNormalizer({ maxRecordBytes: config.MAX_RECORD_BYTES, maxJsonDepth: config.MAX_JSON_DEPTH }), enricher, classifier, verdictSink, deadLetterSink },
@@ -149,7 +151,8 @@ export async function startService(config: Config, logger: Logger, io: ServiceIO
     ]);
     clearTimeout(timer);
     if (!drained) {
-      pipeline.abortRetries();
+      pipeline.abortRetries(); // first: aborted batches must not be published as degraded verdicts
+      classifierShutdown.abort();
       log.error({ inflight: pipeline.inFlight }, "drain timed out; unacknowledged records stay uncommitted and will be re-delivered");
     }
     await verdictSink.close();

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { int, list, oneOf, optionalStr, str, type OptionDoc } from "./options.js";
 import { cacheOptions } from "./cache.js";
 import { httpOptions } from "./http.js";
+import { resilienceOptions } from "./resilience.js";
 import { tiOptions } from "./ti.js";
 import { geminiOptions } from "./gemini.js";
 
@@ -29,7 +30,7 @@ const coreOptions = {
   PIPELINE_CONCURRENCY: int("Micro-batches processed at once (classify and publish overlap; the model has its own concurrency limit).", 8, 1, 64),
   MAX_RECORD_BYTES: int("Largest accepted input record; larger ones are dead-lettered. Keep below the broker's message.max.bytes so the DLQ copy fits.", 262144, 256, 900000),
   MAX_JSON_DEPTH: int("Deepest accepted JSON nesting; deeper records are dead-lettered.", 32, 2, 512),
-  SINK_RETRY_DEADLINE_MS: int("How long publishing a verdict/DLQ record is retried before the process gives up (offsets stay uncommitted).", 60000, 1000, 3600000),
+  SINK_RETRY_DEADLINE_MS: int("How long publishing a verdict/DLQ record is retried (broker outage) before the process exits non-zero; offsets stay uncommitted, so nothing is lost.", 300000, 1000, 3600000),
   SHUTDOWN_TIMEOUT_MS: int("Upper bound for a graceful shutdown (stop fetching, drain, flush, commit, close).", 30000, 1000, 600000),
   HTTP_PORT: int("Port of the HTTP server (metrics, health, API). 0 = disabled.", 9464, 0, 65535),
   HTTP_HOST: str("Address the HTTP server binds.", "0.0.0.0"),
@@ -38,7 +39,7 @@ const coreOptions = {
 } as const;
 
 /** Every option, grouped by the part of the service that reads it. */
-export const options = { ...coreOptions, ...httpOptions, ...cacheOptions, ...tiOptions, ...geminiOptions } as const;
+export const options = { ...coreOptions, ...httpOptions, ...cacheOptions, ...tiOptions, ...geminiOptions, ...resilienceOptions } as const;
 
 export type OptionName = keyof typeof options;
 

@@ -122,8 +122,9 @@ export function createKafka(settings: KafkaSettings, logger: Logger) {
         },
       });
       let connected = false;
-      consumer.on(consumer.events.CONNECT, () => (connected = true));
+      // Ready only once joined to the group (GROUP_JOIN below), not merely connected.
       consumer.on(consumer.events.DISCONNECT, () => (connected = false));
+      consumer.on(consumer.events.REBALANCING, () => (connected = false));
       consumer.on(consumer.events.CRASH, (e) => {
         connected = false;
         log.error({ err: e.payload.error.message, restart: e.payload.restart }, "consumer crashed");
@@ -198,6 +199,7 @@ export function createKafka(settings: KafkaSettings, logger: Logger) {
             await producer.send({ topic, acks: -1, messages: messages.map((m) => ({ key: m.key, value: m.value, ...(m.headers ? { headers: m.headers } : {}) })) });
             connected = true;
           } catch (err) {
+            connected = false; // kafkajs only signals DISCONNECT on an explicit disconnect: a failed send means not ready
             throw toBrokerError(err, "sink");
           }
         },

@@ -26,11 +26,12 @@ export class KafkaSource implements AlertSource {
 
   constructor(private readonly consumer: StreamConsumer, private readonly opts: KafkaSourceOptions, logger: Logger) {
     const log = (this.log = logger.child({ component: "kafka-source" }));
-    // After a rebalance the client re-fetches from committed offsets: start tracking afresh and never
-    // commit for partitions from the previous assignment.
+    // After a rebalance the client re-fetches from committed offsets. Partitions we lost are forgotten (never
+    // committed again); partitions we kept keep their tracking, so re-fetched records still in flight or already
+    // acknowledged are skipped instead of processed twice (eager rebalancing: nobody else owned them meanwhile).
     consumer.onAssigned((tps) => {
-      this.tracker.retainOnly(new Set());
-      log.info({ partitions: tps.length }, "assignment changed; tracking restarts from committed offsets");
+      this.tracker.retainOnly(new Set(tps.map((t) => `${t.topic}:${t.partition}`)));
+      log.info({ partitions: tps.length }, "assignment changed");
     });
   }
 
@@ -44,6 +45,10 @@ export class KafkaSource implements AlertSource {
     let sinceHeartbeat = 0;
     for (const message of batch.messages) {
       if (this.stopped || !batch.isActive()) return;
+      if (this.tracker.isKnown(topic, partition, message.offset)) {
+        batch.resolveOffset(message.offset); // re-fetched after a rebalance: already in flight or done
+        continue;
+      }
       if (!intake.hasCapacity() && !(await this.waitForCapacity(batch, intake))) return;
       this.tracker.track(topic, partition, message.offset);
       intake.push({

@@ -58,6 +58,17 @@ export class OffsetTracker {
     }
   }
 
+  /**
+   * True when this offset is in flight or already acknowledged (below the committable point): a re-fetch after
+   * a rebalance that kept the partition, which must not be processed twice.
+   */
+  isKnown(topic: string, partition: number, offset: string): boolean {
+    const state = this.partitions.get(`${topic}\u0000${partition}`);
+    if (!state) return false;
+    const n = Number(offset);
+    return state.pending.has(n) || (state.committable !== null && n < state.committable);
+  }
+
   /** Forget partitions not in `keep` (after a rebalance): their in-flight acks are ignored and never committed. */
   retainOnly(keep: ReadonlySet<string>): void {
     for (const [key, s] of this.partitions) if (!keep.has(`${s.topic}:${s.partition}`)) this.partitions.delete(key);

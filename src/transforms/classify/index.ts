@@ -3,6 +3,7 @@
  * here) when GEMINI_API_KEY is set, else the offline rules classifier. Both pass through the guard.
  */
 import { GEMINI_MODEL_PRICES, resolveModelPrices, type ModelPrices } from "../../config/gemini.js";
+import { parseResilienceOptions } from "../../config/resilience.js";
 import type { Config } from "../../config/schema.js";
 import type { Classifier } from "../../core/ports.js";
 import { RateLimiter, memoryQuotaStores, type QuotaStoreFactory } from "../../resources/limiter.js";
@@ -29,10 +30,12 @@ export interface ClassifierDeps {
   logger: Logger;
   /** Where the Gemini quota is counted: per process by default, Redis when instances share one project. */
   quotaStores?: QuotaStoreFactory;
+  /** Aborted at shutdown: ends model retries and LLM_OUTAGE_MODE=wait waits (those alerts stay unacknowledged). */
+  signal?: AbortSignal;
 }
 
 /** The classifier the pipeline uses: Gemini when a key is configured, the rules otherwise (one log line says which). */
-export function createClassifier({ config, metrics, logger, quotaStores = memoryQuotaStores }: ClassifierDeps): Classifier {
+export function createClassifier({ config, metrics, logger, quotaStores = memoryQuotaStores, signal }: ClassifierDeps): Classifier {
   const log = logger.child({ component: "classify" });
   const guard: GuardOptions = { abuseScoreMin: config.GUARD_ABUSE_SCORE_MIN, vtMaliciousMin: config.GUARD_VT_MALICIOUS_MIN };
   if (!config.GEMINI_API_KEY) {
@@ -59,8 +62,10 @@ export function createClassifier({ config, metrics, logger, quotaStores = memory
   const client = createGeminiClient({ apiKey: config.GEMINI_API_KEY, model: config.GEMINI_MODEL, baseUrl: config.GEMINI_BASE_URL });
   // A request larger than the TPM could never be admitted.
   const maxInputTokensPerRequest = config.GEMINI_TPM > 0 ? Math.min(config.GEMINI_MAX_INPUT_TOKENS_PER_REQUEST, config.GEMINI_TPM) : config.GEMINI_MAX_INPUT_TOKENS_PER_REQUEST;
+  // The resilience options (LLM_OUTAGE_MODE, …) as parsed into config; defaults where the schema lacks them.
+  const resilience = parseResilienceOptions(config);
   log.info(
-    { model: config.GEMINI_MODEL, rpm: config.GEMINI_RPM, tpm: config.GEMINI_TPM, rpd: config.GEMINI_RPD, maxAlertsPerRequest: config.GEMINI_MAX_ALERTS_PER_REQUEST, dailyBudgetUsd: config.TRIAGE_DAILY_BUDGET_USD },
+    { model: config.GEMINI_MODEL, rpm: config.GEMINI_RPM, tpm: config.GEMINI_TPM, rpd: config.GEMINI_RPD, maxAlertsPerRequest: config.GEMINI_MAX_ALERTS_PER_REQUEST, dailyBudgetUsd: config.TRIAGE_DAILY_BUDGET_USD, outageMode: resilience.LLM_OUTAGE_MODE },
     "classifying with Gemini",
   );
   return new LlmClassifier({
@@ -70,6 +75,7 @@ export function createClassifier({ config, metrics, logger, quotaStores = memory
     prices,
     metrics,
     logger,
+    ...(signal ? { signal } : {}),
     options: {
       maxAlertsPerRequest: config.GEMINI_MAX_ALERTS_PER_REQUEST,
       criticalAlertsPerRequest: config.GEMINI_CRITICAL_ALERTS_PER_REQUEST,
@@ -81,6 +87,8 @@ export function createClassifier({ config, metrics, logger, quotaStores = memory
       defaultRateLimitPauseMs: Math.min(60_000, Math.max(500, Math.round(windowMs / 12))),
       guard,
       rpd: config.GEMINI_RPD,
+      outageMode: resilience.LLM_OUTAGE_MODE,
+      outageProbeMaxDelayMs: resilience.LLM_OUTAGE_PROBE_MAX_DELAY_MS,
     },
   });
 }

@@ -6,6 +6,7 @@
  *     answer: validated items bound by id; missing ids → a smaller request, then each alone, then rules
  *     blocked / empty / unparseable: split in halves → single → retried once alone → rules
  *     429: pause the whole limiter for RetryInfo.retryDelay, retry; 5xx/timeout: jittered backoff until the deadline
+ *       (outage mode `wait`: no deadline; while the model is down one request at a time probes it, the rest wait)
  *     budget or RPD spent, key/model rejected: rules
  *   → guard (never an automatic false_positive for injection text or strong threat intel)
  */
@@ -44,6 +45,13 @@ export interface LlmClassifierOptions {
   guard: GuardOptions;
   /** Configured GEMINI_RPD, for the fallback reason text. */
   rpd: number;
+  /**
+   * LLM_OUTAGE_MODE. `degrade` (default): 429/5xx/timeouts are retried until retryDeadlineMs, then rules.
+   * `wait`: retried without deadline (the pipeline's window then pauses the source); budget/RPD/rejections still go to rules.
+   */
+  outageMode?: "wait" | "degrade";
+  /** `wait` mode: longest pause between probe requests while the model is down (LLM_OUTAGE_PROBE_MAX_DELAY_MS). */
+  outageProbeMaxDelayMs?: number;
 }
 
 export interface LlmClassifierDeps {
@@ -55,6 +63,8 @@ export interface LlmClassifierDeps {
   metrics: Metrics;
   logger: Logger;
   options: LlmClassifierOptions;
+  /** Ends retries and outage waits (shutdown); the alerts then get rules verdicts, flagged degraded. */
+  signal?: AbortSignal;
 }
 
 /** An alert as it goes into a prompt. */
@@ -81,10 +91,12 @@ export class LlmClassifier implements Classifier {
   private readonly overheadTokens: number;
   private disabledReason: string | null = null;
   private lastWarnedReason = "";
+  private readonly outage: OutageGate | null;
 
   constructor(private readonly deps: LlmClassifierDeps) {
     this.log = deps.logger.child({ component: "classify", model: deps.client.model });
     this.overheadTokens = estimateTokens(SYSTEM_INSTRUCTION.length + buildUserPrompt([]).length);
+    this.outage = deps.options.outageMode === "wait" ? new OutageGate(this.log) : null;
   }
 
   /** One decision per item, same order; alerts sharing an alert_id are asked about once. */
@@ -165,8 +177,11 @@ export class LlmClassifier implements Classifier {
     const maxOutputTokens = Math.min(MAX_OUTPUT_TOKENS, OUTPUT_HEADROOM_TOKENS + alerts.length * o.outputTokensPerAlert);
     const request: ModelRequest = { systemInstruction: SYSTEM_INSTRUCTION, userPrompt, responseSchema: ANSWER_RESPONSE_SCHEMA, maxOutputTokens, timeoutMs: o.timeoutMs };
     const estimateUsd = estimateCostUsd(promptTokens, maxOutputTokens, prices);
+    const outage = this.outage;
+    const caller = {};
 
     const attempt = async (): Promise<ModelReply> => {
+      if (outage) await outage.enter(caller, this.deps.signal);
       const reservation = governor.tryReserve(estimateUsd);
       if (!reservation) {
         throw new TriageError({ code: "llm_budget_spent", stage: "classify", retriable: false, message: governor.exhaustedReason() ?? governor.budgetReason() });
@@ -195,26 +210,33 @@ export class LlmClassifier implements Classifier {
       if (reply.kind === "rate_limited") {
         metrics.llmRequests.inc({ outcome: "rate_limited" });
         if (reply.daily) governor.markRequestsSpent(`Gemini reports the daily request quota for ${client.model} spent (429, per-day quota; resets at midnight Pacific)`);
+        else outage?.down(caller, `429: ${reply.message.slice(0, 120)}`);
         await limiter.pauseFor(reply.retryAfterMs ?? o.defaultRateLimitPauseMs);
         throw new TriageError({ code: "gemini_rate_limited", stage: "classify", retriable: !reply.daily, message: reply.message.slice(0, 300) });
       }
       if (reply.kind === "unavailable") {
         metrics.llmRequests.inc({ outcome: reply.timeout ? "timeout" : "error" });
+        outage?.down(caller, reply.message.slice(0, 120));
         throw new TriageError({ code: reply.timeout ? "gemini_timeout" : "gemini_unavailable", stage: "classify", retriable: true, message: reply.message.slice(0, 300) });
       }
+      outage?.up();
       return reply;
     };
 
     try {
       const reply = await withRetry("classify", attempt, {
-        deadlineMs: o.retryDeadlineMs,
+        // Wait mode: no deadline and no retry cap; the gate spaces the probes, the signal ends it at shutdown.
+        deadlineMs: outage ? Number.POSITIVE_INFINITY : o.retryDeadlineMs,
+        ...(outage ? { retries: Number.POSITIVE_INFINITY } : {}),
         ...(o.retryMinDelayMs !== undefined ? { minDelayMs: o.retryMinDelayMs } : {}),
-        ...(o.retryMaxDelayMs !== undefined ? { maxDelayMs: o.retryMaxDelayMs } : {}),
+        ...(outage ? { maxDelayMs: o.outageProbeMaxDelayMs ?? 5_000 } : o.retryMaxDelayMs !== undefined ? { maxDelayMs: o.retryMaxDelayMs } : {}),
+        ...(this.deps.signal ? { signal: this.deps.signal } : {}),
         onRetry: (e, n) => this.log.debug({ code: e.code, attempt: n, alerts: alerts.length }, "model request failed, retrying"),
       });
       return { kind: "reply", reply };
     } catch (err) {
       const e = asTriageError(err, "classify");
+      if (this.deps.signal?.aborted) return { kind: "failed", reason: "shutting down while the model was being retried" };
       if (e.code === "gemini_daily_budget") {
         const reason = `Gemini daily request limit reached (GEMINI_RPD=${o.rpd}; resets at midnight Pacific)`;
         governor.markRequestsSpent(reason);
@@ -224,6 +246,8 @@ export class LlmClassifier implements Classifier {
       const spent = governor.exhaustedReason();
       if (spent) return { kind: "failed", reason: spent };
       return { kind: "failed", reason: `Gemini unavailable (${e.code}: ${e.message.slice(0, 200)}); gave up after retrying for up to ${o.retryDeadlineMs} ms` };
+    } finally {
+      outage?.leave(caller);
     }
   }
 
@@ -269,5 +293,67 @@ export class LlmClassifier implements Classifier {
     if (this.disabledReason) return;
     this.disabledReason = reason;
     this.log.error({ reason }, "Gemini disabled for this process; alerts go to the rules classifier");
+  }
+}
+
+/**
+ * `wait` mode: while the model is down, one request at a time (the prober) is sent, spaced by its own backoff;
+ * the others wait here instead of each retrying, so a recovering model is not hit by every queued batch at once
+ * and failed attempts do not eat the RPM/RPD quota. The first good answer lets everyone through.
+ */
+class OutageGate {
+  private downSince: number | null = null;
+  /** The callModel invocation currently allowed to probe. */
+  private prober: object | null = null;
+  private waiters: (() => void)[] = [];
+
+  constructor(private readonly log: Logger) {}
+
+  /** Resolves when caller may send: at once while the model is up; while down, when it is caller's turn to probe. */
+  async enter(caller: object, signal?: AbortSignal): Promise<void> {
+    while (this.downSince !== null && this.prober !== null && this.prober !== caller) {
+      signal?.throwIfAborted();
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = () => reject(signal!.reason);
+        this.waiters.push(() => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
+        });
+        signal?.addEventListener("abort", onAbort, { once: true });
+      });
+    }
+    if (this.downSince !== null) this.prober = caller;
+  }
+
+  /** caller's request failed with an outage error (5xx, timeout, 429): it keeps the probe turn through its backoff. */
+  down(caller: object, reason: string): void {
+    if (this.downSince === null) {
+      this.downSince = Date.now();
+      this.log.warn({ reason }, "Gemini unavailable; LLM_OUTAGE_MODE=wait: probing it one request at a time, alerts wait (the input pauses when the read-ahead window is full)");
+    }
+    this.prober = caller;
+  }
+
+  /** caller got an answer: the model is back, everyone goes. */
+  up(): void {
+    if (this.downSince !== null) {
+      this.log.warn({ downSeconds: Math.round((Date.now() - this.downSince) / 1000) }, "Gemini answers again; waiting alerts proceed");
+      this.downSince = null;
+    }
+    this.prober = null;
+    this.wake();
+  }
+
+  /** caller is done (answered, gave up or aborted): if it held the probe turn, pass it on. */
+  leave(caller: object): void {
+    if (this.prober !== caller) return;
+    this.prober = null;
+    this.wake();
+  }
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w();
   }
 }

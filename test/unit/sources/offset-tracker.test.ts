@@ -26,6 +26,17 @@ describe("OffsetTracker", () => {
     expect(t.pendingCommits()).toEqual([{ topic: "in", partition: 1, offset: "1" }]);
   });
 
+  it("knows offsets in flight or acknowledged on a kept partition (re-fetch after a rebalance)", () => {
+    const t = new OffsetTracker();
+    for (const o of ["5", "6", "7"]) t.track("in", 0, o);
+    t.ack("in", 0, "5");
+    t.retainOnly(new Set(["in:0"]));
+    expect(t.isKnown("in", 0, "5")).toBe(true); // acknowledged
+    expect(t.isKnown("in", 0, "6")).toBe(true); // in flight
+    expect(t.isKnown("in", 0, "8")).toBe(false); // new
+    expect(t.isKnown("in", 1, "6")).toBe(false); // other partition
+  });
+
   it("ignores acks for partitions dropped after a rebalance", () => {
     const t = new OffsetTracker();
     t.track("in", 0, "5");

@@ -1,0 +1,225 @@
+// Cross-instance single-flight on the local Redis (127.0.0.1:6379, or TEST_REDIS_URL): several "instances" (separate
+// clients) asking the same key run the work once and share the answer; a failed or dead holder is taken over; the
+// wait is bounded; an unreachable Redis degrades to running the work (as one instance alone would).
+import { randomBytes } from "node:crypto";
+import { createClient } from "@keyv/redis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connectRedis } from "../../src/resources/redis-quota-store.js";
+import { DistributedSingleFlight, RedisLock, type DistributedSingleFlightOptions, type RedisEvalClient, type SingleFlightOutcome } from "../../src/resources/redis-lock.js";
+
+const url = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+const prefix = `test:sf:${randomBytes(4).toString("hex")}`;
+type Client = Awaited<ReturnType<typeof connectRedis>>;
+const clients: Client[] = [];
+
+beforeAll(async () => {
+  // Three connections: three instances as far as Redis can tell.
+  for (let i = 0; i < 3; i++) clients.push(await connectRedis(url));
+});
+afterAll(async () => {
+  const keys = await clients[0]!.keys(`${prefix}*`);
+  if (keys.length) await clients[0]!.del(keys);
+  for (const c of clients) await c.quit();
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function instance(client: RedisEvalClient, outcomes: SingleFlightOutcome[] = [], overrides: Partial<DistributedSingleFlightOptions<string>> = {}) {
+  return new DistributedSingleFlight<string>({ client, prefix, lockTtlMs: 2_000, waitMaxMs: 10_000, pollMs: 20, redisTimeoutMs: 500, onOutcome: (o) => outcomes.push(o), ...overrides });
+}
+
+describe("RedisLock", () => {
+  it("is exclusive, and only the holder's token releases or renews it", async () => {
+    const a = new RedisLock(clients[0]!, prefix, 500);
+    const b = new RedisLock(clients[1]!, prefix, 500);
+    const key = "exclusive";
+    const token = await a.acquire(key, 5_000);
+    expect(token).toEqual(expect.any(String));
+    expect(await b.acquire(key, 5_000)).toBeNull();
+    expect(await b.release(key, "not-the-token")).toBe(false);
+    expect(await b.renew([key], "not-the-token", 5_000)).toBe(0);
+    expect(await b.acquire(key, 5_000)).toBeNull(); // still held
+    expect(await a.renew([key], token!, 5_000)).toBe(1);
+    expect(await a.release(key, token!)).toBe(true);
+    expect(await b.acquire(key, 5_000)).toEqual(expect.any(String));
+  });
+
+  it("an expired lock taken by someone else is not deleted by the old holder", async () => {
+    const a = new RedisLock(clients[0]!, prefix, 500);
+    const b = new RedisLock(clients[1]!, prefix, 500);
+    const key = "expired";
+    const old = await a.acquire(key, 150);
+    await sleep(250);
+    const mine = await b.acquire(key, 5_000);
+    expect(mine).toEqual(expect.any(String));
+    expect(await a.release(key, old!)).toBe(false);
+    expect(await a.acquire(key, 5_000)).toBeNull(); // b's lock survived a's late release
+  });
+});
+
+describe("DistributedSingleFlight", () => {
+  it("three instances asking 20 keys at once run the work once per key and all get the same answers", async () => {
+    const outcomes: SingleFlightOutcome[] = [];
+    const instances = clients.map((c) => instance(c, outcomes));
+    const runs = new Map<string, number>();
+    const work = (key: string) => async () => {
+      runs.set(key, (runs.get(key) ?? 0) + 1);
+      await sleep(150);
+      return `answer-for-${key}`;
+    };
+    const keys = Array.from({ length: 20 }, (_, i) => `many-${i}`);
+    const results = await Promise.all(instances.flatMap((sf) => keys.flatMap((k) => [sf.do(k, work(k)), sf.do(k, work(k))])));
+    for (const [i, r] of results.entries()) expect(r).toBe(`answer-for-${keys[Math.floor(i / 2) % keys.length]}`);
+    expect([...runs.values()].every((n) => n === 1)).toBe(true);
+    expect(runs.size).toBe(20);
+    // Per key: one leader, the other two instances got its answer (the second call per instance joined in-process).
+    expect(outcomes.filter((o) => o === "leader")).toHaveLength(20);
+    expect(outcomes.filter((o) => o === "shared")).toHaveLength(40);
+  });
+
+  it("a waiter can take the answer from a caller-supplied lookup (e.g. the verdict cache) before the lock is released", async () => {
+    const cache = new Map<string, string>();
+    const outcomes: SingleFlightOutcome[] = [];
+    const [a, b] = [instance(clients[0]!, outcomes), instance(clients[1]!, outcomes)];
+    let releaseLeader!: () => void;
+    const leaderHolds = new Promise<void>((r) => (releaseLeader = r));
+    const leader = a.do("lookup", async () => {
+      cache.set("lookup", "cached answer");
+      await leaderHolds; // still holding the lock
+      return "cached answer";
+    });
+    await sleep(50);
+    const follower = await b.do("lookup", async () => "follower ran the work", { lookup: async () => cache.get("lookup") });
+    expect(follower).toBe("cached answer");
+    releaseLeader();
+    expect(await leader).toBe("cached answer");
+    expect(outcomes).toEqual(["leader", "shared"]);
+  });
+
+  it("work longer than the lock TTL keeps the lock (renewal): the follower does not run it a second time", async () => {
+    const outcomes: SingleFlightOutcome[] = [];
+    const short = { lockTtlMs: 1_000 };
+    const [a, b] = [instance(clients[0]!, outcomes, short), instance(clients[1]!, outcomes, short)];
+    let runs = 0;
+    const work = async () => {
+      runs++;
+      await sleep(2_500);
+      return "slow answer";
+    };
+    const first = a.do("slow", work);
+    await sleep(50);
+    const second = b.do("slow", work);
+    expect(await Promise.all([first, second])).toEqual(["slow answer", "slow answer"]);
+    expect(runs).toBe(1);
+    expect(outcomes).toEqual(["leader", "shared"]);
+  });
+
+  it("when the holder's work fails, a waiter takes over and runs it", async () => {
+    const outcomes: SingleFlightOutcome[] = [];
+    const [a, b] = [instance(clients[0]!, outcomes), instance(clients[1]!, outcomes)];
+    const failing = a.do("fails", async () => {
+      await sleep(100);
+      throw new Error("model down");
+    });
+    await sleep(20);
+    const taken = b.do("fails", async () => "second try");
+    await expect(failing).rejects.toThrow("model down");
+    expect(await taken).toBe("second try");
+    expect(outcomes).toEqual(["leader", "took_over"]);
+  });
+
+  it("a holder that died (lock never released) delays a waiter only until the lock's TTL, not the whole wait", async () => {
+    const dead = new RedisLock(clients[2]!, prefix, 500);
+    await dead.acquire("dead", 600); // a process that took the lock and was SIGKILLed
+    const outcomes: SingleFlightOutcome[] = [];
+    const t0 = Date.now();
+    expect(await instance(clients[0]!, outcomes).do("dead", async () => "after the TTL")).toBe("after the TTL");
+    const waited = Date.now() - t0;
+    expect(waited).toBeGreaterThanOrEqual(450);
+    expect(waited).toBeLessThan(3_000);
+    expect(outcomes).toEqual(["took_over"]);
+  });
+
+  it("the wait is bounded: a holder that keeps working past waitMaxMs does not block the follower", async () => {
+    const outcomes: SingleFlightOutcome[] = [];
+    const a = instance(clients[0]!, outcomes);
+    const b = instance(clients[1]!, outcomes, { waitMaxMs: 400 });
+    let finish!: () => void;
+    const leader = a.do("bounded", () => new Promise<string>((r) => (finish = () => r("late"))));
+    await sleep(30);
+    const t0 = Date.now();
+    expect(await b.do("bounded", async () => "did it myself")).toBe("did it myself");
+    expect(Date.now() - t0).toBeLessThan(1_500);
+    finish();
+    await leader;
+    expect(outcomes).toEqual(["leader", "wait_timeout"]);
+  });
+
+  it("Redis unreachable (connection refused, queued commands) → the work runs at once, within the Redis timeout", async () => {
+    const offline = createClient({ url: "redis://127.0.0.1:1", socket: { reconnectStrategy: () => 1_000 } });
+    offline.on("error", () => {});
+    void offline.connect().catch(() => {});
+    const outcomes: SingleFlightOutcome[] = [];
+    const t0 = Date.now();
+    try {
+      expect(await instance(offline as unknown as RedisEvalClient, outcomes, { redisTimeoutMs: 300 }).do("offline", async () => "ran alone")).toBe("ran alone");
+    } finally {
+      offline.destroy();
+    }
+    expect(Date.now() - t0).toBeLessThan(1_500);
+    expect(outcomes).toEqual(["redis_unavailable"]);
+    // A client whose calls fail outright behaves the same.
+    const failing: RedisEvalClient = { eval: async () => { throw new Error("ECONNRESET"); } };
+    expect(await instance(failing, outcomes).do("offline", async () => "ran alone again")).toBe("ran alone again");
+    expect(outcomes).toEqual(["redis_unavailable", "redis_unavailable"]);
+  });
+
+  it("doMany: three instances claiming overlapping batches run each key's work once and keep it batched", async () => {
+    const outcomes: SingleFlightOutcome[] = [];
+    const instances = clients.map((c) => instance(c, outcomes));
+    const runsPerKey = new Map<string, number>();
+    const callsPerInstance = [0, 0, 0];
+    const keys = Array.from({ length: 40 }, (_, i) => `batch-${i}`);
+    const asked = [keys.slice(0, 30), keys.slice(10, 40), [...keys.slice(20, 40), ...keys.slice(0, 10)]];
+    const results = await Promise.all(
+      instances.map((sf, n) =>
+        sf.doMany(asked[n]!, async (mine) => {
+          callsPerInstance[n]!++;
+          for (const k of mine) runsPerKey.set(k, (runsPerKey.get(k) ?? 0) + 1);
+          await sleep(150);
+          return new Map(mine.map((k) => [k, `answer-${k}`]));
+        }),
+      ),
+    );
+    results.forEach((answers, n) => {
+      expect([...answers.keys()].sort()).toEqual([...asked[n]!].sort());
+      for (const [k, v] of answers) expect(v).toBe(`answer-${k}`);
+    });
+    expect(runsPerKey.size).toBe(40);
+    expect([...runsPerKey.values()].every((n) => n === 1)).toBe(true);
+    for (const calls of callsPerInstance) expect(calls).toBeLessThanOrEqual(2);
+    expect(outcomes.filter((o) => o === "leader")).toHaveLength(40);
+    expect(outcomes.filter((o) => o === "shared")).toHaveLength(90 - 40);
+  });
+
+  it("doMany: keys a leader's work left without an answer are taken over by the waiting instance", async () => {
+    const outcomes: SingleFlightOutcome[] = [];
+    const [a, b] = [instance(clients[0]!, outcomes), instance(clients[1]!, outcomes)];
+    const first = a.doMany(["part-1", "part-2"], async () => (await sleep(100), new Map([["part-1", "from a"]])));
+    await sleep(20);
+    let askedOfB: string[] = [];
+    const second = await b.doMany(["part-1", "part-2"], async (mine) => ((askedOfB = mine), new Map(mine.map((k) => [k, "from b"]))));
+    expect(await first).toEqual(new Map([["part-1", "from a"]]));
+    expect(second).toEqual(new Map([["part-1", "from a"], ["part-2", "from b"]]));
+    expect(askedOfB).toEqual(["part-2"]);
+    expect(outcomes.sort()).toEqual(["leader", "leader", "shared", "took_over"]);
+  });
+
+  it("leaves no lock behind: after the flights end the keys are free again", async () => {
+    const sf = instance(clients[0]!);
+    await sf.do("tidy", async () => "x");
+    const lock = new RedisLock(clients[1]!, prefix, 500);
+    expect(await lock.acquire("tidy", 1_000)).toEqual(expect.any(String));
+    expect(await clients[0]!.pTTL(lock.resultKey("tidy"))).toBeLessThanOrEqual(2_000);
+  });
+});
