@@ -6,18 +6,22 @@ import type { Writable, Readable } from "node:stream";
 import type { Config } from "./config/schema.js";
 import type { AlertSource, Classifier, DeadLetterSink, Enricher, VerdictSink } from "./core/ports.js";
 import { Pipeline, noEnrichment } from "./pipeline.js";
-import { createKafka, type StreamProducer } from "./resources/kafka.js";
+import { createKafka, type KafkaClients, type StreamProducer } from "./resources/kafka.js";
 import { createOpsServer } from "./ops/http.js";
 import { LagMonitor } from "./ops/lag.js";
 import { KafkaSource } from "./sources/kafka.js";
 import { LineSource } from "./sources/file.js";
 import { registerAnalyzeApi } from "./sources/http-api.js";
+import { FeedbackSource, feedbackGroupId, feedbackPublisher, registerFeedbackApi } from "./sources/feedback.js";
 import { kafkaDeadLetterSink, kafkaVerdictSink } from "./sinks/kafka.js";
 import { ndjsonDeadLetterSink, ndjsonVerdictSink } from "./sinks/ndjson.js";
 import { Telemetry } from "./telemetry/events.js";
 import type { Logger } from "./telemetry/logger.js";
 import { createMetrics, type Metrics } from "./telemetry/metrics.js";
 import { createClassifier } from "./transforms/classify/index.js";
+import { createVerdictCache } from "./transforms/classify/cache/index.js";
+import type { CachedAnswer } from "./transforms/classify/cache/caching-classifier.js";
+import { DistributedSingleFlight } from "./resources/redis-lock.js";
 import { createNormalizer } from "./transforms/normalize/index.js";
 import { createEnricher } from "./transforms/enrich/index.js";
 import { openCaches } from "./resources/cache.js";
@@ -67,9 +71,10 @@ export async function startService(config: Config, logger: Logger, io: ServiceIO
   let deadLetterSink: DeadLetterSink;
   let producer: StreamProducer | undefined;
   let kafkaSource: KafkaSource | undefined;
+  let kafka: KafkaClients | undefined;
 
   if (kafkaMode) {
-    const kafka = createKafka({ brokers: config.KAFKA_BROKERS!, clientId: config.KAFKA_CLIENT_ID, connectionTimeoutMs: config.KAFKA_CONNECT_TIMEOUT_MS }, logger);
+    kafka = createKafka({ brokers: config.KAFKA_BROKERS!, clientId: config.KAFKA_CLIENT_ID, connectionTimeoutMs: config.KAFKA_CONNECT_TIMEOUT_MS }, logger);
     producer = await kafka.producer();
     closers.push(() => producer!.disconnect());
     verdictSink = kafkaVerdictSink(producer, config.TRIAGE_OUTPUT_TOPIC);
@@ -96,15 +101,34 @@ export async function startService(config: Config, logger: Logger, io: ServiceIO
   log.info({ backend: caches.backend }, "caches open");
   // With a Redis cache, instances also share their quotas (one Gemini project, one TI key); otherwise per process.
   let quotaStores: QuotaStoreFactory = memoryQuotaStores;
+  let sharedFlight: DistributedSingleFlight<CachedAnswer> | undefined;
   if (caches.backend === "redis") {
     const redis = await connectRedis(config.CACHE_URL);
     quotaStores = (name, limits, dayKey) => new RedisQuotaStore(redis, `triage:quota:${name}`, limits, dayKey);
+    // One model request per exact key across instances: a short Redis lock per key, followers share the answer.
+    sharedFlight = new DistributedSingleFlight<CachedAnswer>({
+      client: redis,
+      prefix: `triage:sf:ai${config.AI_CACHE_KEY_PREFIX ? `:${config.AI_CACHE_KEY_PREFIX}` : ""}`,
+      lockTtlMs: config.SINGLE_FLIGHT_LOCK_TTL_MS,
+      waitMaxMs: config.SINGLE_FLIGHT_WAIT_MAX_MS,
+      pollMs: config.SINGLE_FLIGHT_POLL_MS,
+      redisTimeoutMs: config.SINGLE_FLIGHT_REDIS_TIMEOUT_MS,
+    });
     closers.push(async () => void (await redis.quit()));
   }
   const enricher = io.enricher ?? createEnricher({ config, caches, metrics, logger, quotaStores }) ?? noEnrichment;
   // Ends the model's outage retries (LLM_OUTAGE_MODE=wait) when shutdown cannot drain in time.
   const classifierShutdown = new AbortController();
-  const classifier = io.classifier ?? createClassifier({ config, metrics, logger, quotaStores, signal: classifierShutdown.signal });
+  // AI verdict cache + analyst overrides in front of the model; re-published (overridden) verdicts go to the verdict sink.
+  const verdictCache = createVerdictCache({ config, caches, metrics, logger, verdictSink, publishFeedback: producer ? feedbackPublisher(producer, config.TRIAGE_FEEDBACK_TOPIC) : null, ...(sharedFlight ? { sharedFlight } : {}) });
+  const classifier = io.classifier ?? verdictCache.wrap(createClassifier({ config, metrics, logger, quotaStores, signal: classifierShutdown.signal }));
+  // Overrides from the feedback topic: own group per instance (per-instance SQLite), shared group with Redis.
+  let feedback: FeedbackSource | undefined;
+  if (kafka) {
+    const groupId = feedbackGroupId(config.KAFKA_GROUP_ID, { sharedCache: caches.backend === "redis" });
+    feedback = new FeedbackSource(kafka.consumer({ groupId, sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS, fromBeginning: true }), { topic: config.TRIAGE_FEEDBACK_TOPIC }, verdictCache, logger);
+    await feedback.start();
+  }
 
   const pipeline = new Pipeline(
     { source, normalizer: createNormalizer({ maxRecordBytes: config.MAX_RECORD_BYTES, maxJsonDepth: config.MAX_JSON_DEPTH }), enricher, classifier, verdictSink, deadLetterSink },
@@ -119,6 +143,7 @@ export async function startService(config: Config, logger: Logger, io: ServiceIO
     if (kafkaSource && !kafkaSource.isConnected()) waiting.push("consumer");
     if (producer && !producer.isConnected()) waiting.push("producer");
     if (!cachesOpen) waiting.push("caches");
+    if (feedback && !feedback.isConnected()) waiting.push("feedback");
     return waiting;
   };
 
@@ -127,6 +152,7 @@ export async function startService(config: Config, logger: Logger, io: ServiceIO
   if (wantHttp) {
     const app = createOpsServer({ host: config.HTTP_HOST, port: config.HTTP_PORT, registry: metrics.registry, notReady, logger, bodyLimitBytes: config.HTTP_MAX_BODY_BYTES });
     registerAnalyzeApi(app, { intake: pipeline, authToken: config.HTTP_AUTH_TOKEN, maxBatchAlerts: config.HTTP_MAX_BATCH_ALERTS, maxJsonDepth: config.MAX_JSON_DEPTH, requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS });
+    registerFeedbackApi(app, { handler: verdictCache, authToken: config.HTTP_AUTH_TOKEN });
     httpAddress = await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
     closers.unshift(() => app.close());
     log.info({ address: httpAddress }, "HTTP server listening");
@@ -143,7 +169,7 @@ export async function startService(config: Config, logger: Logger, io: ServiceIO
     if (stopping) return false;
     stopping = true;
     log.info({ reason, inflight: pipeline.inFlight }, "shutting down");
-    await source.stopReading();
+    await Promise.all([source.stopReading(), feedback?.stopReading()]);
     let timer: NodeJS.Timeout | undefined;
     const drained = await Promise.race([
       pipeline.drain().then(() => true),
@@ -158,6 +184,7 @@ export async function startService(config: Config, logger: Logger, io: ServiceIO
     await verdictSink.close();
     await deadLetterSink.close();
     await source.close(); // commits what was acknowledged
+    await feedback?.close(); // its offsets were committed as records were applied
     for (const close of closers) await close().catch((err: Error) => log.warn({ err: err.message }, "close failed"));
     cachesOpen = false;
     await caches.close();

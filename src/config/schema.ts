@@ -5,6 +5,7 @@ import { httpOptions } from "./http.js";
 import { resilienceOptions } from "./resilience.js";
 import { tiOptions } from "./ti.js";
 import { geminiOptions } from "./gemini.js";
+import { aiCacheOptions } from "./ai-cache.js";
 
 export type { OptionDoc };
 
@@ -39,7 +40,7 @@ const coreOptions = {
 } as const;
 
 /** Every option, grouped by the part of the service that reads it. */
-export const options = { ...coreOptions, ...httpOptions, ...cacheOptions, ...tiOptions, ...geminiOptions, ...resilienceOptions } as const;
+export const options = { ...coreOptions, ...httpOptions, ...cacheOptions, ...tiOptions, ...geminiOptions, ...resilienceOptions, ...aiCacheOptions } as const;
 
 export type OptionName = keyof typeof options;
 

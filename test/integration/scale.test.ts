@@ -68,12 +68,16 @@ async function until(what: string, cond: () => boolean, timeoutMs: number): Prom
 
 const NAMES = ["Brute force login attempts", "Impossible travel", "Port scan detected", "Phishing email reported", "Suspicious PowerShell", "DNS tunnelling suspected"];
 const SEVERITIES = ["high", "medium", "low", "info"];
-/** Distinct alerts (id, source IP and user differ), no critical ones so every request carries 25. */
-const alert = (i: number) =>
-  JSON.stringify({ alert_id: `scale-${i}`, alert_name: NAMES[i % NAMES.length], severity: SEVERITIES[i % SEVERITIES.length], source_ip: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, user: `user${i}`, host: `ws-${i % 101}` });
+/**
+ * Distinct alerts (id, source IP and user differ), no critical ones so every request carries 25. `run` salts the
+ * content per test: the tests share one Redis, whose AI cache would otherwise answer the next test's alerts.
+ */
+const alert = (i: number, run: string) =>
+  JSON.stringify({ alert_id: `scale-${i}`, alert_name: NAMES[i % NAMES.length], severity: SEVERITIES[i % SEVERITIES.length], source_ip: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, user: `user${i}-${run}`, host: `ws-${i % 101}` });
 
 /** Fake Gemini, fresh topics, three instances joined with two partitions each, a collector on the output. */
 async function setUpGroup() {
+  await redis.flushDb(); // this file's own database (chosen empty in beforeAll): each test starts with cold caches
   const fake = await FakeGemini.start({ rpm: RPM, windowMs: WINDOW_MS, tpm: Infinity, rpd: Infinity });
   cleanups.push(() => fake.stop());
   const config = testConfig();
@@ -104,7 +108,7 @@ describe(`${INSTANCES} instances in one group, ${PARTITIONS} partitions, one sha
   it(`${ALERTS.toLocaleString("en")} alerts → exactly one verdict each, all from the model, zero 429s in total`, async () => {
     const { fake, config, out } = await setUpGroup();
     const started = Date.now();
-    await produce(config.names.input, Array.from({ length: ALERTS }, (_, i) => alert(i)), 1000);
+    await produce(config.names.input, Array.from({ length: ALERTS }, (_, i) => alert(i, config.names.input)), 1000);
     await until(`${ALERTS} verdicts`, () => distinct(out.messages) >= ALERTS, 150_000);
     const seconds = (Date.now() - started) / 1000;
     await sleep(1_500); // a duplicate would show up here
@@ -114,6 +118,7 @@ describe(`${INSTANCES} instances in one group, ${PARTITIONS} partitions, one sha
     expect(verdicts.every((v) => v.source === "llm" && !v.degraded)).toBe(true);
     expect(fake.violations).toBe(0);
     expect(fake.countStatus(429)).toBe(0);
+    expect(fake.duplicateAlertIds()).toEqual([]); // the model saw each alert once
     // The limit bound the run: the group's requests need at least (requests / RPM − 1) full windows.
     const requests = fake.requests.length;
     expect(requests).toBeGreaterThanOrEqual(ALERTS / 25);
@@ -127,7 +132,7 @@ describe(`${INSTANCES} instances in one group, ${PARTITIONS} partitions, one sha
   it("one instance SIGKILLed mid-run → every alert still gets a verdict, duplicates only after the kill, zero 429s", async () => {
     const { fake, config, out } = await setUpGroup();
     const started = Date.now();
-    await produce(config.names.input, Array.from({ length: ALERTS }, (_, i) => alert(i)), 1000);
+    await produce(config.names.input, Array.from({ length: ALERTS }, (_, i) => alert(i, config.names.input)), 1000);
     await until("a third of the verdicts", () => out.messages.length >= ALERTS / 3, 150_000);
     const victim = instances[1]!;
     victim.killed = true;
@@ -148,8 +153,32 @@ describe(`${INSTANCES} instances in one group, ${PARTITIONS} partitions, one sha
     expect(fake.violations).toBe(0);
     expect(fake.countStatus(429)).toBe(0);
     const verdicts = out.messages.map((m) => JSON.parse(m.value) as Verdict);
-    expect(verdicts.every((v) => v.source === "llm" && !v.degraded)).toBe(true);
+    // Before the kill every verdict came from the model; re-delivered alerts mostly hit the shared exact cache.
+    expect(verdicts.slice(0, atKill).every((v) => v.source === "llm" && !v.degraded)).toBe(true);
+    expect(verdicts.every((v) => (v.source === "llm" || v.source === "cache:exact") && !v.degraded)).toBe(true);
+    // Only requests in flight at the kill may be asked again (GEMINI_CONCURRENCY × 25 alerts at most).
+    expect(fake.duplicateAlertIds().length).toBeLessThanOrEqual(4 * 25);
     const duplicates = out.messages.length - ALERTS;
     console.log(`scale+SIGKILL: killed ${victim.name} at ${atKill} verdicts; ${out.messages.length} verdicts for ${ALERTS} alerts (${duplicates} duplicates, ${((duplicates / ALERTS) * 100).toFixed(1)} %) in ${seconds.toFixed(1)} s; ${fake.requests.length} requests; 429s: ${fake.countStatus(429)}`);
+  });
+
+  it("the same alerts on three instances at once → the model is asked once per cache key (shared single-flight + cache)", async () => {
+    const { fake, config, out } = await setUpGroup();
+    const CONTENTS = 600;
+    const COPIES = 5;
+    // Same content, different alert ids (ids are volatile: same exact key), spread over all partitions.
+    const records: string[] = [];
+    for (let c = 0; c < COPIES; c++) for (let i = 0; i < CONTENTS; i++) records.push(JSON.stringify({ ...JSON.parse(alert(i, config.names.input)), alert_id: `copy-${c}-${i}` }));
+    await produce(config.names.input, records, 500);
+    await until(`${records.length} verdicts`, () => distinct(out.messages) >= records.length, 120_000);
+    const verdicts = out.messages.map((m) => JSON.parse(m.value) as Verdict);
+    const asked = fake.requests.reduce((n, r) => n + r.alerts.length, 0);
+    const bySource: Record<string, number> = {};
+    for (const v of verdicts) bySource[v.source] = (bySource[v.source] ?? 0) + 1;
+    console.log(`scale shared single-flight: ${records.length} records (${CONTENTS} contents × ${COPIES}) on ${INSTANCES} instances → model asked about ${asked} alerts in ${fake.requests.length} requests; sources ${JSON.stringify(bySource)}`);
+    expect(distinct(out.messages)).toBe(records.length);
+    expect(asked).toBeLessThanOrEqual(CONTENTS);
+    expect(verdicts.every((v) => !v.degraded)).toBe(true);
+    expect(fake.violations).toBe(0);
   });
 });

@@ -1,0 +1,199 @@
+/**
+ * The AI verdict cache, built once by the composition root: exact and pattern caches, analyst overrides and the
+ * per-alert verdict record, on the injected Keyv caches (SQLite by default, Redis when shared). `wrap()` puts it in
+ * front of any Classifier; the feedback source and POST /v1/feedback feed overrides in through `applyFeedback()` /
+ * `submitOverride()`.
+ */
+import type { AiCacheConfig } from "../../../config/ai-cache.js";
+import { parseAssetRoles } from "../../../config/ai-cache.js";
+import { KeyDeriver, type KeyOptions } from "../../../core/cache-keys.js";
+import type { Classifier, VerdictSink } from "../../../core/ports.js";
+import { VERDICT_SCHEMA_VERSION, type Verdict } from "../../../core/verdict.js";
+import type { Caches } from "../../../resources/cache.js";
+import type { Logger } from "../../../telemetry/logger.js";
+import type { Metrics } from "../../../telemetry/metrics.js";
+import { PROMPT_VERSION } from "../prompt.js";
+import { CachingClassifier, type SharedFlight, type CachedAnswer, type VerdictCacheParts } from "./caching-classifier.js";
+import { OverrideBook, verdictLogKey, type LoggedVerdict } from "./override-book.js";
+import { isResolved, overrideDecision, sameDecision, toStored, type AnalystOverride, type FeedbackPublisher, type FeedbackRecord, type ResolvedOverride } from "./overrides.js";
+import { CacheTier } from "./tier.js";
+
+export { CachingClassifier, type CachedAnswer } from "./caching-classifier.js";
+export { parseFeedbackRecord, analystOverrideSchema, type AnalystOverride, type FeedbackPublisher, type FeedbackRecord } from "./overrides.js";
+
+/** The options the verdict cache reads (AI_* + the classify guard thresholds, which are always band edges). */
+export type VerdictCacheConfig = AiCacheConfig & {
+  readonly GUARD_ABUSE_SCORE_MIN: number;
+  readonly GUARD_VT_MALICIOUS_MIN: number;
+  readonly GEMINI_MODEL: string;
+};
+
+export interface VerdictCacheDeps {
+  config: VerdictCacheConfig;
+  caches: Caches;
+  metrics: Metrics;
+  logger: Logger;
+  /** Where an override's updated verdict is re-published: the pipeline's verdict sink (output topic). */
+  verdictSink: VerdictSink;
+  /** Publishes to TRIAGE_FEEDBACK_TOPIC; null/absent in file mode (overrides then stay with this process). */
+  publishFeedback?: FeedbackPublisher | null;
+  /** Answers of another model/prompt are stale. Default: GEMINI_MODEL with the current PROMPT_VERSION; null = no check. */
+  currentVersion?: { model: string; promptVersion: string } | null;
+  /** Cross-instance single-flight (Redis lock per exact key); absent = per process only. */
+  sharedFlight?: SharedFlight;
+  now?: () => number;
+}
+
+export interface VerdictCache {
+  /** The classifier with the cache in front (one per process; shares single-flight state). */
+  wrap(inner: Classifier): Classifier;
+  /**
+   * Apply an analyst override: stored durably (alert id; exact and pattern keys when the alert's verdict is known),
+   * wins from now on, and — when this process knows the alert — re-published as an updated verdict (returned).
+   */
+  applyOverride(o: AnalystOverride): Promise<Verdict | null>;
+  /** A feedback-topic record: an override, or an override another instance bound to its alert's keys. */
+  applyFeedback(record: FeedbackRecord): Promise<Verdict | null>;
+  /** POST /v1/feedback: apply here, then publish to the feedback topic (other instances, restarts). */
+  submitOverride(o: AnalystOverride): Promise<Verdict | null>;
+  /** The key derivation in use (tools, tests). */
+  readonly keys: KeyDeriver;
+}
+
+/** Pattern-key options from config; the guard thresholds are added as band edges so the guard's outcome follows the key. */
+export function keyOptionsFrom(c: VerdictCacheConfig): KeyOptions {
+  const withEdge = (edges: readonly number[], edge: number) => [...new Set([...edges, edge])].sort((a, b) => a - b);
+  return {
+    countBuckets: c.AI_PATTERN_COUNT_BUCKETS,
+    scoreBands: withEdge(c.AI_PATTERN_TI_BANDS, c.GUARD_ABUSE_SCORE_MIN),
+    engineBands: withEdge(c.AI_PATTERN_VT_BANDS, c.GUARD_VT_MALICIOUS_MIN),
+    ipScope: c.AI_PATTERN_IP_SCOPE,
+    description: c.AI_PATTERN_DESCRIPTION,
+    privilegedUsers: new RegExp(c.AI_PRIVILEGED_USERS, "i"),
+    assetRoles: parseAssetRoles(c.AI_ASSET_ROLES) ?? [],
+    volatileFields: new RegExp(c.AI_CACHE_VOLATILE_FIELDS, "i"),
+  };
+}
+
+/** Build the verdict cache once (composition root). */
+export type { SharedFlight } from "./caching-classifier.js";
+
+export function createVerdictCache(deps: VerdictCacheDeps): VerdictCache {
+  const c = deps.config;
+  const now = deps.now ?? Date.now;
+  const prefix = c.AI_CACHE_KEY_PREFIX;
+  const ttlMs = c.AI_CACHE_TTL_SECONDS * 1000;
+  const tier = <V>(name: string, cache: "ai-exact" | "ai-pattern" | "overrides", ttl: number, maxEntries: number, writtenAt?: (v: V) => number) =>
+    new CacheTier<V>({ name, cache: deps.caches.get(cache), keyPrefix: prefix, ttlMs: ttl, maxEntries, keepValues: writtenAt !== undefined, ...(writtenAt ? { writtenAt } : {}), metrics: deps.metrics, now });
+  const answerWrittenAt = (a: CachedAnswer) => Date.parse(a.stored_at) || now();
+  const parts: VerdictCacheParts = {
+    keys: new KeyDeriver(keyOptionsFrom(c)),
+    exact: tier<CachedAnswer>("ai-exact", "ai-exact", ttlMs, c.AI_CACHE_MAX_ENTRIES, answerWrittenAt),
+    pattern: tier<CachedAnswer>("ai-pattern", "ai-pattern", ttlMs, c.AI_CACHE_MAX_ENTRIES, answerWrittenAt),
+    overrides: new OverrideBook({ cache: deps.caches.get("overrides"), keyPrefix: prefix, ttlMs: c.OVERRIDE_TTL_SECONDS * 1000, now }),
+    // Verdict records are large and read only for overrides: the LRU keeps their keys (for the bound), not them.
+    verdictLog: c.AI_VERDICT_LOG_TTL_SECONDS > 0 ? tier<LoggedVerdict>("verdict-log", "overrides", c.AI_VERDICT_LOG_TTL_SECONDS * 1000, c.AI_VERDICT_LOG_MAX_ENTRIES) : null,
+    policy: { pattern: c.AI_PATTERN_CACHE === "on", patternMinConfidence: c.AI_PATTERN_MIN_CONFIDENCE, patternForCritical: c.AI_PATTERN_FOR_CRITICAL === "true" },
+    guard: { abuseScoreMin: c.GUARD_ABUSE_SCORE_MIN, vtMaliciousMin: c.GUARD_VT_MALICIOUS_MIN },
+    currentVersion: deps.currentVersion === undefined ? { model: c.GEMINI_MODEL, promptVersion: PROMPT_VERSION } : deps.currentVersion,
+    publishFeedback: deps.publishFeedback ?? null,
+    sharedFlight: deps.sharedFlight ?? null,
+    metrics: deps.metrics,
+    logger: deps.logger,
+    now,
+  };
+  const log = deps.logger.child({ component: "verdict-cache" });
+  log.info(
+    { backend: deps.caches.backend, pattern: parts.policy.pattern, ttlSeconds: c.AI_CACHE_TTL_SECONDS, maxEntries: c.AI_CACHE_MAX_ENTRIES, keyFingerprint: parts.keys.fingerprint },
+    "verdict cache on",
+  );
+  return new OverrideApplier(parts, deps.verdictSink, log);
+}
+
+/** The override path of the verdict cache (the classify path is CachingClassifier). */
+class OverrideApplier implements VerdictCache {
+  readonly keys: KeyDeriver;
+  private readonly applying = new Map<string, Promise<Verdict | null>>();
+
+  constructor(private readonly p: VerdictCacheParts, private readonly verdictSink: VerdictSink, private readonly log: Logger) {
+    this.keys = p.keys;
+  }
+
+  wrap(inner: Classifier): Classifier {
+    return new CachingClassifier(inner, this.p);
+  }
+
+  async applyFeedback(record: FeedbackRecord): Promise<Verdict | null> {
+    if (isResolved(record)) {
+      await this.applyResolved(record);
+      return null;
+    }
+    return this.applyOverride(record);
+  }
+
+  /**
+   * Applied here first (so this instance's own copy from the topic finds it done), then put on the topic for the
+   * other instances and for restarts. A failed publish fails the request; retrying it is idempotent.
+   */
+  async submitOverride(o: AnalystOverride): Promise<Verdict | null> {
+    const stamped = { ...o, at: o.at ?? new Date(this.p.now()).toISOString() };
+    const verdict = await this.applyOverride(stamped);
+    if (this.p.publishFeedback) await this.p.publishFeedback([stamped]);
+    return verdict;
+  }
+
+  /** One override per alert id at a time in this process (HTTP and topic may bring the same one at once). */
+  applyOverride(o: AnalystOverride): Promise<Verdict | null> {
+    const before = this.applying.get(o.alert_id) ?? Promise.resolve(null);
+    const run = before.catch(() => null).then(() => this.applyNow(o));
+    this.applying.set(o.alert_id, run);
+    void run.finally(() => {
+      if (this.applying.get(o.alert_id) === run) this.applying.delete(o.alert_id);
+    }).catch(() => {});
+    return run;
+  }
+
+  private async applyNow(o: AnalystOverride): Promise<Verdict | null> {
+    const at = o.at ?? new Date(this.p.now()).toISOString();
+    const log = this.p.verdictLog;
+    const previous = log ? (await log.read([verdictLogKey(o.alert_id)]))[0] : undefined;
+    if (!previous) {
+      // Bound to the alert's keys when the alert shows up here, or when the instance that knows it says so (that
+      // resolved record may have come first: keep it).
+      const known = await this.p.overrides.byId(o.alert_id);
+      if (known && sameDecision(known, o)) return null;
+      const stored = await this.p.overrides.store(toStored({ ...o, at }, false));
+      this.log.info({ alert_id: o.alert_id, classification: o.classification, analyst: o.analyst, stored }, "analyst override stored by alert id (alert not known here)");
+      return null;
+    }
+    const record = toStored({ ...o, at }, true);
+    if (!(await this.p.overrides.store(record, { exact: previous.exact, pattern: previous.pattern }))) {
+      this.log.info({ alert_id: o.alert_id, at }, "analyst override older than OVERRIDE_TTL_SECONDS; ignored");
+      return null;
+    }
+    if (previous.override && sameDecision(previous.override, record)) return null; // already applied and published
+    const decision = overrideDecision(record, previous.alert, "alert_id", previous.decision);
+    const verdict: Verdict = {
+      schema_version: VERDICT_SCHEMA_VERSION,
+      alert_id: previous.alert.alert_id,
+      ...decision,
+      enrichment: previous.enrichment,
+      alert: previous.alert,
+      received_at: previous.seen_at,
+      classified_at: new Date(this.p.now()).toISOString(),
+    };
+    await this.verdictSink.publish([verdict]);
+    await log!.write([{ key: verdictLogKey(o.alert_id), value: { ...previous, decision, override: { classification: record.classification, analyst: record.analyst, reason: record.reason } } }]);
+    const agreement = previous.decision.classification === record.classification ? "agree" : "disagree";
+    this.p.metrics.analystOverrides.inc({ agreement });
+    if (this.p.publishFeedback) {
+      await this.p.publishFeedback([{ ...o, at, kind: "resolved", exact: previous.exact, pattern: previous.pattern, previous: previous.decision.classification }]);
+    }
+    this.log.info({ alert_id: o.alert_id, classification: record.classification, previous: previous.decision.classification, agreement, analyst: o.analyst }, "analyst override applied; updated verdict published");
+    return verdict;
+  }
+
+  private async applyResolved(r: ResolvedOverride): Promise<void> {
+    await this.p.overrides.store(toStored(r, true), { exact: r.exact, pattern: r.pattern });
+  }
+}
