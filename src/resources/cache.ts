@@ -68,8 +68,9 @@ export async function openCaches(url: string): Promise<Caches> {
     getMany: async <T>(keys: string[]) => (keys.length === 0 ? [] : ((await keyv.getMany(keys)) as (T | undefined)[])),
     setMany: async (entries) => {
       if (entries.length === 0) return;
-      const ok = await keyv.setMany(entries.map((e) => ({ key: e.key, value: e.value, ttl: e.ttlMs })));
-      if (ok.some((x) => x === false)) throw new TriageError({ code: "cache_write_failed", stage: "classify", retriable: true, message: `cache write failed for ${entries.length} entries` });
+      // Stores differ: SQLite answers one boolean per entry, the Redis store nothing at all.
+      const ok: unknown = await keyv.setMany(entries.map((e) => ({ key: e.key, value: e.value, ttl: e.ttlMs })));
+      if (ok === false || (Array.isArray(ok) && ok.some((x) => x === false))) throw new TriageError({ code: "cache_write_failed", stage: "classify", retriable: true, message: `cache write failed for ${entries.length} entries` });
     },
     deleteMany: async (keys) => {
       if (keys.length > 0) await keyv.deleteMany(keys);

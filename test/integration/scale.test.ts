@@ -156,8 +156,9 @@ describe(`${INSTANCES} instances in one group, ${PARTITIONS} partitions, one sha
     // Before the kill every verdict came from the model; re-delivered alerts mostly hit the shared exact cache.
     expect(verdicts.slice(0, atKill).every((v) => v.source === "llm" && !v.degraded)).toBe(true);
     expect(verdicts.every((v) => (v.source === "llm" || v.source === "cache:exact") && !v.degraded)).toBe(true);
-    // Only requests in flight at the kill may be asked again (GEMINI_CONCURRENCY × 25 alerts at most).
-    expect(fake.duplicateAlertIds().length).toBeLessThanOrEqual(4 * 25);
+    // Only the killed instance's unacknowledged records (its read-ahead window, MAX_INFLIGHT_ALERTS=1000) may be
+    // asked again; everything answered before the kill comes from the shared cache.
+    expect(fake.duplicateAlertIds().length).toBeLessThanOrEqual(1000);
     const duplicates = out.messages.length - ALERTS;
     console.log(`scale+SIGKILL: killed ${victim.name} at ${atKill} verdicts; ${out.messages.length} verdicts for ${ALERTS} alerts (${duplicates} duplicates, ${((duplicates / ALERTS) * 100).toFixed(1)} %) in ${seconds.toFixed(1)} s; ${fake.requests.length} requests; 429s: ${fake.countStatus(429)}`);
   });
