@@ -22,8 +22,10 @@ import { createClassifier } from "./transforms/classify/index.js";
 import { createVerdictCache } from "./transforms/classify/cache/index.js";
 import type { CachedAnswer } from "./transforms/classify/cache/caching-classifier.js";
 import { DistributedSingleFlight } from "./resources/redis-lock.js";
+import { RedisSpendLedger } from "./resources/spend-ledger.js";
 import { createNormalizer } from "./transforms/normalize/index.js";
 import { createEnricher } from "./transforms/enrich/index.js";
+import type { SharedTiFlight } from "./transforms/enrich/provider-lookup.js";
 import { openCaches } from "./resources/cache.js";
 import { memoryQuotaStores, type QuotaStoreFactory } from "./resources/limiter.js";
 import { RedisQuotaStore, connectRedis } from "./resources/redis-quota-store.js";
@@ -102,8 +104,16 @@ export async function startService(config: Config, logger: Logger, io: ServiceIO
   // With a Redis cache, instances also share their quotas (one Gemini project, one TI key); otherwise per process.
   let quotaStores: QuotaStoreFactory = memoryQuotaStores;
   let sharedFlight: DistributedSingleFlight<CachedAnswer> | undefined;
+  let spendLedger: RedisSpendLedger | undefined;
+  let sharedTiFlight: SharedTiFlight | undefined;
   if (caches.backend === "redis") {
     const redis = await connectRedis(config.CACHE_URL);
+    // TRIAGE_DAILY_BUDGET_USD counts the whole deployment's spend.
+    spendLedger = new RedisSpendLedger(redis, "triage:spend:gemini");
+    closers.push(async () => {
+      spendLedger!.stop();
+      await spendLedger!.sync();
+    });
     quotaStores = (name, limits, dayKey) => new RedisQuotaStore(redis, `triage:quota:${name}`, limits, dayKey);
     // One model request per exact key across instances: a short Redis lock per key, followers share the answer.
     sharedFlight = new DistributedSingleFlight<CachedAnswer>({
@@ -114,14 +124,24 @@ export async function startService(config: Config, logger: Logger, io: ServiceIO
       pollMs: config.SINGLE_FLIGHT_POLL_MS,
       redisTimeoutMs: config.SINGLE_FLIGHT_REDIS_TIMEOUT_MS,
     });
+    // One threat-intel request per provider and IP across instances, as for the model.
+    const tiFlight = new DistributedSingleFlight<unknown>({
+      client: redis,
+      prefix: "triage:sf:ti",
+      lockTtlMs: config.SINGLE_FLIGHT_LOCK_TTL_MS,
+      waitMaxMs: Math.min(config.SINGLE_FLIGHT_WAIT_MAX_MS, config.TI_MAX_WAIT_MS + config.TI_TIMEOUT_MS),
+      pollMs: config.SINGLE_FLIGHT_POLL_MS,
+      redisTimeoutMs: config.SINGLE_FLIGHT_REDIS_TIMEOUT_MS,
+    });
+    sharedTiFlight = { do: <R>(key: string, fn: () => Promise<R>, o?: { lookup?: () => Promise<R | undefined> }) => tiFlight.do(key, fn, o ?? {}) as Promise<R> };
     closers.push(async () => void (await redis.quit()));
   }
-  const enricher = io.enricher ?? createEnricher({ config, caches, metrics, logger, quotaStores }) ?? noEnrichment;
+  const enricher = io.enricher ?? createEnricher({ config, caches, metrics, logger, quotaStores, ...(sharedTiFlight ? { sharedFlight: sharedTiFlight } : {}) }) ?? noEnrichment;
   // Ends the model's outage retries (LLM_OUTAGE_MODE=wait) when shutdown cannot drain in time.
   const classifierShutdown = new AbortController();
   // AI verdict cache + analyst overrides in front of the model; re-published (overridden) verdicts go to the verdict sink.
   const verdictCache = createVerdictCache({ config, caches, metrics, logger, verdictSink, publishFeedback: producer ? feedbackPublisher(producer, config.TRIAGE_FEEDBACK_TOPIC) : null, ...(sharedFlight ? { sharedFlight } : {}) });
-  const classifier = io.classifier ?? verdictCache.wrap(createClassifier({ config, metrics, logger, quotaStores, signal: classifierShutdown.signal }));
+  const classifier = io.classifier ?? verdictCache.wrap(createClassifier({ config, metrics, logger, quotaStores, signal: classifierShutdown.signal, ...(spendLedger ? { spendLedger } : {}) }));
   // Overrides from the feedback topic: own group per instance (per-instance SQLite), shared group with Redis.
   let feedback: FeedbackSource | undefined;
   if (kafka) {

@@ -4,6 +4,8 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RateLimiter } from "../../src/resources/limiter.js";
 import { RedisQuotaStore, connectRedis } from "../../src/resources/redis-quota-store.js";
+import { RedisSpendLedger } from "../../src/resources/spend-ledger.js";
+import { BudgetGovernor } from "../../src/transforms/classify/budget.js";
 
 let client: Awaited<ReturnType<typeof connectRedis>>;
 const prefix = `test:quota:${randomBytes(4).toString("hex")}`;
@@ -57,5 +59,22 @@ describe("RedisQuotaStore", () => {
     starts.sort((x, y) => x - y);
     // 60 tokens each with 100 per window: never two within one window.
     for (let i = 1; i < starts.length; i++) expect(starts[i]! - starts[i - 1]!).toBeGreaterThanOrEqual(700);
+  });
+
+  it("shares the daily USD budget: spend on one instance counts against every instance", async () => {
+    const ledgerA = new RedisSpendLedger(client, `${prefix}:spend`, 60_000);
+    const ledgerB = new RedisSpendLedger(client, `${prefix}:spend`, 60_000);
+    const day = () => "2026-11-23";
+    const a = new BudgetGovernor({ dailyBudgetUsd: 1, ledger: ledgerA, dayKey: day });
+    const b = new BudgetGovernor({ dailyBudgetUsd: 1, ledger: ledgerB, dayKey: day });
+    const r = a.tryReserve(0.6)!;
+    a.settle(r, 0.6);
+    await ledgerA.sync();
+    await ledgerB.load("2026-11-23");
+    expect(b.spentUsd).toBeCloseTo(0.6);
+    expect(b.tryReserve(0.5)).toBeNull(); // would exceed the deployment's $1
+    expect(b.tryReserve(0.3)).not.toBeNull();
+    ledgerA.stop();
+    ledgerB.stop();
   });
 });

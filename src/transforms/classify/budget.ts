@@ -14,6 +14,8 @@ export function pacificDay(nowMs: number): string {
 export interface BudgetOptions {
   /** USD allowed per day; 0 = no spend limit. */
   dailyBudgetUsd: number;
+  /** Spend shared by all instances (Redis); absent = this process's spend only. */
+  ledger?: { add(day: string, usd: number): void; total(day: string): number };
   dayKey?: (nowMs: number) => string;
   now?: () => number;
 }
@@ -38,10 +40,14 @@ export class BudgetGovernor {
     this.now = opts.now ?? Date.now;
   }
 
-  /** USD settled today. */
+  /** USD settled today (by the whole deployment when a shared ledger is configured). */
   get spentUsd(): number {
     this.roll();
-    return this.spent;
+    return this.spentToday();
+  }
+
+  private spentToday(): number {
+    return this.opts.ledger ? Math.max(this.spent, this.opts.ledger.total(this.day)) : this.spent;
   }
 
   /** Why no model request may be made now (budget or request quota spent), or null. */
@@ -49,7 +55,7 @@ export class BudgetGovernor {
     this.roll();
     if (this.requestsSpentReason) return this.requestsSpentReason;
     const budget = this.opts.dailyBudgetUsd;
-    if (budget > 0 && this.spent >= budget) return this.budgetReason();
+    if (budget > 0 && this.spentToday() >= budget) return this.budgetReason();
     return null;
   }
 
@@ -58,7 +64,7 @@ export class BudgetGovernor {
     this.roll();
     const budget = this.opts.dailyBudgetUsd;
     if (this.requestsSpentReason) return null;
-    if (budget > 0 && this.spent + this.reserved + estimateUsd > budget) return null;
+    if (budget > 0 && this.spentToday() + this.reserved + estimateUsd > budget) return null;
     this.reserved += estimateUsd;
     return { day: this.day, estimateUsd };
   }
@@ -69,6 +75,7 @@ export class BudgetGovernor {
     if (r.day !== this.day) return; // yesterday's request: today's budget starts clean
     this.reserved = Math.max(0, this.reserved - r.estimateUsd);
     this.spent += actualUsd;
+    this.opts.ledger?.add(r.day, actualUsd);
   }
 
   /** Drop a reservation whose request was never sent. */
@@ -84,7 +91,7 @@ export class BudgetGovernor {
 
   /** Human text for verdicts and logs. */
   budgetReason(): string {
-    return `daily model budget spent (TRIAGE_DAILY_BUDGET_USD=${this.opts.dailyBudgetUsd}, $${this.spent.toFixed(4)} used today; resets at midnight Pacific)`;
+    return `daily model budget spent (TRIAGE_DAILY_BUDGET_USD=${this.opts.dailyBudgetUsd}, $${this.spentToday().toFixed(4)} used today; resets at midnight Pacific)`;
   }
 
   private roll(): void {

@@ -10,6 +10,7 @@ import { RateLimiter, memoryQuotaStores, type QuotaStoreFactory } from "../../re
 import type { Logger } from "../../telemetry/logger.js";
 import type { Metrics } from "../../telemetry/metrics.js";
 import { BudgetGovernor, pacificDay } from "./budget.js";
+import type { SpendLedger } from "../../resources/spend-ledger.js";
 import { createGeminiClient } from "./gemini.js";
 import { applyGuard, type GuardOptions } from "./guard.js";
 import { LlmClassifier } from "./llm-classifier.js";
@@ -30,12 +31,14 @@ export interface ClassifierDeps {
   logger: Logger;
   /** Where the Gemini quota is counted: per process by default, Redis when instances share one project. */
   quotaStores?: QuotaStoreFactory;
+  /** Daily spend shared by all instances (Redis); absent = per process. */
+  spendLedger?: SpendLedger;
   /** Aborted at shutdown: ends model retries and LLM_OUTAGE_MODE=wait waits (those alerts stay unacknowledged). */
   signal?: AbortSignal;
 }
 
 /** The classifier the pipeline uses: Gemini when a key is configured, the rules otherwise (one log line says which). */
-export function createClassifier({ config, metrics, logger, quotaStores = memoryQuotaStores, signal }: ClassifierDeps): Classifier {
+export function createClassifier({ config, metrics, logger, quotaStores = memoryQuotaStores, signal, spendLedger }: ClassifierDeps): Classifier {
   const log = logger.child({ component: "classify" });
   const guard: GuardOptions = { abuseScoreMin: config.GUARD_ABUSE_SCORE_MIN, vtMaliciousMin: config.GUARD_VT_MALICIOUS_MIN };
   if (!config.GEMINI_API_KEY) {
@@ -71,7 +74,7 @@ export function createClassifier({ config, metrics, logger, quotaStores = memory
   return new LlmClassifier({
     client,
     limiter,
-    governor: new BudgetGovernor({ dailyBudgetUsd: config.TRIAGE_DAILY_BUDGET_USD }),
+    governor: new BudgetGovernor({ dailyBudgetUsd: config.TRIAGE_DAILY_BUDGET_USD, dayKey: pacificDay, ...(spendLedger ? { ledger: spendLedger } : {}) }),
     prices,
     metrics,
     logger,

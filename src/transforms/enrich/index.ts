@@ -20,6 +20,7 @@ import { virusTotalClient } from "./virustotal.js";
 
 export { ThreatIntelEnricher } from "./enricher.js";
 export { ProviderLookup } from "./provider-lookup.js";
+import type { SharedTiFlight } from "./provider-lookup.js";
 
 export interface EnricherDeps {
   config: Config;
@@ -32,6 +33,8 @@ export interface EnricherDeps {
   fetch?: FetchLike;
   /** Where quotas are counted: per process by default, Redis when instances share them. */
   quotaStores?: QuotaStoreFactory;
+  /** One request per IP across instances (Redis lock); absent = per process. */
+  sharedFlight?: SharedTiFlight;
 }
 
 /** Requests in flight per provider: enough to fill a window quickly, few enough to stay polite. */
@@ -104,5 +107,6 @@ function lookupFor<T>(deps: EnricherDeps, client: TiClient<T>, dataSchema: z.Zod
     retryDeadlineMs: attempts * (c.TI_MAX_WAIT_MS + c.TI_TIMEOUT_MS),
     rateLimitPauseMs: c.TI_RATE_WINDOW_MS,
     now,
+    ...(deps.sharedFlight ? { sharedFlight: deps.sharedFlight } : {}),
   });
 }

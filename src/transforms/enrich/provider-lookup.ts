@@ -16,7 +16,14 @@ import type { CircuitBreaker } from "./breaker.js";
 import type { TiClient } from "./client.js";
 import { ProviderError, type ProviderName } from "./provider-error.js";
 
+/** Cross-instance single-flight (a Redis lock per key; see resources/redis-lock.ts). */
+export interface SharedTiFlight {
+  do<R>(key: string, fn: () => Promise<R>, options?: { lookup?: () => Promise<R | undefined> }): Promise<R>;
+}
+
 export interface ProviderLookupOptions<T> {
+  /** With Redis: one request per IP across instances too; absent = per process. */
+  sharedFlight?: SharedTiFlight;
   client: TiClient<T>;
   /** Validates cached data, so an entry written by an older version is a miss, not a bad verdict. */
   dataSchema: z.ZodType<T>;
@@ -61,7 +68,10 @@ export class ProviderLookup<T> {
 
   /** Result for one canonical public IP; concurrent calls for the same IP share one lookup. */
   lookup(ip: string): Promise<ProviderResult<T>> {
-    return this.flights.do(ip, () => this.resolve(ip));
+    const shared = this.opts.sharedFlight;
+    if (!shared) return this.flights.do(ip, () => this.resolve(ip));
+    const key = `${this.provider}:${ip}`;
+    return this.flights.do(ip, () => shared.do(key, () => this.resolve(ip), { lookup: () => this.readCache(key) }));
   }
 
   private async resolve(ip: string): Promise<ProviderResult<T>> {
