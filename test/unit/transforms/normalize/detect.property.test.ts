@@ -188,6 +188,8 @@ describe("the flat formats keep their records (property)", () => {
         expect(firstDetector(native)).toBe("native");
         const r = normalizer.normalize(Buffer.from(JSON.stringify(native)));
         if (r.ok) expect(r.value.format).toBe("native");
+        // Either the native format judged it, or the decoder refused it before any format (a nested __proto__ key).
+        else if (r.code === "forbidden_key") expect(r.message).toMatch(/__proto__/);
         else expect(r.message).toMatch(/^native: /);
       }),
       { numRuns: 2000 },
