@@ -27,11 +27,24 @@ export interface Caches {
   close(): Promise<void>;
 }
 
+/** Run a statement, retrying briefly while another connection or process holds the SQLite file lock. */
+async function retryBusy(run: () => Promise<unknown>, attempts = 20): Promise<void> {
+  for (let i = 1; ; i++) {
+    try {
+      await run();
+      return;
+    } catch (err) {
+      if (i >= attempts || !/SQLITE_BUSY|database is locked/.test((err as Error).message)) throw err;
+      await new Promise((r) => setTimeout(r, 50 * i));
+    }
+  }
+}
+
 /** Open one Keyv per namespace on CACHE_URL: sqlite://path, redis://host:port, or memory://. */
 export async function openCaches(url: string): Promise<Caches> {
   const scheme = url.split(":")[0];
   const instances = new Map<CacheName, Keyv>();
-  const pragmas: Promise<unknown>[] = [];
+  const pragmas: ((first: boolean) => Promise<void>)[] = [];
   const make = (name: CacheName): Keyv => {
     let store: ConstructorParameters<typeof Keyv>[0];
     if (scheme === "sqlite") {
@@ -42,7 +55,11 @@ export async function openCaches(url: string): Promise<Caches> {
       // without it every cache write costs ~1 ms and the four connections (one per namespace) queue on the file
       // lock. synchronous=NORMAL keeps WAL durable across process crashes (not power loss), enough for a cache.
       const query = (sql: string) => (sqlite as unknown as { query(sql: string): Promise<unknown> }).query(sql);
-      pragmas.push(query("PRAGMA journal_mode=WAL").then(() => query("PRAGMA synchronous=NORMAL")));
+      // journal_mode is stored in the file (set once, by the first connection); synchronous is per connection.
+      pragmas.push(async (first) => {
+        if (first) await retryBusy(() => query("PRAGMA journal_mode=WAL"));
+        await retryBusy(() => query("PRAGMA synchronous=NORMAL"));
+      });
       store = sqlite;
     } else if (scheme === "redis" || scheme === "rediss") {
       store = new KeyvRedis(url);
@@ -55,7 +72,15 @@ export async function openCaches(url: string): Promise<Caches> {
     keyv.on("error", () => {}); // surfaced on the failing call instead
     return keyv;
   };
-  for (const name of ["ti", "ai-exact", "ai-pattern", "overrides"] as const) instances.set(name, make(name));
+  // Opened one after another: four connections creating the table and switching the journal at once would
+  // collide on the file lock (SQLITE_BUSY) before busy timeouts apply.
+  for (const name of ["ti", "ai-exact", "ai-pattern", "overrides"] as const) {
+    const keyv = make(name);
+    instances.set(name, keyv);
+    await keyv.get("__triage_probe__"); // connects, creates the table; a bad path or unreachable Redis fails here
+    const pragma = pragmas.pop();
+    if (pragma) await pragma(instances.size === 1);
+  }
   const wrap = (keyv: Keyv): Cache => ({
     get: async <T>(key: string) => (await keyv.get(key)) as T | undefined,
     set: async (key, value, ttlMs) => {
@@ -76,9 +101,6 @@ export async function openCaches(url: string): Promise<Caches> {
       if (keys.length > 0) await keyv.deleteMany(keys);
     },
   });
-  // Touch each store once so a bad path or unreachable Redis fails at start, not per alert.
-  await Promise.all(pragmas);
-  for (const keyv of instances.values()) await keyv.get("__triage_probe__");
   return {
     backend: scheme === "rediss" ? "redis" : scheme!,
     get: (name) => wrap(instances.get(name)!),
