@@ -17,6 +17,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { Kafka, logLevel, type Consumer, type Producer } from "kafkajs";
 import { FakeGemini } from "../test/fakes/gemini.js";
+import { mulberry32 as prng } from "../test/fakes/http-fake.js";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
 const kafkaScript = join(repo, "scripts/kafka.sh");
@@ -150,17 +151,6 @@ function parseArgs(argv: string[]): Options {
   return o;
 }
 
-/** Deterministic PRNG (mulberry32) so a --seed replays the same kill plan. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (msg: string) => process.stderr.write(`chaos: ${msg}\n`);

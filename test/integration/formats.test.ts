@@ -8,6 +8,7 @@ import { verdictSchema } from "../../src/core/verdict.js";
 import { deriveAlertId } from "../../src/transforms/normalize/fields.js";
 import { createLogger } from "../../src/telemetry/logger.js";
 import { collect, createTopics, produce, testConfig } from "./support.js";
+import { mulberry32 } from "../fakes/http-fake.js";
 
 const logger = createLogger("warn");
 const running: Service[] = [];
@@ -22,17 +23,6 @@ const fixtureDir = new URL("../fixtures/formats/", import.meta.url);
 const lines = (file: string) => readFileSync(new URL(file, fixtureDir), "utf8").split("\n").filter((l) => l.trim() !== "");
 const expected = JSON.parse(readFileSync(new URL("expected.json", fixtureDir), "utf8")) as Record<string, Expected[]>;
 
-/** Small seeded PRNG so a failing order can be replayed from the logged seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function shuffle<T>(items: T[], seed: number): T[] {
   const random = mulberry32(seed);

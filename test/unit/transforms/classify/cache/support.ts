@@ -9,6 +9,7 @@ import { applyGuard } from "../../../../../src/transforms/classify/guard.js";
 import { alertLine } from "../../../../../src/transforms/classify/prompt.js";
 import type { VerdictCacheConfig } from "../../../../../src/transforms/classify/cache/index.js";
 import { referenceAnalyst } from "../../../../fakes/gemini.js";
+import { mulberry32 } from "../../../../fakes/http-fake.js";
 
 export const GUARD = { abuseScoreMin: 90, vtMaliciousMin: 5 };
 export const TEST_MODEL = "gemini-test";
@@ -88,17 +89,8 @@ export function item(over: Partial<Alert> = {}, enrichment: Enrichment | null = 
 
 // ── A SOC-like stream: Zipf-distributed attacker IPs, each with its habits; counts, users and hosts vary ─────────
 
-/** Deterministic PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG (mulberry32), shared with the fakes. */
+export const rng = mulberry32;
 
 /** Index in [0, n) drawn with weight 1/(rank+1)^s. */
 export function zipf(n: number, s: number, random: () => number): () => number {
