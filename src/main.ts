@@ -143,8 +143,11 @@ export async function startService(config: Config, logger: Logger, io: ServiceIO
   const verdictCache = createVerdictCache({ config, caches, metrics, logger, verdictSink, publishFeedback: producer ? feedbackPublisher(producer, config.TRIAGE_FEEDBACK_TOPIC) : null, ...(sharedFlight ? { sharedFlight } : {}) });
   // The cache (and overrides) front the model; the offline rules are cheaper than a cache lookup, so a rules-only
   // deployment runs them bare (measured: the decorator cost ~30 % of rules-path throughput and ~45 MB).
-  const modelClassifier = createClassifier({ config, metrics, logger, quotaStores, signal: classifierShutdown.signal, ...(spendLedger ? { spendLedger } : {}) });
-  const classifier = io.classifier ?? (config.GEMINI_API_KEY ? verdictCache.wrap(modelClassifier) : modelClassifier);
+  const buildClassifier = () => {
+    const model = createClassifier({ config, metrics, logger, quotaStores, signal: classifierShutdown.signal, ...(spendLedger ? { spendLedger } : {}) });
+    return config.GEMINI_API_KEY ? verdictCache.wrap(model) : model;
+  };
+  const classifier = io.classifier ?? buildClassifier();
   // Overrides from the feedback topic: own group per instance (per-instance SQLite), shared group with Redis.
   let feedback: FeedbackSource | undefined;
   if (kafka) {
