@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { int, oneOf, str, type Option } from "./options.js";
+import { int, oneOf, str, type Option, groupSchema } from "./options.js";
 
 const topic = /^[A-Za-z0-9._-]{1,249}$/;
 
@@ -90,11 +90,8 @@ export const aiCacheOptions = {
   OVERRIDE_TTL_SECONDS: int("How long an analyst override keeps winning over cached and model verdicts for its alert id, exact and pattern keys.", 7_776_000, 60, 315_360_000),
 } as const;
 
-type Shape = { [K in keyof typeof aiCacheOptions]: (typeof aiCacheOptions)[K]["schema"] };
-const shape = Object.fromEntries(Object.entries(aiCacheOptions).map(([k, o]) => [k, o.schema])) as Shape;
-
 /** Just these options, parsed (for tests and tools that build the cache without the whole schema). */
-export const aiCacheSchema = z.object(shape);
+export const aiCacheSchema = groupSchema(aiCacheOptions);
 
 export type AiCacheConfig = Readonly<z.infer<typeof aiCacheSchema>>;
 

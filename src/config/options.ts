@@ -67,3 +67,9 @@ export function list(description: string): Option<z.ZodType<string[] | undefined
   };
 }
 
+
+/** The zod object of a group of options (env name → parsed value): the whole schema, or one group for tools/tests. */
+export function groupSchema<G extends Record<string, Option<z.ZodType>>>(group: G) {
+  const shape = Object.fromEntries(Object.entries(group).map(([k, o]) => [k, o.schema])) as { [K in keyof G]: G[K]["schema"] };
+  return z.object(shape);
+}

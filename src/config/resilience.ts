@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { int, oneOf } from "./options.js";
+import { int, oneOf, groupSchema } from "./options.js";
 
 /**
  * Scale-out and outage behaviour: what happens to alerts while the model is down, and the cross-instance
@@ -20,11 +20,8 @@ export const resilienceOptions = {
   SINGLE_FLIGHT_REDIS_TIMEOUT_MS: int("A lock call to Redis slower than this counts as Redis unreachable: the caller does the work itself (as without Redis).", 1_000, 50, 60_000),
 } as const;
 
-type Shape = { [K in keyof typeof resilienceOptions]: (typeof resilienceOptions)[K]["schema"] };
-const shape = Object.fromEntries(Object.entries(resilienceOptions).map(([k, o]) => [k, o.schema])) as Shape;
-
 /** Just these options, parsed (for tests and tools that build the pieces without the whole schema). */
-export const resilienceSchema = z.object(shape);
+export const resilienceSchema = groupSchema(resilienceOptions);
 
 export type ResilienceConfig = Readonly<z.infer<typeof resilienceSchema>>;
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { int, list, oneOf, optionalStr, str, type OptionDoc } from "./options.js";
+import { groupSchema, int, list, oneOf, optionalStr, str, type OptionDoc } from "./options.js";
 import { cacheOptions } from "./cache.js";
 import { httpOptions } from "./http.js";
 import { resilienceOptions } from "./resilience.js";
@@ -44,10 +44,7 @@ export const options = { ...coreOptions, ...httpOptions, ...cacheOptions, ...tiO
 
 export type OptionName = keyof typeof options;
 
-type Shape = { [K in OptionName]: (typeof options)[K]["schema"] };
-const shape = Object.fromEntries(Object.entries(options).map(([k, o]) => [k, o.schema])) as Shape;
-
 /** The zod schema of the whole configuration. */
-export const configSchema = z.object(shape).strict();
+export const configSchema = groupSchema(options).strict();
 
 export type Config = Readonly<z.infer<typeof configSchema>>;
