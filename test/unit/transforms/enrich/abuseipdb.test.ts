@@ -1,30 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { readAbuseIpDbReply } from "../../../../src/transforms/enrich/abuseipdb.js";
 import type { ProviderReply } from "../../../../src/transforms/enrich/http.js";
-import { ProviderError } from "../../../../src/transforms/enrich/provider-error.js";
+import type { ProviderError } from "../../../../src/transforms/enrich/provider-error.js";
+import { providerErrorOf, providerReply } from "./support.js";
 
 const NOW = Date.UTC(2018, 11, 27, 12, 0, 0);
 
-function reply(status: number, body: unknown, headers: Record<string, string> = {}): ProviderReply {
-  const text = typeof body === "string" ? body : JSON.stringify(body);
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status, headers: new Headers(headers), text, json };
-}
-
-function errorOf(r: ProviderReply): ProviderError {
-  try {
-    readAbuseIpDbReply(r, NOW);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ProviderError);
-    return err as ProviderError;
-  }
-  throw new Error("expected a ProviderError");
-}
+const reply = providerReply;
+const errorOf = (r: ProviderReply): ProviderError => providerErrorOf(readAbuseIpDbReply, r, NOW);
 
 describe("AbuseIPDB check response", () => {
   it("maps the documented verbose example to the compact data", () => {

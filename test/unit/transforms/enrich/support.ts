@@ -10,6 +10,7 @@ import { CircuitBreaker } from "../../../../src/transforms/enrich/breaker.js";
 import type { TiClient } from "../../../../src/transforms/enrich/client.js";
 import { ProviderError, type ProviderFailure, type ProviderName } from "../../../../src/transforms/enrich/provider-error.js";
 import { ProviderLookup } from "../../../../src/transforms/enrich/provider-lookup.js";
+import type { ProviderReply } from "../../../../src/transforms/enrich/http.js";
 
 export const silentLogger = pino({ level: "silent" });
 
@@ -120,4 +121,27 @@ export function alertWith(source_ip: string | null, destination_ip: string | nul
 export async function counterValue(metrics: Metrics, name: "tiRequests" | "cacheRequests", labels: Record<string, string>): Promise<number> {
   const m = await metrics[name].get();
   return m.values.filter((v) => Object.entries(labels).every(([k, val]) => (v.labels as Record<string, unknown>)[k] === val)).reduce((s, v) => s + v.value, 0);
+}
+
+/** A provider reply as the HTTP layer hands it to the readers: JSON parsed when the body is JSON. */
+export function providerReply(status: number, body: unknown, headers: Record<string, string> = {}): ProviderReply {
+  const text = typeof body === "string" ? body : JSON.stringify(body);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status, headers: new Headers(headers), text, json };
+}
+
+/** The ProviderError a reader throws for a reply (fails the test if it returns or throws something else). */
+export function providerErrorOf(read: (reply: ProviderReply, nowMs: number) => unknown, r: ProviderReply, nowMs: number): ProviderError {
+  try {
+    read(r, nowMs);
+  } catch (err) {
+    if (!(err instanceof ProviderError)) throw new Error(`expected a ProviderError, got ${String(err)}`);
+    return err;
+  }
+  throw new Error("expected a ProviderError");
 }

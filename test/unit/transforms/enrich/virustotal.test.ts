@@ -1,30 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { readVirusTotalReply } from "../../../../src/transforms/enrich/virustotal.js";
 import type { ProviderReply } from "../../../../src/transforms/enrich/http.js";
-import { ProviderError } from "../../../../src/transforms/enrich/provider-error.js";
+import type { ProviderError } from "../../../../src/transforms/enrich/provider-error.js";
+import { providerErrorOf, providerReply } from "./support.js";
 
 const NOW = Date.UTC(2025, 0, 1);
 
-function reply(status: number, body: unknown, headers: Record<string, string> = {}): ProviderReply {
-  const text = typeof body === "string" ? body : JSON.stringify(body);
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status, headers: new Headers(headers), text, json };
-}
-
-function errorOf(r: ProviderReply): ProviderError {
-  try {
-    readVirusTotalReply(r, NOW);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ProviderError);
-    return err as ProviderError;
-  }
-  throw new Error("expected a ProviderError");
-}
+const reply = providerReply;
+const errorOf = (r: ProviderReply): ProviderError => providerErrorOf(readVirusTotalReply, r, NOW);
 
 const vtError = (code: string, message = "m") => ({ error: { code, message } });
 
