@@ -27,6 +27,12 @@ export const decisionSchema = z.object({
   prompt_version: z.string().nullable().default(null).describe("Prompt/policy version, or the rules version for rules verdicts"),
   degraded: z.boolean().default(false).describe("True when a fallback produced this verdict (model unavailable, budget spent, bad answer)"),
   fallback_reason: z.string().nullable().default(null),
+  learnable: z
+    .boolean()
+    .default(false)
+    .describe(
+      "True only for a model answer that caches and the verdict memory may reuse or learn from: not degraded, and neither this alert nor any other alert of the same model request looked like instructions",
+    ),
 });
 export type Decision = z.infer<typeof decisionSchema>;
 

@@ -272,6 +272,8 @@ export class LlmClassifier implements Classifier {
       prompt_version: PROMPT_VERSION,
       degraded: false,
       fallback_reason: null,
+      // The trust-boundary work narrows this to answers from requests without a flagged alert.
+      learnable: true,
     };
   }
 

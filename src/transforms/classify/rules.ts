@@ -68,7 +68,7 @@ function decide(item: EnrichedAlert): Decision {
   const name = alert.alert_name.toLowerCase();
   const rule = RULES.find((r) => r.pattern.test(name)) ?? RULES.find((r) => r.id !== "benign-noise" && r.pattern.test(text));
   const ti = strongThreatIntel(item);
-  const base = { severity: alert.severity, source: "rules" as const, model: null, prompt_version: RULES_VERSION, degraded: false, fallback_reason: null };
+  const base = { severity: alert.severity, source: "rules" as const, model: null, prompt_version: RULES_VERSION, degraded: false, fallback_reason: null, learnable: false };
 
   if (ti && rule?.classification !== "true_positive") {
     return { ...base, classification: "true_positive", confidence: 80, reasoning: `${ti}. Alert "${alert.alert_name}" involves a known-malicious address.`, recommended_actions: ["Block the IP", ...(rule?.actions ?? [])], mitre_techniques: rule?.mitre ?? [] };

@@ -117,6 +117,7 @@ export function overrideDecision(o: StoredOverride, alert: Pick<Alert, "alert_id
     confidence: 100,
     reasoning,
     source: "override",
+    learnable: false,
     recommended_actions: previous && previous.classification === o.classification && previous.recommended_actions.length > 0 ? previous.recommended_actions : DEFAULT_ACTIONS[o.classification],
     mitre_techniques: previous?.mitre_techniques ?? [],
     model: null,

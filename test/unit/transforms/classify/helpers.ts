@@ -49,6 +49,7 @@ export function falsePositive(over: Partial<Decision> = {}): Decision {
     prompt_version: "p",
     degraded: false,
     fallback_reason: null,
+    learnable: true,
     ...over,
   };
 }

@@ -24,7 +24,7 @@ export function cacheConfig(env: Record<string, string> = {}): VerdictCacheConfi
 export function referenceDecision(item: EnrichedAlert, maxAlertChars = 1500): Decision {
   const seen = JSON.parse(alertLine(item, maxAlertChars)) as Record<string, unknown>;
   const r = referenceAnalyst(seen);
-  const d: Decision = { ...r, source: "llm", model: TEST_MODEL, prompt_version: TEST_PROMPT, degraded: false, fallback_reason: null };
+  const d: Decision = { ...r, source: "llm", model: TEST_MODEL, prompt_version: TEST_PROMPT, degraded: false, fallback_reason: null, learnable: true };
   return applyGuard(item, d, GUARD);
 }
 
