@@ -1,16 +1,19 @@
 # syntax=docker/dockerfile:1
 # Multi-stage: build TypeScript with dev dependencies, ship only production dependencies and dist/.
-FROM node:20-bookworm-slim AS build
+# Node 24 (LTS) in both stages, as in package.json `engines` and .nvmrc. No compiler toolchain: nothing is built
+# from source any more (the SQLite cache runs on node:sqlite).
+ARG NODE_VERSION=24
+FROM node:${NODE_VERSION}-slim AS build
 WORKDIR /app
-RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 RUN npm ci
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
-FROM node:20-bookworm-slim
-ENV NODE_ENV=production HTTP_PORT=9464 CACHE_URL=sqlite:///var/lib/triage/triage.sqlite
+FROM node:${NODE_VERSION}-slim
+# NODE_OPTIONS: Node 24's young generation capped as in deploy/k8s/configmap.yaml (peak RSS, see README).
+ENV NODE_ENV=production HTTP_PORT=9464 CACHE_URL=sqlite:///var/lib/triage/triage.sqlite NODE_OPTIONS=--max-semi-space-size=16
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist

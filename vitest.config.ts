@@ -10,7 +10,7 @@ export default defineConfig({
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
           environment: "node",
-          globalSetup: ["test/integration/global-setup.ts"],
+          globalSetup: ["test/integration/global-setup.ts", "test/integration/redis-setup.ts"],
           testTimeout: 180_000,
           hookTimeout: 180_000,
           fileParallelism: false,

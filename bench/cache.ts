@@ -48,7 +48,8 @@ async function run(mode: Mode, stream: readonly EnrichedAlert[]): Promise<Run> {
   let classifier: Classifier = inner;
   if (mode !== "uncached") {
     const ai = parseAiCacheOptions({ ...aiEnv, AI_PATTERN_CACHE: mode === "exact only" ? "off" : "on", AI_CACHE_KEY_PREFIX: `bench-${process.pid}-${Date.now().toString(36)}-${mode === "exact only" ? "x" : "p"}:` });
-    classifier = createVerdictCache({ config: { ...config, ...ai }, caches, metrics, logger, verdictSink: { publish: async () => {}, close: async () => {} } }).wrap(inner);
+    // The pattern cache as it was: the verdict memory (MEMORY=on by default) replaces it; bench:memory measures that.
+    classifier = createVerdictCache({ config: { ...config, ...ai, MEMORY: "off" }, caches, metrics, logger, verdictSink: { publish: async () => {}, close: async () => {} } }).wrap(inner);
   }
   const decisions = new Map<string, Decision>();
   const batches: EnrichedAlert[][] = [];

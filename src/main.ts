@@ -12,18 +12,20 @@ import { LagMonitor } from "./ops/lag.js";
 import { KafkaSource } from "./sources/kafka.js";
 import { LineSource } from "./sources/file.js";
 import { registerAnalyzeApi } from "./sources/http-api.js";
+import { apiModelShare } from "./sources/api-share.js";
 import { FeedbackSource, feedbackGroupId, feedbackPublisher, registerFeedbackApi } from "./sources/feedback.js";
 import { kafkaDeadLetterSink, kafkaVerdictSink } from "./sinks/kafka.js";
 import { ndjsonDeadLetterSink, ndjsonVerdictSink } from "./sinks/ndjson.js";
 import { Telemetry } from "./telemetry/events.js";
 import type { Logger } from "./telemetry/logger.js";
 import { createMetrics, type Metrics } from "./telemetry/metrics.js";
-import { createClassifier } from "./transforms/classify/index.js";
+import { createClassifier, modelVersionForCache } from "./transforms/classify/index.js";
+import { modelConfigured } from "./config/model.js";
 import { createVerdictCache } from "./transforms/classify/cache/index.js";
 import type { CachedAnswer } from "./transforms/classify/cache/caching-classifier.js";
 import { DistributedSingleFlight } from "./resources/redis-lock.js";
 import { RedisSpendLedger } from "./resources/spend-ledger.js";
-import { createNormalizer } from "./transforms/normalize/index.js";
+import { createNormalizer, formatsOrThrow } from "./transforms/normalize/index.js";
 import { createEnricher } from "./transforms/enrich/index.js";
 import type { SharedTiFlight } from "./transforms/enrich/provider-lookup.js";
 import { openCaches } from "./resources/cache.js";
@@ -46,6 +48,8 @@ export interface Service {
 export interface ServiceIO {
   /** Line input instead of Kafka (file path or stream). */
   input?: string | Readable;
+  /** A finite source that replaces the line source built from `input` (replay wraps it to observe each outcome). */
+  source?: AlertSource;
   /** Verdict output for line mode (file path or stream). */
   output?: string | Writable;
   /** Dead-letter output for line mode. */
@@ -63,8 +67,10 @@ export interface ServiceIO {
 /** Build and start the service described by config. */
 export async function startService(config: Config, logger: Logger, io: ServiceIO = {}): Promise<Service> {
   const log = logger.child({ component: "main" });
+  // Input formats first: a broken mapping in TRIAGE_FORMATS_DIR stops the start before any connection is made.
+  const formats = formatsOrThrow(config.TRIAGE_FORMATS_DIR);
   const metrics = io.metrics ?? createMetrics();
-  const kafkaMode = io.input === undefined && config.KAFKA_BROKERS !== undefined;
+  const kafkaMode = io.input === undefined && io.source === undefined && config.KAFKA_BROKERS !== undefined;
   const telemetry = new Telemetry(metrics, logger, kafkaMode ? "kafka" : "file");
   const closers: (() => Promise<void>)[] = [];
 
@@ -80,7 +86,7 @@ export async function startService(config: Config, logger: Logger, io: ServiceIO
     producer = await kafka.producer();
     closers.push(() => producer!.disconnect());
     verdictSink = kafkaVerdictSink(producer, config.TRIAGE_OUTPUT_TOPIC);
-    deadLetterSink = kafkaDeadLetterSink(producer, config.TRIAGE_DLQ_TOPIC);
+    deadLetterSink = kafkaDeadLetterSink(producer, config.TRIAGE_DLQ_TOPIC, { maxValueBytes: config.TRIAGE_DLQ_MAX_VALUE_BYTES });
     const consumer = kafka.consumer({ groupId: config.KAFKA_GROUP_ID, sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS, fromBeginning: config.KAFKA_FROM_BEGINNING === "true" });
     kafkaSource = new KafkaSource(consumer, { topic: config.TRIAGE_INPUT_TOPIC, commitIntervalMs: config.KAFKA_COMMIT_INTERVAL_MS }, logger);
     source = kafkaSource;
@@ -93,12 +99,12 @@ export async function startService(config: Config, logger: Logger, io: ServiceIO
     closers.push(() => lag.stop());
   } else {
     const input = io.input ?? config.INPUT_FILE;
-    source = new LineSource(input, { maxLineBytes: config.MAX_RECORD_BYTES, ...(io.onAck ? { onAck: io.onAck } : {}) });
+    source = io.source ?? new LineSource(input, { maxLineBytes: config.MAX_RECORD_BYTES, ...(io.onAck ? { onAck: io.onAck } : {}) });
     verdictSink = ndjsonVerdictSink(io.output ?? process.stdout);
     deadLetterSink = ndjsonDeadLetterSink(io.deadLetters ?? process.stderr);
   }
 
-  const caches = await openCaches(config.CACHE_URL);
+  const caches = await openCaches(config.CACHE_URL, { connectTimeoutMs: config.CACHE_CONNECT_TIMEOUT_MS });
   let cachesOpen = true;
   log.info({ backend: caches.backend }, "caches open");
   // With a Redis cache, instances also share their quotas (one Gemini project, one TI key); otherwise per process.
@@ -107,7 +113,7 @@ export async function startService(config: Config, logger: Logger, io: ServiceIO
   let spendLedger: RedisSpendLedger | undefined;
   let sharedTiFlight: SharedTiFlight | undefined;
   if (caches.backend === "redis") {
-    const redis = await connectRedis(config.CACHE_URL);
+    const redis = await connectRedis(config.CACHE_URL, { connectTimeoutMs: config.CACHE_CONNECT_TIMEOUT_MS });
     // TRIAGE_DAILY_BUDGET_USD counts the whole deployment's spend.
     spendLedger = new RedisSpendLedger(redis, "triage:spend:gemini");
     closers.push(async () => {
@@ -140,24 +146,24 @@ export async function startService(config: Config, logger: Logger, io: ServiceIO
   // Ends the model's outage retries (LLM_OUTAGE_MODE=wait) when shutdown cannot drain in time.
   const classifierShutdown = new AbortController();
   // AI verdict cache + analyst overrides in front of the model; re-published (overridden) verdicts go to the verdict sink.
-  const verdictCache = createVerdictCache({ config, caches, metrics, logger, verdictSink, publishFeedback: producer ? feedbackPublisher(producer, config.TRIAGE_FEEDBACK_TOPIC) : null, ...(sharedFlight ? { sharedFlight } : {}) });
+  const verdictCache = createVerdictCache({ config, caches, metrics, logger, verdictSink, publishFeedback: producer ? feedbackPublisher(producer, config.TRIAGE_FEEDBACK_TOPIC) : null, ...(sharedFlight ? { sharedFlight } : {}), currentVersion: modelVersionForCache(config) });
   // The cache (and overrides) front the model; the offline rules are cheaper than a cache lookup, so a rules-only
   // deployment runs them bare (measured: the decorator cost ~30 % of rules-path throughput and ~45 MB).
   const buildClassifier = () => {
     const model = createClassifier({ config, metrics, logger, quotaStores, signal: classifierShutdown.signal, ...(spendLedger ? { spendLedger } : {}) });
-    return config.GEMINI_API_KEY ? verdictCache.wrap(model) : model;
+    return modelConfigured(config) ? verdictCache.wrap(model) : model;
   };
   const classifier = io.classifier ?? buildClassifier();
   // Overrides from the feedback topic: own group per instance (per-instance SQLite), shared group with Redis.
   let feedback: FeedbackSource | undefined;
   if (kafka) {
     const groupId = feedbackGroupId(config.KAFKA_GROUP_ID, { sharedCache: caches.backend === "redis" });
-    feedback = new FeedbackSource(kafka.consumer({ groupId, sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS, fromBeginning: true }), { topic: config.TRIAGE_FEEDBACK_TOPIC }, verdictCache, logger);
+    feedback = new FeedbackSource(kafka.consumer({ groupId, sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS, fromBeginning: true }), { topic: config.TRIAGE_FEEDBACK_TOPIC }, verdictCache, deadLetterSink, logger);
     await feedback.start();
   }
 
   const pipeline = new Pipeline(
-    { source, normalizer: createNormalizer({ maxRecordBytes: config.MAX_RECORD_BYTES, maxJsonDepth: config.MAX_JSON_DEPTH }), enricher, classifier, verdictSink, deadLetterSink },
+    { source, normalizer: createNormalizer({ maxRecordBytes: config.MAX_RECORD_BYTES, maxJsonDepth: config.MAX_JSON_DEPTH }, formats), enricher, classifier, verdictSink, deadLetterSink },
     { batchMaxSize: config.BATCH_MAX_SIZE, batchMaxDelayMs: config.BATCH_MAX_DELAY_MS, maxInflight: config.MAX_INFLIGHT_ALERTS, concurrency: config.PIPELINE_CONCURRENCY, sinkRetryDeadlineMs: config.SINK_RETRY_DEADLINE_MS },
     telemetry,
   );
@@ -177,7 +183,9 @@ export async function startService(config: Config, logger: Logger, io: ServiceIO
   const wantHttp = io.http ?? (kafkaMode && config.HTTP_PORT > 0);
   if (wantHttp) {
     const app = createOpsServer({ host: config.HTTP_HOST, port: config.HTTP_PORT, registry: metrics.registry, notReady, logger, bodyLimitBytes: config.HTTP_MAX_BODY_BYTES });
-    registerAnalyzeApi(app, { intake: pipeline, authToken: config.HTTP_AUTH_TOKEN, maxBatchAlerts: config.HTTP_MAX_BATCH_ALERTS, maxJsonDepth: config.MAX_JSON_DEPTH, requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS });
+    if (!config.HTTP_AUTH_TOKEN) log.warn("HTTP_AUTH_TOKEN is unset: the API routes (/analyze, /analyze/batch, /v1/feedback) answer 401; health and metrics are served");
+    const modelShare = apiModelShare(config, quotaStores);
+    registerAnalyzeApi(app, { intake: pipeline, authToken: config.HTTP_AUTH_TOKEN, maxBatchAlerts: config.HTTP_MAX_BATCH_ALERTS, maxJsonDepth: config.MAX_JSON_DEPTH, requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS, admissionWaitMs: config.HTTP_ADMISSION_WAIT_MS, modelShare });
     registerFeedbackApi(app, { handler: verdictCache, authToken: config.HTTP_AUTH_TOKEN });
     httpAddress = await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
     closers.unshift(() => app.close());
@@ -187,7 +195,7 @@ export async function startService(config: Config, logger: Logger, io: ServiceIO
   readyTimer.unref();
 
   await pipeline.start();
-  log.info({ source: source.name, classifier: classifier.name, input: kafkaMode ? config.TRIAGE_INPUT_TOPIC : (typeof io.input === "string" ? io.input : config.INPUT_FILE) }, "pipeline started");
+  log.info({ node: process.version, source: source.name, classifier: classifier.name, input: kafkaMode ? config.TRIAGE_INPUT_TOPIC : (typeof io.input === "string" ? io.input : config.INPUT_FILE) }, "pipeline started");
 
   const finished = source.exhausted.then(() => pipeline.drain());
 

@@ -11,7 +11,7 @@ import { VERDICT_SCHEMA_VERSION, type Decision, type Verdict } from "./core/verd
 import { withRetry } from "./resources/retry.js";
 import type { Telemetry } from "./telemetry/events.js";
 import { PriorityBatcher } from "./transforms/batch/priority-batcher.js";
-import { decideByRules } from "./transforms/classify/rules.js";
+import { degradedByRules } from "./transforms/classify/rules.js";
 import type { Normalizer } from "./transforms/normalize/index.js";
 
 export interface PipelineOptions {
@@ -49,6 +49,9 @@ export class Pipeline implements RecordIntake {
   private ageTimer: NodeJS.Timeout | undefined;
   private draining = false;
   private capacityWaiters: (() => void)[] = [];
+  /** Batches waiting to enter the window whole (HTTP API), first come first served, and the slots they need. */
+  private admissions: { records: readonly SourceRecord[]; admitted: () => void }[] = [];
+  private held = 0;
   private drainWaiters: (() => void)[] = [];
   private deadLetters: { letter: DeadLetter; record: SourceRecord }[] = [];
   private dlqFlushScheduled = false;
@@ -81,9 +84,11 @@ export class Pipeline implements RecordIntake {
     this.inflight++;
     this.received++;
     // Stage: normalize.
-    const result = this.stages.normalizer.normalize(record.value);
+    const result = this.stages.normalizer.normalize(record.value, record.full?.bytes);
     if (!result.ok) {
-      this.deadLetters.push({ record, letter: { value: record.value, code: result.code, message: result.message, origin: record.origin, failedAtMs: this.now() } });
+      const letter: DeadLetter = { value: record.value, code: result.code, message: result.message, origin: record.origin, failedAtMs: this.now() };
+      if (record.full) letter.full = record.full;
+      this.deadLetters.push({ record, letter });
       this.scheduleDlqFlush();
       return;
     }
@@ -92,8 +97,55 @@ export class Pipeline implements RecordIntake {
     this.schedulePump();
   }
 
+  /** Room for one more record; while a batch waits for admission its slots count as taken, so it cannot be starved. */
   hasCapacity(): boolean {
-    return this.inflight < this.opts.maxInflight;
+    return this.inflight + this.held < this.opts.maxInflight;
+  }
+
+  /** The read-ahead window (MAX_INFLIGHT_ALERTS): a batch larger than this can never be admitted. */
+  get windowSize(): number {
+    return this.opts.maxInflight;
+  }
+
+  /**
+   * Push records as one unit once all of them fit the read-ahead window. Resolves true once pushed, false (nothing
+   * pushed) when they can never fit or waitMs passes first.
+   */
+  pushAll(records: readonly SourceRecord[], waitMs: number): Promise<boolean> {
+    const n = records.length;
+    if (n > this.opts.maxInflight) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const entry = {
+        records,
+        admitted: () => {
+          clearTimeout(timer);
+          resolve(true);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.admissions = this.admissions.filter((a) => a !== entry);
+        this.held -= n;
+        resolve(false);
+        this.admitWaiting();
+      }, waitMs);
+      this.admissions.push(entry);
+      this.held += n;
+      this.admitWaiting();
+    });
+  }
+
+  private admitWaiting(): void {
+    while (this.admissions.length > 0 && this.inflight + this.admissions[0]!.records.length <= this.opts.maxInflight) {
+      const head = this.admissions.shift()!;
+      this.held -= head.records.length;
+      for (const r of head.records) this.push(r);
+      head.admitted();
+    }
+    if (this.hasCapacity() && this.capacityWaiters.length > 0) {
+      const waiters = this.capacityWaiters;
+      this.capacityWaiters = [];
+      for (const w of waiters) w();
+    }
   }
 
   whenCapacity(): Promise<void> {
@@ -211,7 +263,7 @@ export class Pipeline implements RecordIntake {
     } catch (err) {
       reason = `${this.stages.classifier.name} failed: ${asTriageError(err, "classify").message}`;
     }
-    return items.map((item, i) => decisions[i] ?? { ...decideByRules(item), degraded: true, fallback_reason: reason || `${this.stages.classifier.name} returned no decision` });
+    return items.map((item, i) => decisions[i] ?? degradedByRules(item, reason || `${this.stages.classifier.name} returned no decision`));
   }
 
   // ── dead letters ─────────────────────────────────────────────────────────────
@@ -250,11 +302,7 @@ export class Pipeline implements RecordIntake {
     for (const [r, outcome] of records) r.ack(outcome);
     this.inflight -= records.length;
     this.telemetry.inflight(this.inflight);
-    if (this.hasCapacity() && this.capacityWaiters.length > 0) {
-      const waiters = this.capacityWaiters;
-      this.capacityWaiters = [];
-      for (const w of waiters) w();
-    }
+    this.admitWaiting();
     if (this.inflight === 0 && this.drainWaiters.length > 0) {
       const waiters = this.drainWaiters;
       this.drainWaiters = [];

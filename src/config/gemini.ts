@@ -13,19 +13,25 @@ export const DEFAULT_GEMINI_MODEL = "gemini-3.5-flash-lite";
 /** USD per 1M tokens (paid tier, standard, text). Output includes thinking tokens. */
 export interface ModelPrices {
   inputPerMTok: number;
+  /** Input tokens served from the context cache (implicit or explicit); absent = the input price (never under-counts). */
+  cachedInputPerMTok?: number;
   outputPerMTok: number;
 }
 
 /**
- * Known per-model prices: 2.x from the reference doc §A.7, 3.5 Flash-Lite from Google's launch page ($0.30/$2.50),
- * 3.1 Flash-Lite from provider catalogues ($0.25/$1.50). Override with GEMINI_PRICE_*_PER_MTOK when they change.
+ * Known per-model prices, checked 2026-12-01. Input/output: Google's pricing page (https://ai.google.dev/gemini-api/docs/pricing)
+ * as transcribed on 2026-10-07 (api-evangelist/deepmind plans/deepmind-plans-pricing.yml) for 3.5 Flash-Lite
+ * ($0.30/$2.50), 2.5 Flash and 2.5 Flash-Lite; 3.1 Flash-Lite from provider catalogues listing Google's price
+ * ($0.25/$1.50). Cached input is a tenth of the input price on these models (context-caching rows of the pricing
+ * page; 3.5 Flash-Lite $0.03 as relisted at "official price" by resellers). 2.0 Flash from the reference doc §A.7.
+ * Override with GEMINI_PRICE_*_PER_MTOK when they change.
  */
-export const GEMINI_MODEL_PRICES: Readonly<Record<string, ModelPrices>> = {
-  "gemini-3.5-flash-lite": { inputPerMTok: 0.3, outputPerMTok: 2.5 },
-  "gemini-3.1-flash-lite": { inputPerMTok: 0.25, outputPerMTok: 1.5 },
-  "gemini-2.5-flash-lite": { inputPerMTok: 0.1, outputPerMTok: 0.4 },
-  "gemini-2.5-flash": { inputPerMTok: 0.3, outputPerMTok: 2.5 },
-  "gemini-2.0-flash": { inputPerMTok: 0.1, outputPerMTok: 0.4 },
+export const GEMINI_MODEL_PRICES: Readonly<Record<string, Required<ModelPrices>>> = {
+  "gemini-3.5-flash-lite": { inputPerMTok: 0.3, cachedInputPerMTok: 0.03, outputPerMTok: 2.5 },
+  "gemini-3.1-flash-lite": { inputPerMTok: 0.25, cachedInputPerMTok: 0.025, outputPerMTok: 1.5 },
+  "gemini-2.5-flash-lite": { inputPerMTok: 0.1, cachedInputPerMTok: 0.01, outputPerMTok: 0.4 },
+  "gemini-2.5-flash": { inputPerMTok: 0.3, cachedInputPerMTok: 0.03, outputPerMTok: 2.5 },
+  "gemini-2.0-flash": { inputPerMTok: 0.1, cachedInputPerMTok: 0.025, outputPerMTok: 0.4 },
 };
 
 /** Optional decimal option (unset = derived elsewhere). */
@@ -65,20 +71,27 @@ export const geminiOptions = {
   GEMINI_QUEUE_WAIT_MAX_MS: int("Longest a request waits for quota before the wait counts as a failed attempt.", 120000, 100, 3600000),
   GEMINI_RETRY_DEADLINE_MS: int("How long a batch is retried (429, 5xx, timeouts) before its alerts go to the rules classifier.", 120000, 1000, 3600000),
   GEMINI_PRICE_INPUT_PER_MTOK: optionalNum("USD per 1M input tokens. Unset: the built-in price of GEMINI_MODEL.", 0, 1000),
+  GEMINI_PRICE_CACHED_INPUT_PER_MTOK: optionalNum("USD per 1M input tokens served from Gemini's context cache (usageMetadata.cachedContentTokenCount). Unset: the built-in price of GEMINI_MODEL, or GEMINI_PRICE_INPUT_PER_MTOK when that is set.", 0, 1000),
   GEMINI_PRICE_OUTPUT_PER_MTOK: optionalNum("USD per 1M output (incl. thinking) tokens. Unset: the built-in price of GEMINI_MODEL.", 0, 1000),
   TRIAGE_DAILY_BUDGET_USD: num("Model spend allowed per day (midnight Pacific); when spent, alerts go to the rules classifier (0 = no limit).", 5, 0, 1000000),
   GUARD_ABUSE_SCORE_MIN: int("AbuseIPDB confidence at or above which an alert can never be an automatic false_positive.", 90, 0, 100),
   GUARD_VT_MALICIOUS_MIN: int("VirusTotal engines flagging the IP at or above which an alert can never be an automatic false_positive.", 5, 1, 1000),
 } as const;
 
-/** Prices for the configured model: explicit options win, then the built-in table; null when unknown. */
+/**
+ * Prices for the configured model: explicit options win, then the built-in table; null when unknown. An explicit
+ * input price without a cached price bills cached tokens at that input price (never below what was configured).
+ */
 export function resolveModelPrices(config: {
   GEMINI_MODEL: string;
   GEMINI_PRICE_INPUT_PER_MTOK?: number | undefined;
+  GEMINI_PRICE_CACHED_INPUT_PER_MTOK?: number | undefined;
   GEMINI_PRICE_OUTPUT_PER_MTOK?: number | undefined;
-}): ModelPrices | null {
+}): Required<ModelPrices> | null {
   const known = GEMINI_MODEL_PRICES[config.GEMINI_MODEL];
   const inputPerMTok = config.GEMINI_PRICE_INPUT_PER_MTOK ?? known?.inputPerMTok;
   const outputPerMTok = config.GEMINI_PRICE_OUTPUT_PER_MTOK ?? known?.outputPerMTok;
-  return inputPerMTok === undefined || outputPerMTok === undefined ? null : { inputPerMTok, outputPerMTok };
+  if (inputPerMTok === undefined || outputPerMTok === undefined) return null;
+  const cachedInputPerMTok = config.GEMINI_PRICE_CACHED_INPUT_PER_MTOK ?? (config.GEMINI_PRICE_INPUT_PER_MTOK !== undefined ? inputPerMTok : known?.cachedInputPerMTok ?? inputPerMTok);
+  return { inputPerMTok, cachedInputPerMTok, outputPerMTok };
 }

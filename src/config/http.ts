@@ -1,9 +1,11 @@
-import { int, optionalStr } from "./options.js";
+import { int, num, optionalStr } from "./options.js";
 
 /** HTTP API options (POST /analyze, /analyze/batch, /v1/feedback); /metrics and health stay open. */
 export const httpOptions = {
-  HTTP_AUTH_TOKEN: optionalStr("Bearer token required on the API routes when set (401 without it). Health and metrics stay open.", true),
+  HTTP_AUTH_TOKEN: optionalStr("Bearer token of the API routes (`Authorization: Bearer <token>`). Unset: the API routes are not served (401 `api_disabled`); health and metrics stay open either way.", true),
   HTTP_MAX_BODY_BYTES: int("Largest accepted request body; larger ones get 413.", 5_242_880, 1024, 104_857_600),
-  HTTP_MAX_BATCH_ALERTS: int("Most alerts accepted by one POST /analyze/batch; more get 413.", 1000, 1, 100_000),
-  HTTP_REQUEST_TIMEOUT_MS: int("How long an API request waits for its verdicts; alerts still pending then are reported as `timeout` (they are still processed and published).", 30_000, 100, 600_000),
+  HTTP_MAX_BATCH_ALERTS: int("Most alerts accepted by one POST /analyze/batch (and never more than MAX_INFLIGHT_ALERTS); more get 413.", 1000, 1, 100_000),
+  HTTP_ADMISSION_WAIT_MS: int("How long an API request waits for room for all its alerts in the read-ahead window (MAX_INFLIGHT_ALERTS) before 503 + Retry-After; nothing of it is taken meanwhile.", 5_000, 0, 60_000),
+  HTTP_API_MODEL_SHARE: num("Share of the model's daily requests the API may spend: at most share × RPD API alerts per 24 hours (an alert costs at most one model request), 429 + Retry-After beyond, so Kafka alerts keep the rest. RPD is the smallest of the tiers in use: GEMINI_RPD (with GEMINI_API_KEY), OPENAI_RPD. Shared by all instances with CACHE_URL=redis://, else per instance. Not applied when no tier has a daily limit (rules only, RPD 0).", 0.2, 0, 1),
+  HTTP_REQUEST_TIMEOUT_MS: int("How long an API request waits for its verdicts; alerts still pending then are reported as `timeout` with status 504 (they are still processed and published).", 30_000, 100, 600_000),
 } as const;

@@ -12,6 +12,7 @@ export const resilienceOptions = {
     ["wait", "degrade"] as const,
     "degrade",
   ),
+  LLM_ISOLATED_REQUESTS_PER_MINUTE: int("Most model requests per minute (sliding window, per process and model tier) for alerts whose text looks like instructions; each is asked alone, after every other request. Beyond it such an alert gets needs_review (degraded, never reused) without a model call, so a flood of them cannot spend the quota ordinary alerts need (0 = never ask them).", 6, 0, 10_000),
   LLM_OUTAGE_PROBE_MAX_DELAY_MS: int("In `wait` mode, the longest pause between probe requests while the model is down (backoff grows to it); recovery is noticed within about this long.", 5_000, 100, 300_000),
   SINGLE_FLIGHT_LOCK_TTL_MS: int("Lifetime of a cross-instance single-flight lock in Redis; the holder renews it every third of this while it works, so it only runs out when the holder died.", 15_000, 1_000, 600_000),
   // Above GEMINI_RETRY_DEADLINE_MS's default: a follower should outwait a leader that is still retrying.

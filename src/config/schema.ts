@@ -6,6 +6,9 @@ import { resilienceOptions } from "./resilience.js";
 import { tiOptions } from "./ti.js";
 import { geminiOptions } from "./gemini.js";
 import { aiCacheOptions } from "./ai-cache.js";
+import { formatsOptions } from "./formats.js";
+import { memoryOptions } from "./memory.js";
+import { modelOptions, refineModelConfig } from "./model.js";
 
 export type { OptionDoc };
 
@@ -19,6 +22,7 @@ const coreOptions = {
   TRIAGE_INPUT_TOPIC: str("Topic alerts are read from.", "siem.alerts", topic),
   TRIAGE_OUTPUT_TOPIC: str("Topic verdicts are published to (message key = alert_id).", "siem.verdicts", topic),
   TRIAGE_DLQ_TOPIC: str("Dead-letter topic for records that cannot be decoded or validated.", "siem.alerts.dlq", topic),
+  TRIAGE_DLQ_MAX_VALUE_BYTES: int("Largest dead-letter value written to the DLQ topic; a longer record is cut (on a UTF-8 character boundary when it is text) and headers keep its full size and SHA-256. Keep at least 16 KiB below the DLQ topic's max.message.bytes, room for the headers.", 524288, 1024, 1000000),
   KAFKA_FROM_BEGINNING: oneOf("Where a new consumer group starts reading.", ["true", "false"] as const, "true"),
   KAFKA_SESSION_TIMEOUT_MS: int("Consumer session timeout.", 30000, 6000, 300000),
   KAFKA_CONNECT_TIMEOUT_MS: int("Broker connection timeout.", 10000, 1000, 120000),
@@ -40,11 +44,11 @@ const coreOptions = {
 } as const;
 
 /** Every option, grouped by the part of the service that reads it. */
-export const options = { ...coreOptions, ...httpOptions, ...cacheOptions, ...tiOptions, ...geminiOptions, ...resilienceOptions, ...aiCacheOptions } as const;
+export const options = { ...coreOptions, ...httpOptions, ...cacheOptions, ...tiOptions, ...geminiOptions, ...resilienceOptions, ...aiCacheOptions, ...memoryOptions, ...modelOptions, ...formatsOptions } as const;
 
 export type OptionName = keyof typeof options;
 
 /** The zod schema of the whole configuration. */
-export const configSchema = groupSchema(options).strict();
+export const configSchema = groupSchema(options).strict().superRefine(refineModelConfig);
 
 export type Config = Readonly<z.infer<typeof configSchema>>;

@@ -1,11 +1,16 @@
 /**
  * Cache keys for AI verdicts (pure).
  *
+ * Both keys are derived from the alert's model view (model-view.ts): what the model is shown, and nothing else.
+ * So a field the keys leave out (ids, times, id-shaped values of volatile names) is never shown to the model either, and an answer
+ * is only reused for alerts that show the model the same thing (exact) or the same risk features (pattern).
+ *
  * Exact key — the prototype's idea (a hash of the alert with its AbuseIPDB and VirusTotal data), made canonical:
- * object keys sorted, strings trimmed with whitespace runs collapsed, IPs in canonical form, and volatile parts
- * left out (alert_id, timestamp, raw copy, human_override, `cached` and last-report times of TI, and every field
- * whose name matches the volatile-field pattern at any depth), SHA-256 instead of MD5. Two alerts with the same
- * exact key are the same event seen twice: the model sees the same content.
+ * the model view (no alert_id or timestamp; volatile, raw and human_override names only when their value is id-,
+ * time- or label-shaped, see model-view.ts), object keys sorted,
+ * strings trimmed with whitespace runs collapsed, IPs in canonical form, `cached` and last-report times of TI left
+ * out, SHA-256 instead of MD5. Two alerts with the same exact key are the same event seen twice: the model sees the
+ * same content.
  *
  * Pattern key — what a verdict depends on, and nothing else:
  *   - rule: alert name (lower-cased) and severity;
@@ -18,7 +23,7 @@
  *   - fields: numbers bucketed by order of magnitude — counts on the count buckets, 0–100 scores
  *     (*score*, *confidence*, *risk*) on the score bands, engine counts (*malicious*, *suspicious*, ...) on the
  *     engine bands, identifier-like numbers (*port*, *code*, *id*, *type*, *level*, ...) kept exactly; booleans
- *     and numeric/boolean strings as values; other strings as templates (below); volatile field names left out;
+ *     and numeric/boolean strings as values; other strings as templates (below); id- and time-shaped values of volatile names left out;
  *   - description as a template: the alert's own user, host and IPs replaced by placeholders, dates/times, other
  *     IPv4 addresses, UUIDs and long hex ids masked, free-standing numbers bucketed like counts (or left out).
  * Zero is always its own bucket/band ("no reports", "no failed logins" differ from "few"). Everything that
@@ -26,16 +31,16 @@
  * failed logins shares a key while 9 vs 10 (a bucket edge) does not. The option values are part of the key
  * (fingerprint), so changing a bucket edge starts a fresh key space instead of reusing answers across it.
  */
-import type { Alert } from "./alert.js";
 import { canonicalJson, sha256Hex } from "./canonical.js";
 import type { Enrichment, ProviderResult } from "./enrichment.js";
 import { classifyIp, type IpClassification } from "./ip.js";
+import { ModelViewer, normalizeText, type ModelView } from "./model-view.js";
 import type { EnrichedAlert } from "./ports.js";
 import type { Severity } from "./severity.js";
 
 /** Version tags at the front of keys: bump when the derivation changes so old entries are never misread. */
-export const EXACT_KEY_VERSION = "x1";
-export const PATTERN_KEY_VERSION = "p1";
+export const EXACT_KEY_VERSION = "x2";
+export const PATTERN_KEY_VERSION = "p2";
 
 export interface AssetRole {
   role: string;
@@ -54,7 +59,7 @@ export interface KeyOptions {
   description: "template" | "ignore";
   privilegedUsers: RegExp;
   assetRoles: readonly AssetRole[];
-  /** Field names (any depth) left out of both keys. */
+  /** Field names (any depth) whose id-, time- or counter-shaped values are left out of both keys (model-view.ts). */
   volatileFields: RegExp;
 }
 
@@ -69,6 +74,8 @@ export interface PatternSignature {
   ti: Record<string, unknown> | null;
   desc?: string;
   fields: unknown;
+  /** Digest of the fields the view left out for room (ModelView.omitted). */
+  omitted?: string;
 }
 
 export interface CacheKeys {
@@ -76,27 +83,29 @@ export interface CacheKeys {
   pattern: string;
 }
 
-/** Field names never in a key: the answer itself (prototype records' analyst label). */
-const ALWAYS_VOLATILE = new Set(["human_override"]);
 /** Numbers under these names identify something (port 22 is not "about 20"): kept exactly. */
 const IDENTIFIER_NUMBER = /(port|code|id|ids|type|class|level|version|pid|uid|gid|number|num|no|vlan|protocol|proto|sid|rule)$/i;
 const SCORE_NUMBER = /(score|confidence|risk)/i;
 const ENGINE_NUMBER = /(malicious|suspicious|positives|detections?|engines?)/i;
-const MAX_DEPTH = 12;
-const MAX_ARRAY = 64;
+/**
+ * Recursion guard only: the model view already bounds nesting (a nested value is kept as structure only while its
+ * JSON fits VIEW_LIMITS.fieldChars), and everything within the view is part of the keys — a lower cap here let two
+ * alerts whose prompt lines differ below it share a key.
+ */
+const MAX_DEPTH = 256;
 
-/** Trim, NFC and collapse whitespace runs: whitespace differences never change a key. */
-export function normalizeText(text: string): string {
-  return text.normalize("NFC").trim().replace(/\s+/g, " ");
-}
+export { normalizeText };
 
 /** Derives exact and pattern keys for one configuration (compiled once). */
 export class KeyDeriver {
   /** Short hash of the options, part of every pattern key. */
   readonly fingerprint: string;
   private readonly exactSalt: string;
+  /** The model view both keys are derived from (the prompt is rendered from the same view). */
+  readonly viewer: ModelViewer;
 
   constructor(private readonly opts: KeyOptions) {
+    this.viewer = new ModelViewer({ volatileFields: opts.volatileFields });
     this.fingerprint = sha256Hex(
       canonicalJson({
         c: opts.countBuckets, s: opts.scoreBands, e: opts.engineBands, ip: opts.ipScope, d: opts.description,
@@ -106,14 +115,22 @@ export class KeyDeriver {
     this.exactSalt = sha256Hex(opts.volatileFields.source).slice(0, 8);
   }
 
-  /** Both keys of an alert. */
+  /** Both keys of an alert (from its model view). */
   keys(item: EnrichedAlert): CacheKeys {
-    return { exact: this.exact(item), pattern: this.pattern(item) };
+    return this.keysOfView(this.viewer.view(item));
   }
 
-  /** Same content (ignoring ids, times and whitespace) ⇔ same key. */
+  /** Both keys of a model view. */
+  keysOfView(view: ModelView): CacheKeys {
+    return { exact: this.exactOfView(view), pattern: this.patternOfView(view) };
+  }
+
+  /** Same content shown to the model (ignoring ids, times and whitespace) ⇔ same key. */
   exact(item: EnrichedAlert): string {
-    const a = item.alert;
+    return this.exactOfView(this.viewer.view(item));
+  }
+
+  private exactOfView(a: ModelView): string {
     const material = {
       v: this.exactSalt,
       name: normalizeText(a.alert_name),
@@ -123,22 +140,31 @@ export class KeyDeriver {
       user: textOrNull(a.user),
       host: textOrNull(a.host),
       desc: textOrNull(a.description),
-      fields: this.stripVolatile(a.fields, 0),
-      ti: exactTi(item.enrichment),
+      fields: this.canonicalFields(a.fields, 0),
+      ti: exactTi(a.enrichment),
+      // Fields left out of the view for room: the key covers them, so a padded alert never shares a twin's key.
+      ...(a.omitted ? { omitted: a.omitted.digest } : {}),
     };
     return `${EXACT_KEY_VERSION}:${sha256Hex(canonicalJson(material))}`;
   }
 
   /** Same risk features ⇔ same key. */
   pattern(item: EnrichedAlert): string {
-    return `${PATTERN_KEY_VERSION}:${sha256Hex(canonicalJson({ fp: this.fingerprint, sig: this.signature(item) }))}`;
+    return this.patternOfView(this.viewer.view(item));
+  }
+
+  private patternOfView(view: ModelView): string {
+    return `${PATTERN_KEY_VERSION}:${sha256Hex(canonicalJson({ fp: this.fingerprint, sig: this.signatureOfView(view) }))}`;
   }
 
   /** The features of the pattern key, readable. */
   signature(item: EnrichedAlert): PatternSignature {
-    const a = item.alert;
+    return this.signatureOfView(this.viewer.view(item));
+  }
+
+  private signatureOfView(a: ModelView): PatternSignature {
     const o = this.opts;
-    const e = item.enrichment;
+    const e = a.enrichment;
     const entities = entitiesOf(a, e);
     const sig: PatternSignature = {
       name: normalizeText(a.alert_name).toLowerCase(),
@@ -149,6 +175,7 @@ export class KeyDeriver {
       asset: a.host === null ? null : (o.assetRoles.find((r) => r.pattern.test(normalizeText(a.host!)))?.role ?? "other"),
       ti: this.tiFeature(e),
       fields: this.fieldFeature(a.fields, "", 0, entities) ?? {},
+      ...(a.omitted ? { omitted: a.omitted.digest } : {}),
     };
     if (o.description === "template" && a.description !== null) sig.desc = this.template(a.description, entities);
     return sig;
@@ -156,21 +183,18 @@ export class KeyDeriver {
 
   // ── exact-key helpers ───────────────────────────────────────────────────────
 
-  private stripVolatile(value: unknown, depth: number): unknown {
+  /** Texts normalised (the view already holds no volatile names); a null the model sees is kept (≠ no value). */
+  private canonicalFields(value: unknown, depth: number): unknown {
     if (typeof value === "string") return normalizeText(value);
     if (value === null || typeof value !== "object") return value;
     if (depth > MAX_DEPTH) return "…";
-    if (Array.isArray(value)) return value.map((v) => this.stripVolatile(v, depth + 1));
-    const out: Record<string, unknown> = {};
+    if (Array.isArray(value)) return value.map((v) => this.canonicalFields(v, depth + 1));
+    const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>; // `__proto__` stays data
     for (const [k, v] of Object.entries(value)) {
-      if (v === null || v === undefined || this.isVolatile(k)) continue;
-      out[k] = this.stripVolatile(v, depth + 1);
+      if (v === undefined) continue;
+      out[k] = this.canonicalFields(v, depth + 1);
     }
     return out;
-  }
-
-  private isVolatile(key: string): boolean {
-    return ALWAYS_VOLATILE.has(key.toLowerCase()) || this.opts.volatileFields.test(key);
   }
 
   // ── pattern-key helpers ─────────────────────────────────────────────────────
@@ -208,7 +232,8 @@ export class KeyDeriver {
   }
 
   private fieldFeature(value: unknown, key: string, depth: number, entities: Entities): unknown {
-    if (value === null || value === undefined) return undefined;
+    if (value === undefined) return undefined;
+    if (value === null) return null;
     if (typeof value === "boolean") return value;
     if (typeof value === "number") return this.numberFeature(key, value);
     if (typeof value === "string") {
@@ -220,10 +245,10 @@ export class KeyDeriver {
     }
     if (typeof value !== "object") return undefined;
     if (depth > MAX_DEPTH) return "…";
-    if (Array.isArray(value)) return value.slice(0, MAX_ARRAY).map((v) => this.fieldFeature(v, key, depth + 1, entities) ?? null);
-    const out: Record<string, unknown> = {};
+    // Every element: the view bounds arrays (by its JSON size), and the model reads them all.
+    if (Array.isArray(value)) return value.map((v) => this.fieldFeature(v, key, depth + 1, entities) ?? null);
+    const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>; // `__proto__` stays data
     for (const [k, v] of Object.entries(value)) {
-      if (this.isVolatile(k)) continue;
       const f = this.fieldFeature(v, k, depth + 1, entities);
       if (f !== undefined) out[k] = f;
     }
@@ -256,7 +281,7 @@ export class KeyDeriver {
 /** The alert's own names (lower-cased) that templates replace by placeholders, longest first. */
 type Entities = readonly (readonly [value: string, token: string])[];
 
-function entitiesOf(a: Alert, e: Enrichment | null): Entities {
+function entitiesOf(a: ModelView, e: Enrichment | null): Entities {
   const tokens = new Map<string, string>();
   const add = (token: string, value: string | null | undefined) => {
     if (value === null || value === undefined) return;

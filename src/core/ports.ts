@@ -14,9 +14,17 @@ export interface RecordOrigin {
 /** What became of a record: its published verdict or its dead letter. */
 export type RecordOutcome = { verdict: Verdict } | { deadLetter: DeadLetter };
 
+/** Size and SHA-256 of a record's whole bytes. */
+export interface RecordDigest {
+  bytes: number;
+  sha256: string;
+}
+
 /** One input record handed to the pipeline; `ack` is called once it is published or dead-lettered. */
 export interface SourceRecord {
   value: Buffer | null;
+  /** Set by a source that passed on only a prefix of a longer record (bounded memory): the whole record. */
+  full?: RecordDigest;
   origin: RecordOrigin;
   receivedAtMs: number;
   ack(outcome: RecordOutcome): void;
@@ -71,6 +79,8 @@ export interface VerdictSink {
 /** A record that could not be decoded/validated, with the reason. */
 export interface DeadLetter {
   value: Buffer | null;
+  /** As SourceRecord.full: the whole record when `value` is only its prefix. */
+  full?: RecordDigest;
   code: string;
   message: string;
   origin: RecordOrigin;

@@ -4,12 +4,12 @@ import { enrichmentSchema } from "./enrichment.js";
 import { SEVERITIES } from "./severity.js";
 
 /** Bumped on any breaking change of the verdict message. */
-export const VERDICT_SCHEMA_VERSION = "1.0";
+export const VERDICT_SCHEMA_VERSION = "1.1";
 
 export const CLASSIFICATIONS = ["true_positive", "false_positive", "needs_review"] as const;
 export type Classification = (typeof CLASSIFICATIONS)[number];
 
-export const VERDICT_SOURCES = ["llm", "cache:exact", "cache:pattern", "rules", "override"] as const;
+export const VERDICT_SOURCES = ["llm", "cache:exact", "cache:pattern", "rules", "override", "memory"] as const;
 export type VerdictSource = (typeof VERDICT_SOURCES)[number];
 
 const isoUtc = z.iso.datetime({ offset: false });
@@ -27,6 +27,20 @@ export const decisionSchema = z.object({
   prompt_version: z.string().nullable().default(null).describe("Prompt/policy version, or the rules version for rules verdicts"),
   degraded: z.boolean().default(false).describe("True when a fallback produced this verdict (model unavailable, budget spent, bad answer)"),
   fallback_reason: z.string().nullable().default(null),
+  tier: z
+    .string()
+    .nullable()
+    .optional()
+    .describe("Model tier that decided it (`first` or `escalation`) when MODEL_TIERS is set; absent or null with one tier, for rules and overrides"),
+  memory: z
+    .object({
+      rule: z.string().describe("The rule the memory learnt this answer under: input format and normalized alert name"),
+      conditions: z.array(z.string()).describe('What the reused answer was conditioned on, e.g. "ti.abuse.score >= 75", "fields.failed_logins in 10..30"'),
+      support: z.number().int().min(0).describe("Agreeing model answers behind the reused answer"),
+      agreement: z.number().min(0).max(1).nullable().describe("Running agreement of the memory's spot checks with the model (null before the first)"),
+    })
+    .nullish()
+    .describe("Provenance of a verdict answered from the verdict memory (source memory); absent or null otherwise"),
   learnable: z
     .boolean()
     .default(false)

@@ -2,15 +2,19 @@
  * The only file that imports kafkajs (unmaintained upstream): our small broker interface and its kafkajs
  * implementation. Swapping the client library means rewriting this file alone.
  */
-import { Kafka, Partitioners, logLevel, type Consumer, type Producer, type Admin, type LogEntry } from "kafkajs";
+import { Kafka, Partitioners, logLevel, type Consumer, type Producer, type Admin, type LogEntry, type Message } from "kafkajs";
 import { TriageError } from "../core/errors.js";
 import type { Logger } from "../telemetry/logger.js";
 
+/**
+ * What the source reads of a fetched record: its bytes and offset. Keys and headers are attacker-controlled and
+ * nothing reads them, so they are neither copied nor decoded (the client's own message objects are passed through).
+ */
 export interface BrokerMessage {
-  key: Buffer | null;
-  value: Buffer | null;
-  offset: string;
-  headers: Record<string, string>;
+  readonly value: Buffer | null;
+  readonly offset: string;
+  /** Epoch ms as a string (producer CreateTime or broker LogAppendTime); the feedback source dates overrides by it. */
+  readonly timestamp?: string;
 }
 
 export interface TopicPartition {
@@ -154,12 +158,8 @@ export function createKafka(settings: KafkaSettings, logger: Logger) {
                 topic: batch.topic,
                 partition: batch.partition,
                 highWatermark: batch.highWatermark,
-                messages: batch.messages.map((m) => ({
-                  key: m.key,
-                  value: m.value,
-                  offset: m.offset,
-                  headers: Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, Buffer.isBuffer(v) ? v.toString("utf8") : String(v ?? "")])),
-                })),
+                // The client's objects as they are: no per-record copy of key and headers nobody reads.
+                messages: batch.messages,
                 resolveOffset,
                 heartbeat,
                 isActive: () => isRunning() && !isStale(),
@@ -188,7 +188,9 @@ export function createKafka(settings: KafkaSettings, logger: Logger) {
     },
 
     async producer(): Promise<StreamProducer> {
-      const producer: Producer = kafka.producer({ allowAutoTopicCreation: true, idempotent: false, maxInFlightRequests: 5, createPartitioner: Partitioners.DefaultPartitioner });
+      // Idempotent: a batch kafkajs re-sends after a lost reply is written once, in order (needs acks=-1, as sent
+      // below, and at most 5 requests in flight). Retries stay bounded so SINK_RETRY_DEADLINE_MS still applies.
+      const producer: Producer = kafka.producer({ allowAutoTopicCreation: true, idempotent: true, maxInFlightRequests: 5, createPartitioner: Partitioners.DefaultPartitioner });
       let connected = false;
       producer.on(producer.events.CONNECT, () => (connected = true));
       producer.on(producer.events.DISCONNECT, () => (connected = false));
@@ -196,7 +198,8 @@ export function createKafka(settings: KafkaSettings, logger: Logger) {
       return {
         async send(topic, messages) {
           try {
-            await producer.send({ topic, acks: -1, messages: messages.map((m) => ({ key: m.key, value: m.value, ...(m.headers ? { headers: m.headers } : {}) })) });
+            // OutgoingMessage is a kafkajs Message already (key, value, optional string headers): no per-message copy.
+            await producer.send({ topic, acks: -1, messages: messages as Message[] });
             connected = true;
           } catch (err) {
             connected = false; // kafkajs only signals DISCONNECT on an explicit disconnect: a failed send means not ready

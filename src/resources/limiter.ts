@@ -121,6 +121,8 @@ export interface LimiterOptions {
   maxWaitMs: number;
   /** Observed time each request waited for quota. */
   onWait?: (seconds: number) => void;
+  /** Called once per request that had to wait for quota, with the first reason (a 429 pause shows as "paused"). */
+  onThrottled?: (reason: "rpm" | "tpm" | "paused") => void;
   now?: () => number;
 }
 
@@ -174,6 +176,7 @@ export class RateLimiter {
 
   private async acquire(tokens: number): Promise<number> {
     const started = this.now();
+    let throttled = false;
     for (;;) {
       const r = await this.opts.store.reserve(tokens, this.now());
       if (r.granted) {
@@ -182,6 +185,10 @@ export class RateLimiter {
       }
       if (r.waitMs === null) {
         throw new TriageError({ code: `${this.opts.name}_daily_budget`, stage: this.opts.stage, retriable: false, message: `${this.opts.name}: daily request budget spent` });
+      }
+      if (!throttled) {
+        throttled = true;
+        this.opts.onThrottled?.(r.reason);
       }
       const waited = this.now() - started;
       if (waited + r.waitMs > this.opts.maxWaitMs) {

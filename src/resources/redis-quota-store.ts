@@ -1,4 +1,4 @@
-import { createClient } from "@keyv/redis";
+import { DEFAULT_REDIS_CONNECT_TIMEOUT_MS, connectRedisClient, type RedisConnectOptions } from "./redis-connect.js";
 import type { QuotaLimits, QuotaStore, Reservation } from "./limiter.js";
 import { utcDay } from "./limiter.js";
 
@@ -111,10 +111,10 @@ export class RedisQuotaStore implements QuotaStore {
   }
 }
 
-/** Connect a Redis client for quota stores (one per process, shared by all limiters). */
-export async function connectRedis(url: string) {
-  const client = createClient({ url });
-  client.on("error", () => {}); // surfaced by the failing call; the client reconnects by itself
-  await client.connect();
-  return client;
+/**
+ * Connect a Redis client for quota stores (one per process, shared by all limiters); fails within
+ * `connectTimeoutMs` with an error naming CACHE_URL (password hidden) when Redis is unreachable.
+ */
+export async function connectRedis(url: string, opts: Partial<RedisConnectOptions> = {}) {
+  return connectRedisClient(url, { connectTimeoutMs: opts.connectTimeoutMs ?? DEFAULT_REDIS_CONNECT_TIMEOUT_MS });
 }

@@ -1,6 +1,21 @@
 import pRetry, { AbortError } from "p-retry";
-import { setTimeout as sleep } from "node:timers/promises";
 import { asTriageError, type Stage, TriageError } from "../core/errors.js";
+
+/** Wait ms, or reject with the signal's reason once it aborts (global timers, so tests can fake them). */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
 
 export interface RetryPolicy {
   /** Give up once this much time has passed since the first attempt. */
@@ -45,7 +60,7 @@ export async function withRetry<T>(stage: Stage, fn: (attempt: number) => Promis
         if (hint && hint > 0) {
           const left = policy.deadlineMs - (Date.now() - startedAt);
           if (hint > left) throw e; // the server asks for longer than we may wait
-          await sleep(hint, undefined, policy.signal ? { signal: policy.signal } : undefined);
+          await sleep(hint, policy.signal);
         }
       },
     },

@@ -1,13 +1,29 @@
+import { jsonWithoutNul } from "../core/nul.js";
 import type { DeadLetterSink, VerdictSink } from "../core/ports.js";
 import { VERDICT_SCHEMA_VERSION, type Verdict } from "../core/verdict.js";
 import type { OutgoingMessage, StreamProducer } from "../resources/kafka.js";
-import { deadLetterHeaders } from "./dead-letter.js";
+import { boundValue, deadLetterHeaders } from "./dead-letter.js";
 
 /** Stay well under the broker's default message.max.bytes (1 MiB), which bounds a whole record batch. */
 const MAX_SEND_BYTES = 512 * 1024;
 const MAX_VERDICT_BYTES = 256 * 1024;
 
-const sizeOf = (m: OutgoingMessage) => (m.value?.length ?? 0) + (m.key?.length ?? 0) + 64 * Object.keys(m.headers ?? {}).length;
+/** Encoded size of each headers object, once per object (verdicts share one; a dead letter's are its own). */
+const headerSizes = new WeakMap<Record<string, string>, number>();
+
+/** UTF-8 bytes of a headers object: a dead letter's (a long, possibly non-ASCII reason) can outweigh its value. */
+function headerBytes(headers: Record<string, string> | undefined): number {
+  if (!headers) return 0;
+  let size = headerSizes.get(headers);
+  if (size === undefined) {
+    size = 0;
+    for (const key in headers) size += 8 + Buffer.byteLength(key) + Buffer.byteLength(headers[key]!);
+    headerSizes.set(headers, size);
+  }
+  return size;
+}
+
+const sizeOf = (m: OutgoingMessage) => 32 + (m.value?.length ?? 0) + (m.key?.length ?? 0) + headerBytes(m.headers);
 
 /** Send in chunks whose total size fits one broker request. */
 async function sendChunked(producer: StreamProducer, topic: string, messages: OutgoingMessage[]): Promise<void> {
@@ -60,13 +76,20 @@ export class CoalescingSender {
   }
 }
 
-/** Verdict JSON; an oversized alert copy is trimmed (raw/fields dropped, description cut) so the verdict always fits. */
+/**
+ * Verdict JSON; an oversized alert copy is trimmed (raw/fields dropped, description cut) so the verdict always fits.
+ * NUL characters (from the model's text, which is untrusted) are written as NUL_SIGN.
+ */
 export function encodeVerdict(v: Verdict): string {
-  const json = JSON.stringify(v);
-  if (Buffer.byteLength(json) <= MAX_VERDICT_BYTES) return json;
+  const json = jsonWithoutNul(JSON.stringify(v));
+  // A UTF-8 byte count is at most 3 per UTF-16 unit: most verdicts need no byte count.
+  if (json.length * 3 <= MAX_VERDICT_BYTES || Buffer.byteLength(json) <= MAX_VERDICT_BYTES) return json;
   const alert = { ...v.alert, raw: undefined, fields: { triage_truncated: true }, description: v.alert.description?.slice(0, 4096) ?? null };
-  return JSON.stringify({ ...v, alert });
+  return jsonWithoutNul(JSON.stringify({ ...v, alert }));
 }
+
+/** The same headers on every verdict: one object shared by all messages (the client only reads it). */
+const VERDICT_HEADERS: Record<string, string> = { "triage-schema-version": VERDICT_SCHEMA_VERSION };
 
 /** Verdicts to the output topic, keyed by alert_id so one alert's verdicts stay ordered. */
 export function kafkaVerdictSink(producer: StreamProducer, topic: string): VerdictSink {
@@ -74,17 +97,27 @@ export function kafkaVerdictSink(producer: StreamProducer, topic: string): Verdi
   return {
     publish: (verdicts) =>
       sender.send(
-        verdicts.map((v) => ({ key: v.alert_id, value: encodeVerdict(v), headers: { "triage-schema-version": VERDICT_SCHEMA_VERSION } })),
+        verdicts.map((v) => ({ key: v.alert_id, value: encodeVerdict(v), headers: VERDICT_HEADERS })),
       ),
     close: async () => {},
   };
 }
 
-/** Dead letters to the DLQ topic: the original bytes as value, the reason and origin in headers. */
-export function kafkaDeadLetterSink(producer: StreamProducer, topic: string): DeadLetterSink {
+/**
+ * Dead letters to the DLQ topic: the original bytes as value, cut to `maxValueBytes` so that a record as large as
+ * the broker accepts, plus our headers, still fits (else MESSAGE_TOO_LARGE would fail it on every restart); the
+ * reason, origin, original size and SHA-256 in headers.
+ */
+export function kafkaDeadLetterSink(producer: StreamProducer, topic: string, opts: { maxValueBytes: number }): DeadLetterSink {
   const sender = new CoalescingSender(producer, topic);
   return {
-    write: (letters) => sender.send(letters.map((l) => ({ key: null, value: l.value, headers: deadLetterHeaders(l) }))),
+    write: (letters) =>
+      sender.send(
+        letters.map((l) => {
+          const bounded = boundValue(l, opts.maxValueBytes);
+          return { key: null, value: bounded.value, headers: deadLetterHeaders(l, bounded) };
+        }),
+      ),
     close: async () => {},
   };
 }

@@ -1,9 +1,13 @@
+import { createHash, type Hash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import type { Readable } from "node:stream";
-import type { AlertSource, RecordIntake } from "../core/ports.js";
+import type { AlertSource, RecordDigest, RecordIntake } from "../core/ports.js";
 
 export interface LineSourceOptions {
-  /** Lines longer than this are passed on truncated to maxLineBytes + 1 bytes, so they are dead-lettered as too large. */
+  /**
+   * Lines longer than this are passed on truncated to maxLineBytes + 1 bytes (with the whole line's size and
+   * SHA-256), so they are dead-lettered as too large, with their real size, in bounded memory.
+   */
   maxLineBytes: number;
   /** Called after each line is acknowledged (progress bars). */
   onAck?: () => void;
@@ -38,34 +42,56 @@ export class LineSource implements AlertSource {
     const max = this.opts.maxLineBytes;
     let parts: Buffer[] = [];
     let partBytes = 0;
+    let lineBytes = 0;
+    let hash: Hash | undefined; // only for a line longer than max + 1: its whole size and SHA-256 go with the cut copy
     let line = 0;
-    const emit = async (bytes: Buffer) => {
+    const emit = async (bytes: Buffer, full?: RecordDigest) => {
       line++;
       const text = bytes.length > 0 && bytes[bytes.length - 1] === 13 ? bytes.subarray(0, -1) : bytes; // CRLF
       if (text.length === 0 || isBlank(text)) return;
       if (!intake.hasCapacity()) await intake.whenCapacity();
-      intake.push({ value: text, origin: { line }, receivedAtMs: Date.now(), ack: () => this.opts.onAck?.() });
+      intake.push({ value: text, ...(full ? { full } : {}), origin: { line }, receivedAtMs: Date.now(), ack: () => this.opts.onAck?.() });
+    };
+    // Keep at most max+1 bytes of a line (enough to know it is too large); hash all of it once it is longer.
+    const keep = (segment: Buffer) => {
+      if (hash === undefined && lineBytes + segment.length > max + 1) {
+        hash = createHash("sha256");
+        for (const part of parts) hash.update(part);
+      }
+      hash?.update(segment);
+      const room = max + 1 - partBytes;
+      if (room > 0) {
+        const kept = Buffer.from(segment.subarray(0, room));
+        parts.push(kept);
+        partBytes += kept.length;
+      }
+      lineBytes += segment.length;
+    };
+    const endLine = async () => {
+      const whole = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+      const full = hash ? { bytes: lineBytes, sha256: hash.digest("hex") } : undefined;
+      parts = [];
+      partBytes = 0;
+      lineBytes = 0;
+      hash = undefined;
+      await emit(whole, full);
     };
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       if (this.stopped) break;
       let start = 0;
       for (let nl = chunk.indexOf(10, start); nl !== -1; nl = chunk.indexOf(10, start)) {
         const piece = chunk.subarray(start, nl);
-        const whole = parts.length === 0 ? piece : Buffer.concat([...parts, piece.subarray(0, Math.max(0, max + 1 - partBytes))]);
-        parts = [];
-        partBytes = 0;
-        await emit(whole.length > max + 1 ? whole.subarray(0, max + 1) : whole);
+        if (parts.length === 0 && piece.length <= max + 1) await emit(piece);
+        else {
+          keep(piece);
+          await endLine();
+        }
         start = nl + 1;
         if (this.stopped) return;
       }
-      // Keep at most max+1 bytes of an unfinished line: enough to know it is too large.
-      if (start < chunk.length && partBytes <= max) {
-        const rest = chunk.subarray(start, start + (max + 1 - partBytes));
-        parts.push(Buffer.from(rest));
-        partBytes += rest.length;
-      }
+      if (start < chunk.length) keep(chunk.subarray(start));
     }
-    if (parts.length > 0 && !this.stopped) await emit(Buffer.concat(parts));
+    if (lineBytes > 0 && !this.stopped) await endLine();
   }
 
   async stopReading(): Promise<void> {

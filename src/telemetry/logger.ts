@@ -8,6 +8,9 @@ export const REDACT_PATHS = [
   "headers.authorization", "headers.Authorization", "headers[\"x-goog-api-key\"]", "headers[\"x-apikey\"]", "headers.Key", "headers.key",
   "*.headers.authorization", "*.headers.Authorization", "*.headers[\"x-goog-api-key\"]", "*.headers[\"x-apikey\"]", "*.headers.Key", "*.headers.key",
   "req.headers.authorization", "req.headers[\"x-goog-api-key\"]", "req.headers[\"x-apikey\"]", "req.headers.key",
+  // OpenAI-compatible backend (Bearer above; Azure `api-key`) and the pseudonymisation HMAC key.
+  "OPENAI_API_KEY", "*.OPENAI_API_KEY", "PSEUDONYMIZE_SECRET", "*.PSEUDONYMIZE_SECRET", "secret", "*.secret", "*.*.secret",
+  "headers[\"api-key\"]", "*.headers[\"api-key\"]", "req.headers[\"api-key\"]",
 ];
 
 /** The root logger: JSON lines on stderr (stdout carries verdicts in file mode). */

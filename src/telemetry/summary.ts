@@ -49,9 +49,27 @@ export async function runSummary(stats: RunStats, metrics: Metrics, wallSeconds:
     ti_requests: tiByProvider,
     limiter_waits: waitCount(waits),
     limiter_wait_seconds: round(sumWhere(waits, (v) => v.metricName?.endsWith("_sum") ?? false)),
+    ...(await tierFigures(metrics, llm, cost)),
     wall_seconds: round(wallSeconds),
     alerts_per_second: wallSeconds > 0 ? round(stats.received / wallSeconds, 1) : null,
   };
+}
+
+/** With MODEL_TIERS: alerts decided, requests, USD per tier and escalations by reason (absent with one tier). */
+async function tierFigures(metrics: Metrics, llm: Labelled[], cost: Labelled[]): Promise<Record<string, Record<string, number>>> {
+  const decided = await values(metrics.tierDecisions);
+  if (decided.length === 0) return {};
+  const byTier = (vs: Labelled[], digits?: number) => {
+    const out: Record<string, number> = {};
+    for (const v of vs) if (v.labels.tier !== undefined) out[String(v.labels.tier)] = (out[String(v.labels.tier)] ?? 0) + v.value;
+    return digits === undefined ? out : Object.fromEntries(Object.entries(out).map(([k, n]) => [k, round(n, digits)]));
+  };
+  const escalations: Record<string, number> = {};
+  for (const v of await values(metrics.tierEscalations)) escalations[String(v.labels.reason)] = v.value;
+  // Every model tier that decided alerts is listed, at 0 when it cost nothing (a local model).
+  const tiers = Object.keys(byTier(decided)).filter((t) => t !== "none");
+  const withZeros = (m: Record<string, number>) => ({ ...Object.fromEntries(tiers.map((t) => [t, 0])), ...m });
+  return { tier_alerts: byTier(decided), tier_model_calls: withZeros(byTier(llm)), tier_cost_usd: withZeros(byTier(cost, 6)), tier_escalations: escalations };
 }
 
 /** Requests that waited at all for a limiter (observations above the lowest bucket). */

@@ -1,8 +1,15 @@
 /**
- * Loopback fake of the Gemini API (generativelanguage v1beta/v1), wire-compatible with @google/generative-ai
- * 0.24.1 (shared/reference/external-apis.md §A): `POST /{v1beta|v1}/models/{model}:generateContent`
- * (+ `:streamGenerateContent[?alt=sse]`, `:countTokens`), `x-goog-api-key` (or `?key=`), Google error envelopes,
- * and per-model RPM/TPM/RPD enforcement with 429 RESOURCE_EXHAUSTED + QuotaFailure + RetryInfo.
+ * Loopback fake of the Gemini API (generativelanguage v1beta/v1), wire-compatible with `@google/genai` 3.x (what its
+ * `models.generateContent` sends; shared/reference/external-apis.md §A for the envelopes):
+ * `POST /{v1beta|v1}/models/{model}:generateContent` (+ `:streamGenerateContent[?alt=sse]`, `:countTokens`),
+ * `x-goog-api-key` (or `?key=`), Google error envelopes, and per-model RPM/TPM/RPD enforcement with 429
+ * RESOURCE_EXHAUSTED + QuotaFailure + RetryInfo.
+ *
+ * Like the real API it refuses what it must not accept (400 INVALID_ARGUMENT): unknown fields in the body,
+ * generationConfig or thinkingConfig (proto JSON parsing), responseSchema together with responseJsonSchema, a schema
+ * without `responseMimeType: application/json`, thinkingLevel together with thinkingBudget, thinkingLevel on 2.x
+ * models, thinkingBudget on 3.5+ models, presence/frequency penalties on 3.5 Flash-Lite, and a last turn by the model
+ * on 3.x. With `implicitCache` it reports a repeated system-prompt prefix as `cachedContentTokenCount`.
  *
  * It "answers like a model doing structured output": it finds the alerts in the prompt (one JSON object per line
  * between `<<<ALERTS` and `ALERTS>>>`), decides each one deterministically (`decide`, default
@@ -61,6 +68,12 @@ export interface GeminiRequestRecord {
   violation: "rpm" | "tpm" | "rpd" | undefined;
   /** Prompt alert ids present in a complete, parseable answer (empty for errors and broken answers). */
   answeredIds: string[];
+  /** The parsed request body (undefined when it was not a JSON object). */
+  body: Record<string, unknown> | undefined;
+  /** Request headers the SDK sets (`x-goog-api-key` is recorded as present/absent only). */
+  headers: { contentType: string | undefined; apiClient: string | undefined; userAgent: string | undefined; apiKeyHeader: boolean };
+  /** Input tokens reported as served from the implicit cache. */
+  cachedTokens: number;
 }
 
 export interface FakeGeminiOptions extends BaseFakeOptions<GeminiFaultKind> {
@@ -100,6 +113,12 @@ export interface FakeGeminiOptions extends BaseFakeOptions<GeminiFaultKind> {
   honorMaxOutputTokens?: boolean;
   /** Extra latency per alert in an admitted generateContent request (ms), on top of latencyMs. Default 0. */
   latencyPerAlertMs?: number;
+  /**
+   * Implicit context caching: a systemInstruction this model saw before, of at least `implicitCacheMinTokens`
+   * (default 1024, Flash-Lite's minimum), is reported as `cachedContentTokenCount`. Default false.
+   */
+  implicitCache?: boolean;
+  implicitCacheMinTokens?: number;
 }
 
 const DEFAULT_KEY = "test-gemini-key";
@@ -136,6 +155,8 @@ export class FakeGemini extends HttpFake<GeminiFaultKind> {
   private readonly keys: Set<string>;
   private readonly limiters = new Map<string, ModelLimiters>();
   private readonly pending = new Map<number, GeminiRequestRecord>();
+  /** model → system prompts seen (for implicit caching), bounded. */
+  private readonly seenPrefixes = new Map<string, Set<string>>();
 
   private constructor(opts: FakeGeminiOptions) {
     super(opts, ["429", "500", "503", "malformed", "missing_ids"]);
@@ -255,9 +276,14 @@ export class FakeGemini extends HttpFake<GeminiFaultKind> {
     const promptTokens = Math.ceil(allTexts.reduce((n, t) => n + t.length, 0) / 4);
     const alertIds = alerts.map((a) => String(a.alert_id));
     ctx.keys.push(...alertIds);
+    const header = (name: string): string | undefined => {
+      const v = req.headers[name];
+      return Array.isArray(v) ? v[0] : v;
+    };
     const rec: GeminiRequestRecord = {
       seq: ctx.seq, at: ctx.now, model, apiVersion, task, alerts, alertIds, promptTokens,
-      status: undefined, fault: undefined, violation: undefined, answeredIds: [],
+      status: undefined, fault: undefined, violation: undefined, answeredIds: [], body, cachedTokens: 0,
+      headers: { contentType: header("content-type"), apiClient: header("x-goog-api-client"), userAgent: header("user-agent"), apiKeyHeader: header("x-goog-api-key") !== undefined },
     };
     if (task !== "countTokens") {
       pushBounded(this.requests, rec, this.maxRecords);
@@ -282,6 +308,8 @@ export class FakeGemini extends HttpFake<GeminiFaultKind> {
     if (!Array.isArray(body.contents) || body.contents.length === 0) {
       return googleError(400, "INVALID_ARGUMENT", "* GenerateContentRequest.contents: contents is not specified\n");
     }
+    const invalid = task === "countTokens" ? undefined : invalidRequest(body, model);
+    if (invalid !== undefined) return googleError(400, "INVALID_ARGUMENT", invalid);
     if (task === "countTokens") {
       return { status: 200, body: { totalTokens: promptTokens, promptTokensDetails: [{ modality: "TEXT", tokenCount: promptTokens }] } };
     }
@@ -375,6 +403,8 @@ export class FakeGemini extends HttpFake<GeminiFaultKind> {
       const promptIds = new Set(alertIds);
       rec.answeredIds = verdicts.map((v) => v.alert_id).filter((id) => promptIds.has(id));
     }
+    const cachedTokens = this.implicitCacheHit(model, body);
+    rec.cachedTokens = cachedTokens;
     const usageMetadata: Record<string, unknown> = {
       promptTokenCount: promptTokens,
       candidatesTokenCount: candidatesTokens,
@@ -382,6 +412,10 @@ export class FakeGemini extends HttpFake<GeminiFaultKind> {
       promptTokensDetails: [{ modality: "TEXT", tokenCount: promptTokens }],
     };
     if (thoughts > 0) usageMetadata.thoughtsTokenCount = thoughts;
+    if (cachedTokens > 0) {
+      usageMetadata.cachedContentTokenCount = cachedTokens;
+      usageMetadata.cacheTokensDetails = [{ modality: "TEXT", tokenCount: cachedTokens }];
+    }
     const reply = this.reply(task, ctx, {
       candidates: [{ content: hasParts ? { parts: [{ text }], role: "model" } : { role: "model" }, finishReason, index: 0 }],
       usageMetadata,
@@ -390,6 +424,20 @@ export class FakeGemini extends HttpFake<GeminiFaultKind> {
     });
     reply.extraDelayMs = (this.opts.latencyPerAlertMs ?? 0) * alerts.length;
     return reply;
+  }
+
+  /** Tokens of the system prompt when this model saw the same one before (and it is long enough); remembers it. */
+  private implicitCacheHit(model: string, body: Record<string, unknown>): number {
+    if (!this.opts.implicitCache) return 0;
+    const prefix = collectTexts({ systemInstruction: body.systemInstruction ?? body.system_instruction }).allTexts.join("\n");
+    const tokens = Math.ceil(prefix.length / 4);
+    if (tokens < (this.opts.implicitCacheMinTokens ?? 1024)) return 0;
+    let seen = this.seenPrefixes.get(model);
+    if (!seen) this.seenPrefixes.set(model, (seen = new Set()));
+    if (seen.has(prefix)) return tokens;
+    if (seen.size >= 64) seen.clear();
+    seen.add(prefix);
+    return 0;
   }
 
   /** One alert's verdict: gullible override first, then the `decide` policy (fields sanitised to the contract). */
@@ -441,6 +489,64 @@ function splitForStream(response: Record<string, unknown>): Record<string, unkno
 
 function responseId(seq: number): string {
   return Buffer.from(`fake-${fnv1a(`rid:${seq}`).toString(16)}-${seq}`).toString("base64url");
+}
+
+/** Fields the API knows (camelCase as the SDKs send, snake_case as other clients may); anything else is a 400. */
+const REQUEST_FIELDS = new Set([
+  "contents", "systemInstruction", "system_instruction", "generationConfig", "generation_config", "safetySettings", "safety_settings",
+  "tools", "toolConfig", "tool_config", "cachedContent", "cached_content", "serviceTier", "service_tier", "store", "labels", "model",
+]);
+const GENERATION_FIELDS = new Set([
+  "candidateCount", "stopSequences", "maxOutputTokens", "temperature", "topP", "topK", "seed", "presencePenalty", "frequencyPenalty",
+  "responseLogprobs", "logprobs", "responseMimeType", "responseSchema", "responseJsonSchema", "responseModalities", "thinkingConfig",
+  "mediaResolution", "speechConfig", "imageConfig", "enableEnhancedCivicAnswers",
+  "candidate_count", "stop_sequences", "max_output_tokens", "top_p", "top_k", "presence_penalty", "frequency_penalty", "response_logprobs",
+  "response_mime_type", "response_schema", "response_json_schema", "response_modalities", "thinking_config", "media_resolution",
+]);
+const THINKING_FIELDS = new Set(["thinkingBudget", "thinkingLevel", "includeThoughts", "thinking_budget", "thinking_level", "include_thoughts"]);
+const THINKING_LEVELS = new Set(["MINIMAL", "LOW", "MEDIUM", "HIGH"]);
+
+const field = (o: Record<string, unknown>, camel: string, snake: string): unknown => o[camel] ?? o[snake];
+const unknownName = (name: string, at?: string) => `Invalid JSON payload received. Unknown name "${name}"${at ? ` at '${at}'` : ""}: Cannot find field.`;
+
+/** Why the real API would refuse this generateContent body (400 INVALID_ARGUMENT), or undefined when it is fine. */
+export function invalidRequest(body: Record<string, unknown>, model: string): string | undefined {
+  for (const k of Object.keys(body)) if (!REQUEST_FIELDS.has(k)) return unknownName(k);
+  const gen = field(body, "generationConfig", "generation_config");
+  if (gen !== undefined && (gen === null || typeof gen !== "object" || Array.isArray(gen))) return "Invalid value at 'generation_config': expected an object.";
+  const g = (gen ?? {}) as Record<string, unknown>;
+  for (const k of Object.keys(g)) if (!GENERATION_FIELDS.has(k)) return unknownName(k, "generation_config");
+  const schema = field(g, "responseSchema", "response_schema");
+  const jsonSchema = field(g, "responseJsonSchema", "response_json_schema");
+  if (schema !== undefined && jsonSchema !== undefined) return "response_schema and response_json_schema cannot both be set.";
+  if ((schema !== undefined || jsonSchema !== undefined) && field(g, "responseMimeType", "response_mime_type") !== "application/json") {
+    return "Response schema requires response_mime_type to be 'application/json'.";
+  }
+  const id = model.toLowerCase();
+  const gen3 = /^gemini-[3-9]/.test(id);
+  const since35 = /^gemini-(3\.[5-9]|[4-9])/.test(id);
+  const thinking = field(g, "thinkingConfig", "thinking_config");
+  if (thinking !== undefined) {
+    if (thinking === null || typeof thinking !== "object" || Array.isArray(thinking)) return "Invalid value at 'generation_config.thinking_config': expected an object.";
+    const t = thinking as Record<string, unknown>;
+    for (const k of Object.keys(t)) if (!THINKING_FIELDS.has(k)) return unknownName(k, "generation_config.thinking_config");
+    const level = field(t, "thinkingLevel", "thinking_level");
+    const budget = field(t, "thinkingBudget", "thinking_budget");
+    if (level !== undefined && budget !== undefined) return "thinking_level and thinking_budget cannot both be set.";
+    if (level !== undefined && !(typeof level === "string" && THINKING_LEVELS.has(level.toUpperCase()))) {
+      return `Invalid value at 'generation_config.thinking_config.thinking_level' (${JSON.stringify(level)}).`;
+    }
+    if (level !== undefined && !gen3) return "Thinking level is not supported for this model.";
+    if (budget !== undefined && since35) return "thinking_budget is not supported for this model; use thinking_level.";
+    if (budget !== undefined && !(typeof budget === "number" && Number.isInteger(budget))) return "Invalid value at 'generation_config.thinking_config.thinking_budget'.";
+  }
+  if (since35 && id.includes("flash-lite") && (field(g, "presencePenalty", "presence_penalty") !== undefined || field(g, "frequencyPenalty", "frequency_penalty") !== undefined)) {
+    return "Penalty parameters are not supported for this model.";
+  }
+  const contents = body.contents as unknown[];
+  const last = contents[contents.length - 1] as { role?: unknown } | null;
+  if (gen3 && last !== null && typeof last === "object" && last.role === "model") return "Requests whose last turn has the role 'model' are not supported for this model.";
+  return undefined;
 }
 
 /** `{"error":{code,message,status[,details]}}` — the google.rpc.Status envelope. */
@@ -510,12 +616,23 @@ function collectTexts(body: Record<string, unknown> | undefined): { userTexts: s
   return { userTexts, allTexts };
 }
 
+/**
+ * Read datamarked text (spotlighting: U+02C6 between the words of untrusted text) the way a model told about the
+ * marks reads it: as plain text. So the reference analyst and `gullible` see the words, instructions included.
+ */
+function readMarked(value: unknown): unknown {
+  if (typeof value === "string") return value.replace(/\u02c6+/g, " ");
+  if (Array.isArray(value)) return value.map(readMarked);
+  if (value !== null && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [readMarked(k) as string, readMarked(v)]));
+  return value;
+}
+
 function asAlerts(value: unknown): PromptAlert[] {
   const out: PromptAlert[] = [];
   const take = (v: unknown): void => {
     if (v !== null && typeof v === "object" && !Array.isArray(v) && "alert_id" in v) {
       const id = (v as { alert_id: unknown }).alert_id;
-      if (typeof id === "string" || typeof id === "number") out.push(v as PromptAlert);
+      if (typeof id === "string" || typeof id === "number") out.push(readMarked(v) as PromptAlert);
     }
   };
   if (Array.isArray(value)) value.forEach(take);

@@ -1,6 +1,6 @@
 // The verdict cache on the real broker with the Gemini classifier against the loopback fake: pattern hits that agree
 // with what the model answers, analyst overrides via the feedback topic and via POST /v1/feedback that change later
-// verdicts on every instance and survive a restart — once on SQLite, once on the local Redis (127.0.0.1:6379).
+// verdicts on every instance and survive a restart — once on SQLite, once on the local Redis (TEST_REDIS_URL, default 127.0.0.1:6379).
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,11 +23,12 @@ import { createMetrics, type Metrics } from "../../src/telemetry/metrics.js";
 import { createVerdictCache, type VerdictCache } from "../../src/transforms/classify/cache/index.js";
 import { createClassifier } from "../../src/transforms/classify/index.js";
 import { FakeGemini } from "../fakes/gemini.js";
+import { MemoryDeadLetterSink } from "../support/memory.js";
 import { attackStream, referenceDecision, toRecord } from "../unit/transforms/classify/cache/support.js";
-import { brokers, collect, createTopics, kafka, produce, testConfig, unique, type Collected } from "./support.js";
+import { brokers, collect, createTopics, kafka, produce, redisUrl, testConfig, unique, type Collected } from "./support.js";
 
 const logger = createLogger("warn");
-const REDIS_URL = "redis://127.0.0.1:6379";
+const REDIS_URL = redisUrl();
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
@@ -64,19 +65,20 @@ async function startInstance(world: World, host: string, enricher: Enricher): Pr
   const clients = createKafka({ brokers: brokers().split(","), clientId: `triage-${host}`, connectionTimeoutMs: 10_000 }, logger);
   const producer: StreamProducer = await clients.producer();
   const cache = createVerdictCache({
-    config: { ...config, ...parseAiCacheOptions({ AI_CACHE_KEY_PREFIX: world.prefix, TRIAGE_FEEDBACK_TOPIC: world.feedbackTopic }) },
+    // This test is about the pattern cache, which the verdict memory (MEMORY=on, the default) replaces.
+    config: { ...config, ...parseAiCacheOptions({ AI_CACHE_KEY_PREFIX: world.prefix, TRIAGE_FEEDBACK_TOPIC: world.feedbackTopic }), MEMORY: "off" },
     caches,
     metrics,
     logger,
     verdictSink: kafkaVerdictSink(producer, config.TRIAGE_OUTPUT_TOPIC),
     publishFeedback: feedbackPublisher(producer, world.feedbackTopic),
   });
-  const feedback = new FeedbackSource(clients.consumer({ groupId: feedbackGroupId(config.KAFKA_GROUP_ID, { sharedCache: caches.backend === "redis", host }), sessionTimeoutMs: 10_000, fromBeginning: true }), { topic: world.feedbackTopic }, cache, logger);
+  const feedback = new FeedbackSource(clients.consumer({ groupId: feedbackGroupId(config.KAFKA_GROUP_ID, { sharedCache: caches.backend === "redis", host }), sessionTimeoutMs: 10_000, fromBeginning: true }), { topic: world.feedbackTopic }, cache, new MemoryDeadLetterSink(), logger);
   await feedback.start();
   const service = await startService(config, logger, { classifier: cache.wrap(createClassifier({ config, metrics, logger })), enricher, metrics, http: false });
   // main.ts registers these on its ops server; here on a bare Fastify app, next to the analyze API as in production.
   const http = Fastify();
-  registerAnalyzeApi(http, { intake: service.pipeline, authToken: "t0ken", maxBatchAlerts: 100, maxJsonDepth: 32, requestTimeoutMs: 20_000 });
+  registerAnalyzeApi(http, { intake: service.pipeline, authToken: "t0ken", maxBatchAlerts: 100, maxJsonDepth: 32, requestTimeoutMs: 20_000, admissionWaitMs: 5_000, modelShare: null });
   registerFeedbackApi(http, { handler: cache, authToken: "t0ken" });
   let stopped = false;
   return {

@@ -148,12 +148,15 @@ describe("Gemini classifier in the pipeline (loopback fake)", () => {
         })),
     };
     const benign = () => ({ classification: "false_positive" as const, severity: "info" as const, confidence: 95, reasoning: "Routine.", recommended_actions: ["Close"], mitre_techniques: [] });
-    const { fake, verdicts } = await runPipeline(alerts, { rpm: Infinity, tpm: Infinity, rpd: Infinity, gullible: true, decide: benign }, { GEMINI_RPM: "0", GEMINI_TPM: "0", GEMINI_RPD: "0" }, enricher);
+    // All 50 injected alerts asked (isolation and the guard are under test; the cap on them is a unit test).
+    const { fake, verdicts } = await runPipeline(alerts, { rpm: Infinity, tpm: Infinity, rpd: Infinity, gullible: true, decide: benign }, { GEMINI_RPM: "0", GEMINI_TPM: "0", GEMINI_RPD: "0", LLM_ISOLATED_REQUESTS_PER_MINUTE: "100" }, enricher);
     expectOneVerdictEach(verdicts, alerts);
     const byId = new Map(verdicts.map((v) => [v.alert_id, v]));
     const injected = alerts.filter((_, i) => i % 4 === 0).map((a) => a.alert_id as string);
-    // The fake did obey the injected text...
-    expect(fake.requests.flatMap((r) => r.alerts).filter((a) => injected.includes(String(a.alert_id)))).toHaveLength(injected.length);
+    // The fake saw the injected text (prompt ids are request-local: found by content) and each such alert was asked alone...
+    const injectedRequests = fake.requests.filter((r) => r.alerts.some((a) => injections.includes(String(a.description))));
+    expect(injectedRequests).toHaveLength(injected.length);
+    expect(injectedRequests.every((r) => r.alerts.length === 1 && r.answeredIds.length === 1)).toBe(true);
     // ...and still none of them, nor the strong-TI alerts, ends false_positive.
     for (const id of [...injected, ...strongTi]) {
       expect(byId.get(id)!.classification).not.toBe("false_positive");

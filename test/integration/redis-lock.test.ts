@@ -6,8 +6,9 @@ import { createClient } from "@keyv/redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectRedis } from "../../src/resources/redis-quota-store.js";
 import { DistributedSingleFlight, RedisLock, type DistributedSingleFlightOptions, type RedisEvalClient, type SingleFlightOutcome } from "../../src/resources/redis-lock.js";
+import { redisUrl } from "./support.js";
 
-const url = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+const url = redisUrl();
 const prefix = `test:sf:${randomBytes(4).toString("hex")}`;
 type Client = Awaited<ReturnType<typeof connectRedis>>;
 const clients: Client[] = [];
@@ -22,7 +23,44 @@ afterAll(async () => {
   for (const c of clients) await c.quit();
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** A promise the test resolves itself: the explicit barrier between "instances". */
+function deferred<T = void>() {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/**
+ * The client of an instance, reporting each Redis call it answered: `answered(n)` resolves once n calls returned.
+ * A follower's first call is its claim, so `answered(1)` means "it found the lock held and is now waiting".
+ */
+function observed(client: RedisEvalClient) {
+  let count = 0;
+  let waiters: { n: number; resolve: () => void }[] = [];
+  return {
+    client: {
+      async eval(script, options) {
+        const reply = await client.eval(script, options);
+        count++;
+        waiters = waiters.filter((w) => (count >= w.n ? (w.resolve(), false) : true));
+        return reply;
+      },
+    } satisfies RedisEvalClient,
+    answered: (n: number) => (count >= n ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ n, resolve }))),
+  };
+}
+
+/** Wait (bounded) until a condition on Redis holds, e.g. a lock's TTL ran out; a real-time condition, not a guess. */
+async function until(what: string, condition: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Simulated work that lasts `ms` of real time (what is under test is the lock outliving its TTL, not ordering). */
+const workFor = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function instance(client: RedisEvalClient, outcomes: SingleFlightOutcome[] = [], overrides: Partial<DistributedSingleFlightOptions<string>> = {}) {
   return new DistributedSingleFlight<string>({ client, prefix, lockTtlMs: 2_000, waitMaxMs: 10_000, pollMs: 20, redisTimeoutMs: 500, onOutcome: (o) => outcomes.push(o), ...overrides });
@@ -49,7 +87,7 @@ describe("RedisLock", () => {
     const b = new RedisLock(clients[1]!, prefix, 500);
     const key = "expired";
     const old = await a.acquire(key, 150);
-    await sleep(250);
+    await until("the first lock expired", async () => (await clients[0]!.exists(a.lockKey(key))) === 0);
     const mine = await b.acquire(key, 5_000);
     expect(mine).toEqual(expect.any(String));
     expect(await a.release(key, old!)).toBe(false);
@@ -62,12 +100,15 @@ describe("DistributedSingleFlight", () => {
     const outcomes: SingleFlightOutcome[] = [];
     const instances = clients.map((c) => instance(c, outcomes));
     const runs = new Map<string, number>();
+    const keys = Array.from({ length: 20 }, (_, i) => `many-${i}`);
+    // Leaders hold their answers until every key has a leader running: all 120 calls overlap.
+    const allLeading = deferred();
     const work = (key: string) => async () => {
       runs.set(key, (runs.get(key) ?? 0) + 1);
-      await sleep(150);
+      if (runs.size === keys.length) allLeading.resolve();
+      await allLeading.promise;
       return `answer-for-${key}`;
     };
-    const keys = Array.from({ length: 20 }, (_, i) => `many-${i}`);
     const results = await Promise.all(instances.flatMap((sf) => keys.flatMap((k) => [sf.do(k, work(k)), sf.do(k, work(k))])));
     for (const [i, r] of results.entries()) expect(r).toBe(`answer-for-${keys[Math.floor(i / 2) % keys.length]}`);
     expect([...runs.values()].every((n) => n === 1)).toBe(true);
@@ -81,17 +122,18 @@ describe("DistributedSingleFlight", () => {
     const cache = new Map<string, string>();
     const outcomes: SingleFlightOutcome[] = [];
     const [a, b] = [instance(clients[0]!, outcomes), instance(clients[1]!, outcomes)];
-    let releaseLeader!: () => void;
-    const leaderHolds = new Promise<void>((r) => (releaseLeader = r));
+    const leaderHolds = deferred();
+    const leaderRuns = deferred();
     const leader = a.do("lookup", async () => {
       cache.set("lookup", "cached answer");
-      await leaderHolds; // still holding the lock
+      leaderRuns.resolve();
+      await leaderHolds.promise; // still holding the lock
       return "cached answer";
     });
-    await sleep(50);
+    await leaderRuns.promise;
     const follower = await b.do("lookup", async () => "follower ran the work", { lookup: async () => cache.get("lookup") });
     expect(follower).toBe("cached answer");
-    releaseLeader();
+    leaderHolds.resolve();
     expect(await leader).toBe("cached answer");
     expect(outcomes).toEqual(["leader", "shared"]);
   });
@@ -101,13 +143,15 @@ describe("DistributedSingleFlight", () => {
     const short = { lockTtlMs: 1_000 };
     const [a, b] = [instance(clients[0]!, outcomes, short), instance(clients[1]!, outcomes, short)];
     let runs = 0;
+    const leaderRuns = deferred();
     const work = async () => {
       runs++;
-      await sleep(2_500);
+      leaderRuns.resolve();
+      await workFor(2_500);
       return "slow answer";
     };
     const first = a.do("slow", work);
-    await sleep(50);
+    await leaderRuns.promise;
     const second = b.do("slow", work);
     expect(await Promise.all([first, second])).toEqual(["slow answer", "slow answer"]);
     expect(runs).toBe(1);
@@ -116,12 +160,15 @@ describe("DistributedSingleFlight", () => {
 
   it("when the holder's work fails, a waiter takes over and runs it", async () => {
     const outcomes: SingleFlightOutcome[] = [];
-    const [a, b] = [instance(clients[0]!, outcomes), instance(clients[1]!, outcomes)];
+    const follower = observed(clients[1]!);
+    const [a, b] = [instance(clients[0]!, outcomes), instance(follower.client, outcomes)];
+    const leaderRuns = deferred();
     const failing = a.do("fails", async () => {
-      await sleep(100);
+      leaderRuns.resolve();
+      await follower.answered(1); // the follower found the lock held and waits
       throw new Error("model down");
     });
-    await sleep(20);
+    await leaderRuns.promise;
     const taken = b.do("fails", async () => "second try");
     await expect(failing).rejects.toThrow("model down");
     expect(await taken).toBe("second try");
@@ -144,13 +191,14 @@ describe("DistributedSingleFlight", () => {
     const outcomes: SingleFlightOutcome[] = [];
     const a = instance(clients[0]!, outcomes);
     const b = instance(clients[1]!, outcomes, { waitMaxMs: 400 });
-    let finish!: () => void;
-    const leader = a.do("bounded", () => new Promise<string>((r) => (finish = () => r("late"))));
-    await sleep(30);
+    const leaderRuns = deferred();
+    const finished = deferred<string>();
+    const leader = a.do("bounded", () => (leaderRuns.resolve(), finished.promise));
+    await leaderRuns.promise;
     const t0 = Date.now();
     expect(await b.do("bounded", async () => "did it myself")).toBe("did it myself");
     expect(Date.now() - t0).toBeLessThan(1_500);
-    finish();
+    finished.resolve("late");
     await leader;
     expect(outcomes).toEqual(["leader", "wait_timeout"]);
   });
@@ -181,12 +229,15 @@ describe("DistributedSingleFlight", () => {
     const callsPerInstance = [0, 0, 0];
     const keys = Array.from({ length: 40 }, (_, i) => `batch-${i}`);
     const asked = [keys.slice(0, 30), keys.slice(10, 40), [...keys.slice(20, 40), ...keys.slice(0, 10)]];
+    // Every key is won in the first round of claims; the leaders answer once all 40 are being worked on.
+    const allLeading = deferred();
     const results = await Promise.all(
       instances.map((sf, n) =>
         sf.doMany(asked[n]!, async (mine) => {
           callsPerInstance[n]!++;
           for (const k of mine) runsPerKey.set(k, (runsPerKey.get(k) ?? 0) + 1);
-          await sleep(150);
+          if (runsPerKey.size === keys.length) allLeading.resolve();
+          await allLeading.promise;
           return new Map(mine.map((k) => [k, `answer-${k}`]));
         }),
       ),
@@ -204,9 +255,15 @@ describe("DistributedSingleFlight", () => {
 
   it("doMany: keys a leader's work left without an answer are taken over by the waiting instance", async () => {
     const outcomes: SingleFlightOutcome[] = [];
-    const [a, b] = [instance(clients[0]!, outcomes), instance(clients[1]!, outcomes)];
-    const first = a.doMany(["part-1", "part-2"], async () => (await sleep(100), new Map([["part-1", "from a"]])));
-    await sleep(20);
+    const follower = observed(clients[1]!);
+    const [a, b] = [instance(clients[0]!, outcomes), instance(follower.client, outcomes)];
+    const leaderRuns = deferred();
+    const first = a.doMany(["part-1", "part-2"], async () => {
+      leaderRuns.resolve();
+      await follower.answered(1); // b holds no lock and waits for a
+      return new Map([["part-1", "from a"]]);
+    });
+    await leaderRuns.promise;
     let askedOfB: string[] = [];
     const second = await b.doMany(["part-1", "part-2"], async (mine) => ((askedOfB = mine), new Map(mine.map((k) => [k, "from b"]))));
     expect(await first).toEqual(new Map([["part-1", "from a"]]));

@@ -1,17 +1,18 @@
 // The shared (Redis) quota: several limiters — as several instances would — never exceed the limits together,
-// and one pause holds them all. Runs against the local Redis on 127.0.0.1:6379.
+// and one pause holds them all. Runs against the local Redis (TEST_REDIS_URL, default 127.0.0.1:6379).
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RateLimiter } from "../../src/resources/limiter.js";
 import { RedisQuotaStore, connectRedis } from "../../src/resources/redis-quota-store.js";
 import { RedisSpendLedger } from "../../src/resources/spend-ledger.js";
 import { BudgetGovernor } from "../../src/transforms/classify/budget.js";
+import { redisUrl } from "./support.js";
 
 let client: Awaited<ReturnType<typeof connectRedis>>;
 const prefix = `test:quota:${randomBytes(4).toString("hex")}`;
 
 beforeAll(async () => {
-  client = await connectRedis(process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379");
+  client = await connectRedis(redisUrl());
 });
 afterAll(async () => {
   const keys = await client.keys(`${prefix}*`);

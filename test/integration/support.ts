@@ -7,6 +7,8 @@ import { loadConfig } from "../../src/config/load.js";
 import type { Config } from "../../src/config/schema.js";
 
 export const brokers = (): string => inject("kafkaBrokers");
+/** The Redis checked by global setup (TEST_REDIS_URL, default redis://127.0.0.1:6379; see redis-setup.ts). */
+export const redisUrl = (): string => inject("redisUrl");
 export const unique = (prefix: string): string => `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`;
 
 export function kafka(): Kafka {

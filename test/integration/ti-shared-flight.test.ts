@@ -13,13 +13,14 @@ import type { SharedTiFlight } from "../../src/transforms/enrich/provider-lookup
 import { FakeAbuseIpDb } from "../fakes/abuseipdb.js";
 import { sampleIps } from "../fakes/ip-intel.js";
 import type { Alert } from "../../src/core/alert.js";
+import { redisUrl } from "./support.js";
 
 let redis: Awaited<ReturnType<typeof connectRedis>>;
 let fake: FakeAbuseIpDb;
 const prefix = `test:sf:ti:${randomBytes(4).toString("hex")}`;
 
 beforeAll(async () => {
-  redis = await connectRedis(process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379");
+  redis = await connectRedis(redisUrl());
   fake = await FakeAbuseIpDb.start({ latencyMs: 300 });
 });
 afterAll(async () => {

@@ -3,9 +3,10 @@ import { SEVERITIES } from "../../core/severity.js";
 import { CLASSIFICATIONS } from "../../core/verdict.js";
 
 /**
- * responseSchema sent to Gemini (OpenAPI subset; lowercase types and `format: "enum"` as SDK 0.24 requires).
- * alert_id comes first so a truncated answer still binds every complete item; reasoning precedes the label so
- * the model states the evidence before deciding.
+ * JSON Schema of the answer, sent as Gemini's `responseJsonSchema` (only keywords Google lists as supported: type,
+ * description, enum, items, properties, required, minimum/maximum, additionalProperties, plus its propertyOrdering).
+ * alert_id comes first so a truncated answer still binds every complete item; reasoning precedes the label so the
+ * model states the evidence before deciding. The model's output is still validated by answerItemSchema below.
  */
 export const ANSWER_RESPONSE_SCHEMA: Record<string, unknown> = {
   type: "array",
@@ -14,13 +15,14 @@ export const ANSWER_RESPONSE_SCHEMA: Record<string, unknown> = {
     properties: {
       alert_id: { type: "string" },
       reasoning: { type: "string", description: "1-3 short sentences citing the alert fields and threat intel used" },
-      classification: { type: "string", format: "enum", enum: [...CLASSIFICATIONS] },
-      severity: { type: "string", format: "enum", enum: [...SEVERITIES] },
-      confidence: { type: "integer", description: "0-100" },
+      classification: { type: "string", enum: [...CLASSIFICATIONS] },
+      severity: { type: "string", enum: [...SEVERITIES] },
+      confidence: { type: "integer", minimum: 0, maximum: 100 },
       recommended_actions: { type: "array", items: { type: "string" } },
       mitre_techniques: { type: "array", items: { type: "string" } },
     },
     required: ["alert_id", "reasoning", "classification", "severity", "confidence", "recommended_actions", "mitre_techniques"],
+    additionalProperties: false,
     propertyOrdering: ["alert_id", "reasoning", "classification", "severity", "confidence", "recommended_actions", "mitre_techniques"],
   },
 };

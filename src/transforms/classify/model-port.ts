@@ -1,11 +1,14 @@
 /**
- * Our port to a structured-output LLM. The Gemini SDK adapter (gemini.ts) implements it; the classifier and its
- * tests only see these types, so switching SDKs (e.g. to @google/genai) touches one file.
+ * Our port to a structured-output LLM. The Gemini SDK adapter (gemini.ts, on @google/genai) implements it; the
+ * classifier and its tests only see these types, so switching SDKs touches one file.
  */
 
 /** Tokens a request used, as the server reported them. */
 export interface TokenUsage {
+  /** All input tokens, cached ones included. */
   promptTokens: number;
+  /** Input tokens served from the model's context cache (part of promptTokens, billed lower); absent = 0. */
+  cachedTokens?: number;
   /** Visible answer tokens. */
   outputTokens: number;
   /** Thinking tokens (billed as output). */
@@ -16,7 +19,7 @@ export interface TokenUsage {
 export interface ModelRequest {
   systemInstruction: string;
   userPrompt: string;
-  /** OpenAPI-subset schema of the JSON answer (Gemini responseSchema). */
+  /** JSON Schema of the answer (sent as Gemini's responseJsonSchema). */
   responseSchema: Record<string, unknown>;
   maxOutputTokens: number;
   /** Abort the call after this long. */

@@ -1,6 +1,8 @@
 import type { EnrichedAlert, Classifier } from "../../core/ports.js";
 import type { Classification, Decision } from "../../core/verdict.js";
 import type { Severity } from "../../core/severity.js";
+import { geminiOptions } from "../../config/gemini.js";
+import { strongThreatIntel, type GuardOptions } from "./guard.js";
 
 /** Version stamped on rules verdicts (prompt_version field), bumped when a rule changes. */
 export const RULES_VERSION = "rules-1";
@@ -35,39 +37,41 @@ const RULES: readonly Rule[] = [
 
 const HIGH: ReadonlySet<Severity> = new Set(["critical", "high"]);
 
-/** Strong TI: an IP most providers agree is malicious. Thresholds match the classify guard defaults. */
-function strongThreatIntel(item: EnrichedAlert): string | null {
-  const e = item.enrichment;
-  if (!e) return null;
-  const reasons: string[] = [];
-  if (e.abuseipdb.status === "ok" && e.abuseipdb.data.abuse_confidence_score >= 90) reasons.push(`AbuseIPDB confidence ${e.abuseipdb.data.abuse_confidence_score}`);
-  if (e.virustotal.status === "ok" && e.virustotal.data.malicious >= 5) reasons.push(`${e.virustotal.data.malicious} VirusTotal engines flag it`);
-  return reasons.length > 0 ? `${e.ip} has strong threat intel (${reasons.join(", ")})` : null;
-}
+/**
+ * The guard at the GUARD_* defaults the config schema declares (one source): for callers without the operator's
+ * options at hand. Callers that have them (the classifiers built from config) pass them in.
+ */
+export const DEFAULT_GUARD: Readonly<GuardOptions> = Object.freeze({
+  abuseScoreMin: geminiOptions.GUARD_ABUSE_SCORE_MIN.schema.parse(undefined),
+  vtMaliciousMin: geminiOptions.GUARD_VT_MALICIOUS_MIN.schema.parse(undefined),
+});
 
 // Decisions without TI depend only on name, severity and description: memoised (bounded) for the hot path.
 const memo = new Map<string, Decision>();
 const MEMO_MAX = 10_000;
 
-/** Deterministic offline decision for one alert: name rules, then threat intel, then severity. */
-export function decideByRules(item: EnrichedAlert): Decision {
-  if (item.enrichment !== null) return decide(item);
+/**
+ * Deterministic offline decision for one alert: name rules, then threat intel (strong by the guard's thresholds,
+ * GUARD_ABUSE_SCORE_MIN / GUARD_VT_MALICIOUS_MIN), then severity.
+ */
+export function decideByRules(item: EnrichedAlert, guard: GuardOptions = DEFAULT_GUARD): Decision {
+  if (item.enrichment !== null) return decide(item, guard);
   const { alert } = item;
   const key = `${alert.severity}\u0000${alert.alert_name}\u0000${alert.description ?? ""}`;
   const hit = memo.get(key);
   if (hit) return { ...hit, recommended_actions: [...hit.recommended_actions], mitre_techniques: [...hit.mitre_techniques] };
-  const decision = decide(item);
+  const decision = decide(item, guard); // no TI: the guard thresholds play no part, so the memo holds for any
   if (memo.size >= MEMO_MAX) memo.clear();
   memo.set(key, decision);
   return { ...decision, recommended_actions: [...decision.recommended_actions], mitre_techniques: [...decision.mitre_techniques] };
 }
 
-function decide(item: EnrichedAlert): Decision {
+function decide(item: EnrichedAlert, guard: GuardOptions): Decision {
   const { alert } = item;
   const text = `${alert.alert_name} ${alert.description ?? ""}`.toLowerCase();
   const name = alert.alert_name.toLowerCase();
   const rule = RULES.find((r) => r.pattern.test(name)) ?? RULES.find((r) => r.id !== "benign-noise" && r.pattern.test(text));
-  const ti = strongThreatIntel(item);
+  const ti = strongThreatIntel(item.enrichment, guard);
   const base = { severity: alert.severity, source: "rules" as const, model: null, prompt_version: RULES_VERSION, degraded: false, fallback_reason: null, learnable: false };
 
   if (ti && rule?.classification !== "true_positive") {
@@ -90,5 +94,10 @@ function decide(item: EnrichedAlert): Decision {
 /** The offline classifier: default without a Gemini key, and the fallback when the model can't answer. */
 export const rulesClassifier: Classifier = {
   name: "rules",
-  classify: async (items) => items.map(decideByRules),
+  classify: async (items) => items.map((item) => decideByRules(item)),
 };
+
+/** The rules verdict for an alert the model could not decide: flagged degraded, with the reason (the one fallback). */
+export function degradedByRules(item: EnrichedAlert, reason: string, guard: GuardOptions = DEFAULT_GUARD): Decision {
+  return { ...decideByRules(item, guard), degraded: true, fallback_reason: reason };
+}

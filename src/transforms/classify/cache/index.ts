@@ -13,8 +13,10 @@ import type { Caches } from "../../../resources/cache.js";
 import type { Logger } from "../../../telemetry/logger.js";
 import type { Metrics } from "../../../telemetry/metrics.js";
 import { PROMPT_VERSION } from "../prompt.js";
+import { parseMemoryOptions, type MemoryConfig } from "../../../config/memory.js";
+import { createVerdictMemory, type VerdictMemory } from "../memory/index.js";
 import { CachingClassifier, type SharedFlight, type CachedAnswer, type VerdictCacheParts } from "./caching-classifier.js";
-import { OverrideBook, verdictLogKey, type LoggedVerdict } from "./override-book.js";
+import { OverrideBook, verdictLogKey, VerdictLogTier, type LoggedVerdict } from "./override-book.js";
 import { isResolved, overrideDecision, sameDecision, toStored, type AnalystOverride, type FeedbackPublisher, type FeedbackRecord, type ResolvedOverride } from "./overrides.js";
 import { CacheTier } from "./tier.js";
 
@@ -26,7 +28,7 @@ export type VerdictCacheConfig = AiCacheConfig & {
   readonly GUARD_ABUSE_SCORE_MIN: number;
   readonly GUARD_VT_MALICIOUS_MIN: number;
   readonly GEMINI_MODEL: string;
-};
+} & Partial<MemoryConfig> & { readonly GEMINI_MAX_ALERTS_PER_REQUEST?: number };
 
 export interface VerdictCacheDeps {
   config: VerdictCacheConfig;
@@ -44,6 +46,18 @@ export interface VerdictCacheDeps {
   now?: () => number;
 }
 
+/**
+ * What became of an analyst override: applied (the updated verdict when this process re-published one; null when it
+ * was applied already), or refused — `unknown_alert` for an alert id not in the verdict record (an override may only
+ * name an alert the service triaged: one planted ahead would decide a future alert that reuses the id), `expired`
+ * when older than OVERRIDE_TTL_SECONDS, `ambiguous_alert` for an id the service saw with two different contents
+ * (ids are attacker-chosen: binding to the latest content would let a record reusing the id pick what the analyst's
+ * decision applies to).
+ */
+export type OverrideOutcome =
+  | { status: "applied"; verdict: Verdict | null; /** The override's time as stored (submitOverride: the server's). */ at?: string }
+  | { status: "unknown_alert" | "expired" | "ambiguous_alert"; message: string };
+
 export interface VerdictCache {
   /** The classifier with the cache in front (one per process; shares single-flight state). */
   wrap(inner: Classifier): Classifier;
@@ -54,8 +68,11 @@ export interface VerdictCache {
   applyOverride(o: AnalystOverride): Promise<Verdict | null>;
   /** A feedback-topic record: an override, or an override another instance bound to its alert's keys. */
   applyFeedback(record: FeedbackRecord): Promise<Verdict | null>;
-  /** POST /v1/feedback: apply here, then publish to the feedback topic (other instances, restarts). */
-  submitOverride(o: AnalystOverride): Promise<Verdict | null>;
+  /**
+   * POST /v1/feedback: stamped with the server's time (the caller's `at` never sets the lifetime), applied here, then
+   * published to the feedback topic (other instances, restarts). Refused overrides are not published.
+   */
+  submitOverride(o: AnalystOverride): Promise<OverrideOutcome>;
   /** The key derivation in use (tools, tests). */
   readonly keys: KeyDeriver;
 }
@@ -92,8 +109,12 @@ export function createVerdictCache(deps: VerdictCacheDeps): VerdictCache {
     pattern: tier<CachedAnswer>("ai-pattern", "ai-pattern", ttlMs, c.AI_CACHE_MAX_ENTRIES, answerWrittenAt),
     overrides: new OverrideBook({ cache: deps.caches.get("overrides"), keyPrefix: prefix, ttlMs: c.OVERRIDE_TTL_SECONDS * 1000, now }),
     // Verdict records are large and read only for overrides: the LRU keeps their keys (for the bound), not them.
-    verdictLog: c.AI_VERDICT_LOG_TTL_SECONDS > 0 ? tier<LoggedVerdict>("verdict-log", "overrides", c.AI_VERDICT_LOG_TTL_SECONDS * 1000, c.AI_VERDICT_LOG_MAX_ENTRIES) : null,
-    policy: { pattern: c.AI_PATTERN_CACHE === "on", patternMinConfidence: c.AI_PATTERN_MIN_CONFIDENCE, patternForCritical: c.AI_PATTERN_FOR_CRITICAL === "true" },
+    // Marks an id seen with two contents, so an override by that id is refused rather than bound to the latest one.
+    verdictLog: c.AI_VERDICT_LOG_TTL_SECONDS > 0
+      ? new VerdictLogTier({ name: "verdict-log", cache: deps.caches.get("overrides"), keyPrefix: prefix, ttlMs: c.AI_VERDICT_LOG_TTL_SECONDS * 1000, maxEntries: c.AI_VERDICT_LOG_MAX_ENTRIES, keepValues: false, metrics: deps.metrics, now })
+      : null,
+    // The verdict memory (MEMORY=on) replaces the pattern cache; the exact cache and overrides stay in front of it.
+    policy: { pattern: c.AI_PATTERN_CACHE === "on" && c.MEMORY !== "on", patternMinConfidence: c.AI_PATTERN_MIN_CONFIDENCE, patternForCritical: c.AI_PATTERN_FOR_CRITICAL === "true", trustInlineOverrides: c.TRUST_INLINE_OVERRIDES === "true" },
     guard: { abuseScoreMin: c.GUARD_ABUSE_SCORE_MIN, vtMaliciousMin: c.GUARD_VT_MALICIOUS_MIN },
     currentVersion: deps.currentVersion === undefined ? { model: c.GEMINI_MODEL, promptVersion: PROMPT_VERSION } : deps.currentVersion,
     publishFeedback: deps.publishFeedback ?? null,
@@ -107,20 +128,24 @@ export function createVerdictCache(deps: VerdictCacheDeps): VerdictCache {
     { backend: deps.caches.backend, pattern: parts.policy.pattern, ttlSeconds: c.AI_CACHE_TTL_SECONDS, maxEntries: c.AI_CACHE_MAX_ENTRIES, keyFingerprint: parts.keys.fingerprint },
     "verdict cache on",
   );
-  return new OverrideApplier(parts, deps.verdictSink, log);
+  const version = parts.currentVersion ?? { model: c.GEMINI_MODEL, promptVersion: PROMPT_VERSION };
+  const memory = c.MEMORY === "on"
+    ? createVerdictMemory({ config: { ...parseMemoryOptions(c as unknown as Record<string, string | undefined>), AI_CACHE_KEY_PREFIX: prefix, GEMINI_MAX_ALERTS_PER_REQUEST: c.GEMINI_MAX_ALERTS_PER_REQUEST ?? 25 }, caches: deps.caches, keys: parts.keys, guard: parts.guard, version, metrics: deps.metrics, logger: deps.logger, now })
+    : null;
+  return new OverrideApplier(parts, deps.verdictSink, log, memory);
 }
 
 /** The override path of the verdict cache (the classify path is CachingClassifier). */
 class OverrideApplier implements VerdictCache {
   readonly keys: KeyDeriver;
-  private readonly applying = new Map<string, Promise<Verdict | null>>();
+  private readonly applying = new Map<string, Promise<OverrideOutcome>>();
 
-  constructor(private readonly p: VerdictCacheParts, private readonly verdictSink: VerdictSink, private readonly log: Logger) {
+  constructor(private readonly p: VerdictCacheParts, private readonly verdictSink: VerdictSink, private readonly log: Logger, private readonly memory: VerdictMemory | null = null) {
     this.keys = p.keys;
   }
 
   wrap(inner: Classifier): Classifier {
-    return new CachingClassifier(inner, this.p);
+    return new CachingClassifier(this.memory ? this.memory.wrap(inner) : inner, this.p);
   }
 
   async applyFeedback(record: FeedbackRecord): Promise<Verdict | null> {
@@ -128,23 +153,31 @@ class OverrideApplier implements VerdictCache {
       await this.applyResolved(record);
       return null;
     }
-    return this.applyOverride(record);
+    const outcome = await this.decide(record);
+    if (outcome.status !== "applied") this.log.info({ alert_id: record.alert_id, outcome: outcome.status }, outcome.message);
+    return outcome.status === "applied" ? outcome.verdict : null;
   }
 
   /**
    * Applied here first (so this instance's own copy from the topic finds it done), then put on the topic for the
    * other instances and for restarts. A failed publish fails the request; retrying it is idempotent.
    */
-  async submitOverride(o: AnalystOverride): Promise<Verdict | null> {
-    const stamped = { ...o, at: o.at ?? new Date(this.p.now()).toISOString() };
-    const verdict = await this.applyOverride(stamped);
+  async submitOverride(o: AnalystOverride): Promise<OverrideOutcome> {
+    const stamped = { ...o, at: new Date(this.p.now()).toISOString() };
+    const outcome = await this.decide(stamped);
+    if (outcome.status !== "applied") return outcome;
     if (this.p.publishFeedback) await this.p.publishFeedback([stamped]);
-    return verdict;
+    return { ...outcome, at: stamped.at };
+  }
+
+  async applyOverride(o: AnalystOverride): Promise<Verdict | null> {
+    const outcome = await this.decide(o);
+    return outcome.status === "applied" ? outcome.verdict : null;
   }
 
   /** One override per alert id at a time in this process (HTTP and topic may bring the same one at once). */
-  applyOverride(o: AnalystOverride): Promise<Verdict | null> {
-    const before = this.applying.get(o.alert_id) ?? Promise.resolve(null);
+  private decide(o: AnalystOverride): Promise<OverrideOutcome> {
+    const before: Promise<unknown> = this.applying.get(o.alert_id) ?? Promise.resolve(null);
     const run = before.catch(() => null).then(() => this.applyNow(o));
     this.applying.set(o.alert_id, run);
     void run.finally(() => {
@@ -153,25 +186,28 @@ class OverrideApplier implements VerdictCache {
     return run;
   }
 
-  private async applyNow(o: AnalystOverride): Promise<Verdict | null> {
+  private async applyNow(o: AnalystOverride): Promise<OverrideOutcome> {
     const at = o.at ?? new Date(this.p.now()).toISOString();
     const log = this.p.verdictLog;
-    const previous = log ? (await log.read([verdictLogKey(o.alert_id)]))[0] : undefined;
+    if (!log) {
+      return { status: "unknown_alert", message: `override for alert ${o.alert_id.slice(0, 200)} refused: AI_VERDICT_LOG_TTL_SECONDS=0 keeps no verdict record, so no alert id can be verified` };
+    }
+    const logged = (await log.read([verdictLogKey(o.alert_id)]))[0];
+    // The record must be of this very id (keys are derived from ids; a record of another id is not this alert's).
+    const previous = logged?.alert.alert_id === o.alert_id ? logged : undefined;
     if (!previous) {
-      // Bound to the alert's keys when the alert shows up here, or when the instance that knows it says so (that
-      // resolved record may have come first: keep it).
-      const known = await this.p.overrides.byId(o.alert_id);
-      if (known && sameDecision(known, o)) return null;
-      const stored = await this.p.overrides.store(toStored({ ...o, at }, false));
-      this.log.info({ alert_id: o.alert_id, classification: o.classification, analyst: o.analyst, stored }, "analyst override stored by alert id (alert not known here)");
-      return null;
+      // Never stored by bare id: it would decide a future alert that reuses the id, skipping the guard. The instance
+      // that knows the alert publishes a resolved record with its keys, which every instance applies.
+      return { status: "unknown_alert", message: `override for alert ${o.alert_id.slice(0, 200)} refused: no verdict for that alert id in the verdict record (unknown, older than AI_VERDICT_LOG_TTL_SECONDS, triaged without the model — rules only keep no record —, or, with per-instance caches, triaged by another instance: send it to the feedback topic)` };
+    }
+    if (previous.ambiguous) {
+      return { status: "ambiguous_alert", message: `override for alert ${o.alert_id.slice(0, 200)} refused: that alert id came with more than one content within AI_VERDICT_LOG_TTL_SECONDS (a record reused it), so it does not say which alert the decision is about; nothing stored` };
     }
     const record = toStored({ ...o, at }, true);
     if (!(await this.p.overrides.store(record, { exact: previous.exact, pattern: previous.pattern }))) {
-      this.log.info({ alert_id: o.alert_id, at }, "analyst override older than OVERRIDE_TTL_SECONDS; ignored");
-      return null;
+      return { status: "expired", message: `override for alert ${o.alert_id.slice(0, 200)} at ${at} is older than OVERRIDE_TTL_SECONDS; ignored` };
     }
-    if (previous.override && sameDecision(previous.override, record)) return null; // already applied and published
+    if (previous.override && sameDecision(previous.override, record)) return { status: "applied", verdict: null }; // already applied and published
     const decision = overrideDecision(record, previous.alert, "alert_id", previous.decision);
     const verdict: Verdict = {
       schema_version: VERDICT_SCHEMA_VERSION,
@@ -183,14 +219,20 @@ class OverrideApplier implements VerdictCache {
       classified_at: new Date(this.p.now()).toISOString(),
     };
     await this.verdictSink.publish([verdict]);
-    await log!.write([{ key: verdictLogKey(o.alert_id), value: { ...previous, decision, override: { classification: record.classification, analyst: record.analyst, reason: record.reason } } }]);
+    await log.write([{ key: verdictLogKey(o.alert_id), value: { ...previous, decision, override: { classification: record.classification, analyst: record.analyst, reason: record.reason } } }]);
     const agreement = previous.decision.classification === record.classification ? "agree" : "disagree";
     this.p.metrics.analystOverrides.inc({ agreement });
+    // Evidence against the memory leaf that answered (or would answer) this alert: it splits or retires.
+    if (this.memory) {
+      await this.memory.learnOverride({ alert: previous.alert, enrichment: previous.enrichment }, record.classification, record.severity ?? decision.severity).catch((err: unknown) => {
+        this.log.warn({ alert_id: o.alert_id, err: (err as Error).message }, "verdict memory could not learn the override");
+      });
+    }
     if (this.p.publishFeedback) {
       await this.p.publishFeedback([{ ...o, at, kind: "resolved", exact: previous.exact, pattern: previous.pattern, previous: previous.decision.classification }]);
     }
     this.log.info({ alert_id: o.alert_id, classification: record.classification, previous: previous.decision.classification, agreement, analyst: o.analyst }, "analyst override applied; updated verdict published");
-    return verdict;
+    return { status: "applied", verdict };
   }
 
   private async applyResolved(r: ResolvedOverride): Promise<void> {

@@ -129,7 +129,9 @@ export function overrideDecision(o: StoredOverride, alert: Pick<Alert, "alert_id
 
 /**
  * The prototype's inline analyst label: `fields.human_override` ("TRUE_POSITIVE", "FALSE_POSITIVE", ...) on a
- * record is an override for that alert, by analyst `fields.analyst` when given. Unknown labels are ignored.
+ * record, by analyst `fields.analyst` when given. Unknown labels are ignored. Whoever writes the record writes the
+ * label, so it is honoured only with TRUST_INLINE_OVERRIDES=true, and then for that record alone (CachingClassifier):
+ * never bound to keys or stored, so it cannot reach another alert. The label is never shown to the model either.
  */
 export function inlineOverride(alert: Alert, at: string): (AnalystOverride & { at: string }) | null {
   const label = parseClassification(alert.fields.human_override);

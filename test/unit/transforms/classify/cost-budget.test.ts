@@ -12,9 +12,20 @@ describe("cost", () => {
     expect(estimateCostUsd(1000, 1000, prices)).toBeCloseTo(0.0028);
   });
 
+  it("bills cached prompt tokens (part of promptTokens) at the cached-input price", () => {
+    const withCache = { ...prices, cachedInputPerMTok: 0.03 };
+    expect(costUsd({ promptTokens: 1_000_000, cachedTokens: 800_000, outputTokens: 0, thoughtsTokens: 0 }, withCache)).toBeCloseTo(0.06 + 0.024);
+    // more cached than prompt (a bad server figure) cannot make the request cheaper than all-cached
+    expect(costUsd({ promptTokens: 1000, cachedTokens: 5000, outputTokens: 0, thoughtsTokens: 0 }, withCache)).toBeCloseTo(0.00003);
+    // no cached price known: cached tokens cost the full input price
+    expect(costUsd({ promptTokens: 1_000_000, cachedTokens: 800_000, outputTokens: 0, thoughtsTokens: 0 }, prices)).toBeCloseTo(0.3);
+  });
+
   it("takes explicit prices over the built-in table, and knows the default model", () => {
-    expect(resolveModelPrices({ GEMINI_MODEL: "gemini-3.5-flash-lite" })).toEqual({ inputPerMTok: 0.3, outputPerMTok: 2.5 });
-    expect(resolveModelPrices({ GEMINI_MODEL: "gemini-3.5-flash-lite", GEMINI_PRICE_INPUT_PER_MTOK: 1 })).toEqual({ inputPerMTok: 1, outputPerMTok: 2.5 });
+    expect(resolveModelPrices({ GEMINI_MODEL: "gemini-3.5-flash-lite" })).toEqual({ inputPerMTok: 0.3, cachedInputPerMTok: 0.03, outputPerMTok: 2.5 });
+    // an explicit input price without a cached one bills cached tokens at that price, never below it
+    expect(resolveModelPrices({ GEMINI_MODEL: "gemini-3.5-flash-lite", GEMINI_PRICE_INPUT_PER_MTOK: 1 })).toEqual({ inputPerMTok: 1, cachedInputPerMTok: 1, outputPerMTok: 2.5 });
+    expect(resolveModelPrices({ GEMINI_MODEL: "gemini-3.5-flash-lite", GEMINI_PRICE_CACHED_INPUT_PER_MTOK: 0.05 })?.cachedInputPerMTok).toBe(0.05);
     expect(resolveModelPrices({ GEMINI_MODEL: "gemini-9-ultra" })).toBeNull();
   });
 });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createGeminiClient } from "../../../../src/transforms/classify/gemini.js";
+import { createGeminiClient, thinkingConfigFor } from "../../../../src/transforms/classify/gemini.js";
 import type { ModelRequest } from "../../../../src/transforms/classify/model-port.js";
 import { ANSWER_RESPONSE_SCHEMA } from "../../../../src/transforms/classify/answer-schema.js";
 import { alertLine, buildUserPrompt, SYSTEM_INSTRUCTION } from "../../../../src/transforms/classify/prompt.js";
@@ -10,7 +10,7 @@ import { enriched } from "./helpers.js";
 let fake: FakeGemini;
 const request = (timeoutMs = 5000): ModelRequest => ({
   systemInstruction: SYSTEM_INSTRUCTION,
-  userPrompt: buildUserPrompt([alertLine(enriched({ alert_id: "G-1" }), 1500), alertLine(enriched({ alert_id: "G-2" }), 1500)]),
+  userPrompt: buildUserPrompt([alertLine(enriched({ alert_id: "G-1" }), 1500, "G-1"), alertLine(enriched({ alert_id: "G-2" }), 1500, "G-2")]),
   responseSchema: ANSWER_RESPONSE_SCHEMA,
   maxOutputTokens: 4000,
   timeoutMs,
@@ -23,7 +23,62 @@ beforeAll(async () => {
 });
 afterAll(() => fake.stop());
 
-describe("Gemini adapter (@google/generative-ai 0.24.1)", () => {
+describe("Gemini adapter (@google/genai)", () => {
+  it("sends what the API expects: v1beta path, key header, byte-stable system prompt, responseJsonSchema, thinking per family", async () => {
+    fake.resetStats();
+    await client().generate(request());
+    await client().generate(request());
+    await client("gemini-2.5-flash").generate(request());
+    const [a, b, c] = fake.requests;
+    expect(fake.log.map((l) => l.path)).toEqual([
+      "/v1beta/models/gemini-3.5-flash-lite:generateContent",
+      "/v1beta/models/gemini-3.5-flash-lite:generateContent",
+      "/v1beta/models/gemini-2.5-flash:generateContent",
+    ]);
+    expect(a!.headers.apiKeyHeader).toBe(true);
+    expect(a!.body).toEqual({
+      contents: [{ role: "user", parts: [{ text: request().userPrompt }] }],
+      systemInstruction: { role: "user", parts: [{ text: SYSTEM_INSTRUCTION }] },
+      generationConfig: { responseMimeType: "application/json", responseJsonSchema: ANSWER_RESPONSE_SCHEMA, maxOutputTokens: 4000, candidateCount: 1, thinkingConfig: { thinkingLevel: "MINIMAL" } },
+    });
+    // the same bytes on every call: the implicit cache keys on the prompt prefix
+    expect(JSON.stringify(b!.body!.systemInstruction)).toBe(JSON.stringify(a!.body!.systemInstruction));
+    expect((c!.body!.generationConfig as Record<string, unknown>).thinkingConfig).toEqual({ thinkingBudget: 0 });
+  });
+
+  it("picks thinking settings per model family and never sends temperature/topP", () => {
+    expect(thinkingConfigFor("gemini-3.5-flash-lite")).toEqual({ thinkingLevel: "MINIMAL" });
+    expect(thinkingConfigFor("gemini-3.1-flash-lite")).toEqual({ thinkingLevel: "MINIMAL" });
+    expect(thinkingConfigFor("gemini-3.6-flash")).toEqual({ thinkingLevel: "LOW" });
+    expect(thinkingConfigFor("gemini-2.5-flash-lite")).toEqual({ thinkingBudget: 0 });
+    expect(thinkingConfigFor("gemini-2.5-pro")).toEqual({ thinkingBudget: 128 });
+    expect(thinkingConfigFor("gemini-2.0-flash")).toBeUndefined();
+    const sent = fake.lastRequest!.body!.generationConfig as Record<string, unknown>;
+    expect(sent).not.toHaveProperty("temperature");
+    expect(sent).not.toHaveProperty("topP");
+  });
+
+  it("is the only retry layer: a 503 reaches the server exactly once", async () => {
+    fake.resetStats();
+    fake.failNext(1, "503");
+    expect(await client().generate(request())).toMatchObject({ kind: "unavailable", status: 503 });
+    expect(fake.totalRequests).toBe(1);
+  });
+
+  it("reports implicitly cached input tokens in usage", async () => {
+    const caching = await FakeGemini.start({ rpm: Infinity, tpm: Infinity, rpd: Infinity, implicitCache: true, implicitCacheMinTokens: 100 });
+    try {
+      const c = createGeminiClient({ apiKey: FakeGemini.DEFAULT_KEY, model: "gemini-3.5-flash-lite", baseUrl: caching.url });
+      const first = await c.generate(request());
+      const second = await c.generate(request());
+      expect(first.kind === "answer" && first.usage!.cachedTokens).toBe(0);
+      expect(second.kind === "answer" && second.usage!.cachedTokens).toBe(Math.ceil(SYSTEM_INSTRUCTION.length / 4));
+      expect(second.kind === "answer" && second.usage!.promptTokens).toBeGreaterThan(Math.ceil(SYSTEM_INSTRUCTION.length / 4));
+    } finally {
+      await caching.stop();
+    }
+  });
+
   it("sends JSON mode with our schema and returns the answer text and token usage", async () => {
     const reply = await client().generate(request());
     expect(reply.kind).toBe("answer");

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { planRequests } from "../../../../src/transforms/classify/request-plan.js";
+import { ISOLATED_PRIORITY, planRequests } from "../../../../src/transforms/classify/request-plan.js";
 
 const opts = { maxAlerts: 25, criticalMaxAlerts: 10, maxInputTokens: 20_000, overheadTokens: 400 };
 const alerts = (n: number, rank = 2, tokens = 150) => Array.from({ length: n }, (_, i) => ({ id: `${rank}-${i}`, rank, tokens }));
@@ -36,5 +36,19 @@ describe("planRequests", () => {
         for (const r of plan) expect(r.alerts.length).toBeLessThanOrEqual(max);
       }),
     );
+  });
+
+  it("gives every alert marked alone a request of its own, last and at the lowest priority whatever its severity", () => {
+    // Its author sets the severity: a flood of "critical" instruction-like alerts must not outrank anything.
+    const flagged = [{ id: "x-0", rank: 0, tokens: 150, alone: true }, { id: "x-1", rank: 3, tokens: 150, alone: true }];
+    const plan = planRequests<{ id: string; rank: number; tokens: number; alone?: boolean }>([...alerts(30, 4), ...flagged], opts);
+    expect(plan.slice(-2)).toEqual([
+      { alerts: [flagged[0]], priority: ISOLATED_PRIORITY },
+      { alerts: [flagged[1]], priority: ISOLATED_PRIORITY },
+    ]);
+    const shared = plan.filter((r) => !r.alerts.some((a) => a.alone));
+    expect(shared.map((r) => r.alerts.length)).toEqual([15, 15]);
+    // Below every other request, info alerts (priority 0) included.
+    for (const r of shared) expect(r.priority).toBeGreaterThan(ISOLATED_PRIORITY);
   });
 });

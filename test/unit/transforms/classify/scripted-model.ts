@@ -2,7 +2,10 @@ import type { ModelClient, ModelReply, ModelRequest } from "../../../../src/tran
 import { extractAlerts } from "../../../fakes/gemini.js";
 
 export interface ScriptedCall {
+  /** The request-local ids of the prompt (a1 … aN). */
   ids: string[];
+  /** Each prompt alert's host (tests put a label there: prompt ids are request-local, alert ids are not sent). */
+  hosts: string[];
   request: ModelRequest;
 }
 
@@ -26,7 +29,7 @@ export class ScriptedModel implements ModelClient {
   async generate(request: ModelRequest): Promise<ModelReply> {
     const alerts = extractAlerts([request.userPrompt]);
     const ids = alerts.map((a) => String(a.alert_id));
-    this.calls.push({ ids, request });
+    this.calls.push({ ids, hosts: alerts.map((a) => String(a.host ?? "")), request });
     return this.reply(ids, this.calls.length, alerts);
   }
 

@@ -55,3 +55,51 @@ describe("decodeRecord", () => {
     );
   });
 });
+
+describe("values JSON.parse cannot keep apart", () => {
+  const normalizer = createNormalizer(limits);
+  const raw = (text: string) => normalizer.normalize(bytes(text));
+
+  it("gives a record with 1e309 and one with null different derived ids", () => {
+    const big = raw('{"alert_name":"x","bytes_out":1e309}');
+    const nul = raw('{"alert_name":"x","bytes_out":null}');
+    const negative = raw('{"alert_name":"x","bytes_out":-1e309}');
+    expect(big.ok && nul.ok && negative.ok).toBe(true);
+    if (!big.ok || !nul.ok || !negative.ok) return;
+    expect(new Set([big.value.alert_id, nul.value.alert_id, negative.value.alert_id]).size).toBe(3);
+    // The number beyond the double range is kept as its literal text, not as Infinity (which serialises as null).
+    expect(big.value.fields.bytes_out).toBe("1e309");
+    expect(negative.value.fields.bytes_out).toBe("-1e309");
+  });
+
+  it("names an out-of-range severity by its literal value, not as null", () => {
+    const r = raw('{"alert_name":"x","severity":1e309}');
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.code).toBe("invalid_field");
+    expect(r.message).toContain("1e309");
+    expect(r.message).not.toMatch(/severity null/);
+  });
+
+  it("keeps NUL characters out of every decoded string and key", () => {
+    const r = raw('{"alert_name":"Login\\u0000 ok","description":"a\\u0000b","note\\u0000":"x","nested":{"list":["\\u0000"]}}');
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(JSON.stringify(r.value)).not.toContain("\\u0000");
+    expect(r.value.alert_name).toBe("Login\u2400 ok");
+    expect(r.value.description).toBe("a\u2400b");
+    expect(r.value.fields).toEqual({ "note\u2400": "x", nested: { list: ["\u2400"] } });
+  });
+
+  it("leaves an escaped backslash followed by u0000 as the literal text it is", () => {
+    const r = raw('{"alert_name":"path C:\\\\u0000"}');
+    expect(r.ok && r.value.alert_name).toBe("path C:\\u0000");
+  });
+});
+
+describe("forbidden keys", () => {
+  it("names the path of a nested __proto__ key", () => {
+    const r = decodeRecord(bytes('{"a":[{"b":1},{"c":{"__proto__":1}}]}'), limits);
+    expect(!r.ok && r.message).toBe("record contains a forbidden key at $.a[1].c.__proto__");
+  });
+});

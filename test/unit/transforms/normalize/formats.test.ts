@@ -4,13 +4,8 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { Alert } from "../../../../src/core/alert.js";
-import { severityFromElasticRiskScore } from "../../../../src/transforms/normalize/elastic.js";
 import { deriveAlertId } from "../../../../src/transforms/normalize/fields.js";
 import { createNormalizer, defaultFormats } from "../../../../src/transforms/normalize/index.js";
-import { severityFromOcsf } from "../../../../src/transforms/normalize/ocsf.js";
-import { severityFromSplunk } from "../../../../src/transforms/normalize/splunk.js";
-import { severityFromSuricata } from "../../../../src/transforms/normalize/suricata.js";
-import { severityFromWazuhLevel } from "../../../../src/transforms/normalize/wazuh.js";
 
 const FORMATS = ["elastic", "wazuh", "suricata", "ocsf", "splunk"] as const;
 type FormatName = (typeof FORMATS)[number];
@@ -31,9 +26,26 @@ const mustNormalize = (rec: unknown): Alert => {
 };
 const claimants = (rec: Record<string, unknown>) => defaultFormats.filter((f) => f.detect(rec)).map((f) => f.name);
 
+// The severity mappings now live in config/formats/*.yaml: read them through a minimal record of each format.
+const severityOf = (rec: Record<string, unknown>): string | undefined => {
+  const r = norm(rec);
+  return r.ok ? r.value.severity : undefined;
+};
+const severityFromWazuhLevel = (level: unknown) => severityOf({ rule: { level, description: "x" }, agent: { name: "a" } });
+const severityFromSuricata = (priority: unknown, signatureSeverity: string | null) =>
+  severityOf({ event_type: "alert", src_ip: "10.0.0.1", alert: { signature: "x", severity: priority, ...(signatureSeverity ? { metadata: { signature_severity: [signatureSeverity] } } : {}) } });
+const severityFromOcsf = (severityId: unknown) => severityOf({ class_uid: 2004, metadata: {}, severity_id: severityId, finding_info: { title: "x" } });
+const severityFromElasticRiskScore = (score: unknown) => severityOf({ "kibana.alert.rule.name": "x", "kibana.alert.risk_score": score });
+const severityFromSplunk = (urgency: unknown, severity: unknown) => severityOf({ _time: "1763626800", search_name: "x", ...(urgency !== undefined ? { urgency } : {}), ...(severity !== undefined ? { severity } : {}) });
+
 describe("format registry", () => {
-  it("tries the flat prototype shape first, Elastic before the other SIEMs, Splunk after them and native last", () => {
-    expect(defaultFormats.map((f) => f.name)).toEqual(["prototype-login", "elastic", "ocsf", "wazuh", "suricata", "splunk", "native"]);
+  it("tries native first (alert_name wins), then the prototype shape, Elastic before the other SIEMs and Splunk after them", () => {
+    const names = defaultFormats.map((f) => f.name);
+    expect(names.slice(0, 2)).toEqual(["native", "prototype-login"]);
+    const at = (n: string) => names.indexOf(n);
+    for (const siem of ["ocsf", "wazuh", "suricata", "splunk"]) expect(at("elastic")).toBeLessThan(at(siem));
+    for (const siem of ["elastic", "ocsf", "wazuh", "suricata"]) expect(at(siem)).toBeLessThan(at("splunk"));
+    expect(new Set(names).size).toBe(names.length);
   });
 });
 
@@ -238,7 +250,8 @@ describe("severity mappings", () => {
   });
 
   it("ocsf severity_id 0–6 and 99", () => {
-    expect([0, 1, 2, 3, 4, 5, 6, 99].map(severityFromOcsf)).toEqual([undefined, "info", "low", "medium", "high", "critical", "critical", undefined]);
+    // 0 Unknown and 99 Other without a usable severity text get our default; 42 is no OCSF severity at all.
+    expect([0, 1, 2, 3, 4, 5, 6, 99, 42].map(severityFromOcsf)).toEqual(["medium", "info", "low", "medium", "high", "critical", "critical", "medium", undefined]);
     expect(mustNormalize({ class_uid: 2004, metadata: {}, severity_id: 99, severity: "Critical", finding_info: { title: "x" } }).severity).toBe("critical");
     expect(mustNormalize({ class_uid: 2004, metadata: {}, severity_id: 0, severity: "Unknown", finding_info: { title: "x" } }).severity).toBe("medium");
   });
@@ -247,7 +260,8 @@ describe("severity mappings", () => {
     expect([0, 1, 21, 33, 34, 47, 59, 60, 73, 85, 86, 99, 100].map(severityFromElasticRiskScore)).toEqual(
       ["info", "low", "low", "low", "medium", "medium", "medium", "high", "high", "high", "critical", "critical", "critical"],
     );
-    expect(severityFromElasticRiskScore(101)).toBeUndefined();
+    // An out-of-range risk score is ignored (medium), not a reason to drop the alert.
+    expect(severityFromElasticRiskScore(101)).toBe("medium");
     expect(mustNormalize({ "kibana.alert.rule.name": "x", "kibana.alert.severity": "low", "kibana.alert.risk_score": 99 }).severity).toBe("low");
   });
 
@@ -255,7 +269,7 @@ describe("severity mappings", () => {
     expect(["informational", "low", "medium", "high", "critical"].map((u) => severityFromSplunk(u, undefined))).toEqual(["info", "low", "medium", "high", "critical"]);
     expect(severityFromSplunk("critical", "low")).toBe("critical");
     expect(severityFromSplunk(undefined, "high")).toBe("high");
-    expect(severityFromSplunk("unknown", undefined)).toBeUndefined();
+    expect(severityFromSplunk("unknown", undefined)).toBe("medium");
     expect(mustNormalize({ _time: "1763626800", search_name: "x" }).severity).toBe("medium");
   });
 });

@@ -199,14 +199,13 @@ describe("analyst overrides", () => {
     expect(r.sink.verdicts).toHaveLength(1);
   });
 
-  it("for an alert not seen yet apply by id when it comes, then bind to its keys and tell the other instances", async () => {
+  it("for an alert not seen yet are refused, not stored by id: an alert arriving later with that id is triaged as usual", async () => {
     const r = await rig();
-    expect(await r.cache.applyOverride({ alert_id: "early", classification: "true_positive", analyst: "ana", reason: "known campaign" })).toBeNull();
+    expect(await r.cache.submitOverride({ alert_id: "early", classification: "false_positive", analyst: "ana", reason: "known campaign" })).toMatchObject({ status: "unknown_alert" });
     const [d] = await r.classify([brute("early", 12)]);
-    expect(d).toMatchObject({ source: "override", classification: "true_positive" });
-    expect(r.published).toEqual([expect.objectContaining({ kind: "resolved", alert_id: "early", classification: "true_positive" })]);
-    expect((await r.classify([brute("later", 13)]))[0]!.source).toBe("override");
-    expect(r.model.alertsAsked).toBe(0);
+    expect(d!.source).toBe("llm");
+    expect(r.published).toEqual([]);
+    expect(r.model.alertsAsked).toBe(1);
   });
 
   it("apply a resolved record from another instance to matching alerts here", async () => {
@@ -220,22 +219,24 @@ describe("analyst overrides", () => {
     expect(b.model.alertsAsked).toBe(0);
   });
 
-  it("take the prototype's human_override label on a record as an override for its keys", async () => {
-    const r = await rig();
+  it("take the prototype's human_override label only with TRUST_INLINE_OVERRIDES=true, and for that record alone", async () => {
     const labelled = item({ alert_id: "h-1", alert_name: "Successful login", severity: "info", source_ip: "10.0.4.21", user: "carol", fields: { failed_logins: 1, success: true, location: "Office", human_override: "FALSE_POSITIVE" }, description: "1 failed login(s) for carol from 10.0.4.21, then a successful login (Office)" });
+    const unlabelled = item({ ...labelled.alert, alert_id: "h-2", fields: { failed_logins: 2, success: true, location: "Office" }, description: "2 failed login(s) for carol from 10.0.4.21, then a successful login (Office)" });
+    const untrusted = await rig();
+    expect((await untrusted.classify([labelled]))[0]!.source).toBe("llm");
+    const r = await rig({ TRUST_INLINE_OVERRIDES: "true" });
     const [d] = await r.classify([labelled]);
     expect(d).toMatchObject({ source: "override", classification: "false_positive", confidence: 100 });
-    const unlabelled = item({ ...labelled.alert, alert_id: "h-2", fields: { failed_logins: 2, success: true, location: "Office" }, description: "2 failed login(s) for carol from 10.0.4.21, then a successful login (Office)" });
-    expect((await r.classify([unlabelled]))[0]).toMatchObject({ source: "override", classification: "false_positive" });
-    expect(r.model.alertsAsked).toBe(0);
+    expect((await r.classify([unlabelled]))[0]!.source).toBe("llm");
+    expect(r.published).toEqual([]);
   });
 
-  it("keep verdict records out when AI_VERDICT_LOG_TTL_SECONDS=0: overrides then apply by id only", async () => {
+  it("keep verdict records out when AI_VERDICT_LOG_TTL_SECONDS=0: overrides are then refused (no alert id can be verified)", async () => {
     const r = await rig({ AI_VERDICT_LOG_TTL_SECONDS: "0" });
     await r.classify([brute("n-1", 12)]);
     expect(await r.cache.applyOverride({ alert_id: "n-1", classification: "false_positive", analyst: "ana", reason: "x" })).toBeNull();
     expect(r.sink.verdicts).toHaveLength(0);
-    expect((await r.classify([brute("n-1", 12)]))[0]!.source).toBe("override");
+    expect((await r.classify([brute("n-1", 12)]))[0]!.source).not.toBe("override");
   });
 
   it("ignore overrides older than OVERRIDE_TTL_SECONDS (a topic replayed from the beginning)", async () => {

@@ -8,7 +8,7 @@ import { parseAiCacheOptions } from "../../../../../src/config/ai-cache.js";
 import { applyGuard } from "../../../../../src/transforms/classify/guard.js";
 import { alertLine } from "../../../../../src/transforms/classify/prompt.js";
 import type { VerdictCacheConfig } from "../../../../../src/transforms/classify/cache/index.js";
-import { referenceAnalyst } from "../../../../fakes/gemini.js";
+import { extractAlerts, referenceAnalyst } from "../../../../fakes/gemini.js";
 import { mulberry32 } from "../../../../fakes/http-fake.js";
 
 export const GUARD = { abuseScoreMin: 90, vtMaliciousMin: 5 };
@@ -22,7 +22,7 @@ export function cacheConfig(env: Record<string, string> = {}): VerdictCacheConfi
 
 /** What the fake Gemini's reference analyst answers for this alert as the prompt shows it, then the guard. */
 export function referenceDecision(item: EnrichedAlert, maxAlertChars = 1500): Decision {
-  const seen = JSON.parse(alertLine(item, maxAlertChars)) as Record<string, unknown>;
+  const seen = extractAlerts([`<<<ALERTS\n${alertLine(item, maxAlertChars)}\nALERTS>>>`])[0]!;
   const r = referenceAnalyst(seen);
   const d: Decision = { ...r, source: "llm", model: TEST_MODEL, prompt_version: TEST_PROMPT, degraded: false, fallback_reason: null, learnable: true };
   return applyGuard(item, d, GUARD);

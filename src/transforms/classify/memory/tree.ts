@@ -1,0 +1,482 @@
+/**
+ * One rule's decision tree (pure), rebuilt from the rule's labelled examples: start with one leaf; while a leaf's
+ * answers disagree, split it on the feature test — `feature >= threshold` or `feature = value` — that best separates
+ * them (Gini gain, exhaustive over the leaf's examples). The tree is a function of its example set, so instances
+ * that share examples (Redis) build the same tree, and merging two memories is a union of examples.
+ *
+ * A leaf answers an alert only when
+ *   - its examples agree (a disagreement that no test separates retires the leaf: it answers nothing),
+ *   - it holds enough model answers (more for false_positive, from several source IPs: a leaf taught only by one
+ *     source — possibly the attacker — never dismisses anyone else's alert),
+ *   - the alert lies inside what has been seen: numbers within the seen range (stretched by a share of its width,
+ *     less for false_positive, never into the gap of a split), categorical values seen before — unless the
+ *     feature's values are mostly one-offs (name-like: new values are expected and carry no signal; such
+ *     features are never split on either), and
+ *   - some model answer of the leaf fell in the same cell of every deciding feature (the features some split of
+ *     the rule tests): a leaf right for "privileged user on a dc" and for "many processes" has not seen "ordinary
+ *     user on a workstation, few processes" even if it saw each value on its own.
+ * Ties between splits go to features that already decide, then to structured features (identity, addresses, TI)
+ * before free fields: fewer deciding features, fewer cells to learn.
+ * Otherwise the alert is asked, and the answer becomes an example.
+ */
+import type { Classification } from "../../../core/verdict.js";
+import { MISSING, type FeatureValue } from "./features.js";
+
+/** One model answer (or analyst override) the memory learnt from. */
+export interface Example {
+  /** Unique per learnt answer (merging memories dedupes on it). */
+  id: string;
+  /** `classification|severity`: the answer two alerts must share to agree. */
+  label: string;
+  values: Record<string, FeatureValue>;
+  /** Source IP of the alert, for source diversity; null when none. */
+  source: string | null;
+  /** Epoch ms when learnt. */
+  at: number;
+  /** model = a model answer; override = an analyst's label (evidence only: never support for reuse). */
+  by: "model" | "override";
+}
+
+export interface TreePolicy {
+  minSupport: number;
+  minSupportFalsePositive: number;
+  minSourcesFalsePositive: number;
+  maxDepth: number;
+}
+
+type Test = { feature: string; op: ">="; threshold: number; below: number; atOrAbove: number } | { feature: string; op: "="; value: string };
+
+type Node = { kind: "leaf"; id: string; examples: Example[] } | { kind: "split"; test: Test; yes: Node; no: Node };
+
+/** Why an alert is asked instead of answered (a bounded metric label). */
+export type AskReason = "empty" | "support" | "sources" | "disagreement" | "unseen_value" | "unseen_combination" | "out_of_range" | "no_answer";
+
+export type Lookup =
+  | { kind: "answer"; leaf: string; label: string; support: number; conditions: string[] }
+  | { kind: "ask"; leaf: string; reason: AskReason; /** Model answers this leaf still needs before it may answer. */ needed: number };
+
+/** Numbers may be reused a little beyond the leaf's seen range: this share of its width (false_positive: less). */
+const STRETCH = 0.5;
+const STRETCH_FALSE_POSITIVE = 0.1;
+/** A number no split tests, against the leaf's own examples: this many widths of their range beyond it. */
+const STRETCH_OWN = 3;
+/** A categorical feature whose values in a leaf are mostly one-offs is name-like: new values are expected. */
+const OPEN_MIN_EXAMPLES = 4;
+const OPEN_SINGLETON_SHARE = 0.5;
+/**
+ * A categorical feature no split of the rule tests is open too once the rule has seen this many distinct values of
+ * it: many values and none of them ever told two answers apart, so one more is no reason to ask (a share path, a
+ * tag, a templated text). A feature with few values (a role, a class) stays closed: a new one is asked.
+ */
+const OPEN_MIN_VALUES = 12;
+/** Model answers in the alert's cell of the deciding features a leaf needs (false_positive: more). */
+const JOINT_SUPPORT = 1;
+const JOINT_SUPPORT_FALSE_POSITIVE = 1;
+
+export function labelOf(classification: Classification, severity: string): string {
+  return `${classification}|${severity}`;
+}
+
+export function classificationOf(label: string): Classification {
+  return label.slice(0, label.indexOf("|")) as Classification;
+}
+
+export class RuleTree {
+  private readonly root: Node;
+  readonly leaves: number;
+  /** Features some split of this rule tests, with the thresholds of numeric ones: they decide, so they must match jointly. */
+  private readonly deciding = new Map<string, number[]>();
+  /** Per leaf and per label, built on first use. */
+  private readonly envelopes = new Map<string, Envelope>();
+  private readonly combinations = new Map<string, Combinations>();
+  /**
+   * Deciding features with at least one split that paid for itself (MDL): only their combinations must be seen
+   * jointly. A split taken only because a leaf's answers disagreed (too few to tell cause from chance) still routes
+   * alerts and judges them by the leaf's own examples, but does not make every other leaf learn its cells.
+   */
+  private readonly proven = new Set<string>();
+
+  constructor(readonly examples: readonly Example[], private readonly policy: TreePolicy) {
+    let leaves = 0;
+    const open = nameLike(examples);
+    const build = (exs: Example[], depth: number, id: string): Node => {
+      const found = depth < policy.maxDepth && !pure(exs) ? bestSplit(exs, open, this.deciding) : null;
+      if (!found) {
+        leaves++;
+        return { kind: "leaf", id, examples: exs };
+      }
+      const test = found.test;
+      const cuts = this.deciding.get(test.feature) ?? [];
+      if (test.op === ">=") cuts.push(test.threshold);
+      this.deciding.set(test.feature, cuts);
+      if (found.pays) this.proven.add(test.feature);
+      const yes: Example[] = [];
+      const no: Example[] = [];
+      for (const e of exs) (passes(test, e.values[test.feature]) ? yes : no).push(e);
+      return { kind: "split", test, yes: build(yes, depth + 1, `${id}1`), no: build(no, depth + 1, `${id}0`) };
+    };
+    this.root = build([...examples], 0, "r");
+    this.leaves = leaves;
+    for (const cuts of this.deciding.values()) cuts.sort((a, b) => a - b);
+  }
+
+  /** Answer or ask for an alert's features. */
+  lookup(values: Readonly<Record<string, FeatureValue>>): Lookup {
+    const bounds = new Map<string, { lo: number; hi: number }>();
+    const path: Test[] = [];
+    const yesOf: boolean[] = [];
+    let node = this.root;
+    while (node.kind === "split") {
+      const t = node.test;
+      const yes = passes(t, values[t.feature]);
+      if (t.op === ">=") {
+        const b = bounds.get(t.feature) ?? { lo: -Infinity, hi: Infinity };
+        // Values between the two sides' nearest examples are unknown ground: neither side covers them.
+        if (yes) b.lo = Math.max(b.lo, t.atOrAbove);
+        else b.hi = Math.min(b.hi, t.below);
+        bounds.set(t.feature, b);
+      }
+      path.push(t);
+      yesOf.push(yes);
+      node = yes ? node.yes : node.no;
+    }
+    const leaf = node;
+    const exs = leaf.examples;
+    const p = this.policy;
+    if (exs.length === 0) return { kind: "ask", leaf: leaf.id, reason: "empty", needed: p.minSupport };
+    if (!pure(exs)) return { kind: "ask", leaf: leaf.id, reason: "disagreement", needed: 1 };
+    const label = exs[0]!.label;
+    const models = exs.filter((e) => e.by === "model");
+    const fp = classificationOf(label) === "false_positive";
+    const need = fp ? p.minSupportFalsePositive : p.minSupport;
+    if (models.length < need) return { kind: "ask", leaf: leaf.id, reason: "support", needed: need - models.length };
+    if (fp) {
+      const sources = new Set(models.map((e) => e.source ?? MISSING)).size;
+      if (sources < p.minSourcesFalsePositive) return { kind: "ask", leaf: leaf.id, reason: "sources", needed: 1 };
+    }
+    const uncovered = this.coverage(leaf, label, values, bounds, fp ? STRETCH_FALSE_POSITIVE : STRETCH);
+    if (uncovered) return { kind: "ask", leaf: leaf.id, reason: uncovered, needed: 1 };
+    // The deciding features in combination: a leaf that is right for (privileged, dc) and for (ordinary user, server)
+    // has not seen (ordinary user, dc) even when it has seen each value on its own.
+    if (!this.combinationsOf(leaf.id, models, fp ? JOINT_SUPPORT_FALSE_POSITIVE : JOINT_SUPPORT).covers(this.cellsOf(values))) return { kind: "ask", leaf: leaf.id, reason: "unseen_combination", needed: 1 };
+    return { kind: "answer", leaf: leaf.id, label, support: models.length, conditions: conditionsOf(path, yesOf, exs) };
+  }
+
+  /**
+   * Why the alert lies outside what the leaf has seen, or null. A deciding feature is judged by the leaf's own
+   * examples. Any other feature has never separated two answers of this rule, so it need not be re-learnt in every
+   * leaf: a number by every example of the rule with the leaf's answer (a count no answer of this kind came with is
+   * still asked: that is how a threshold is found), a categorical value by every example of the rule.
+   */
+  private coverage(leaf: Extract<Node, { kind: "leaf" }>, label: string, values: Readonly<Record<string, FeatureValue>>, bounds: ReadonlyMap<string, { lo: number; hi: number }>, stretch: number): AskReason | null {
+    const own = this.envelopeOf(leaf.id, leaf.examples);
+    const same = this.envelopeOf(`label:${label}`, () => this.examples.filter((e) => e.label === label));
+    const features = new Set<string>([...Object.keys(values), ...own.features()]);
+    for (const f of features) {
+      const v = values[f] ?? MISSING;
+      const deciding = this.deciding.has(f);
+      const why = (deciding ? own : typeof v === "number" ? same : this.envelopeOf("rule", this.examples)).check(f, v, stretch, bounds.get(f), !deciding);
+      if (why) return why;
+      // ...and, loosely, by the leaf's own examples: a leaf taught by one region of a number (one source's
+      // reputation, the hours of one shift) does not answer far outside it just because the rule saw such values.
+      if (!deciding && typeof v === "number") {
+        const far = own.check(f, v, STRETCH_OWN, undefined);
+        if (far) return far;
+      }
+    }
+    return null;
+  }
+
+  private envelopeOf(id: string, exs: readonly Example[] | (() => readonly Example[])): Envelope {
+    let e = this.envelopes.get(id);
+    if (!e) this.envelopes.set(id, (e = new Envelope(typeof exs === "function" ? exs() : exs)));
+    return e;
+  }
+
+  /** The alert's cell of each deciding feature, in the rule's feature order: its value, or for numbers the interval between thresholds. */
+  private cellsOf(v: Readonly<Record<string, FeatureValue>>): string[] {
+    const out: string[] = [];
+    for (const [f, cuts] of this.deciding) {
+      if (!this.proven.has(f)) continue;
+      const x = v[f] ?? MISSING;
+      out.push(typeof x === "number" ? `#${cuts.length > 0 ? cellOf(x, cuts) : 0}` : `=${x}`);
+    }
+    return out;
+  }
+
+  private combinationsOf(leaf: string, models: readonly Example[], min: number): Combinations {
+    let c = this.combinations.get(leaf);
+    if (!c) this.combinations.set(leaf, (c = new Combinations(models.map((e) => this.cellsOf(e.values)), min)));
+    return c;
+  }
+}
+
+/**
+ * Which pairs of deciding-feature cells a leaf's model answers have seen (pairwise coverage). Verdicts decided by
+ * an interaction of two features (user class × host role, hour × role) need every pair seen; requiring the full
+ * cross product of every deciding feature instead would multiply the cells to learn with each split of the rule,
+ * most of them on features that do not matter together. With one deciding feature, the cell itself.
+ */
+export class Combinations {
+  private readonly seen = new Map<string, number>();
+
+  constructor(rows: readonly (readonly string[])[], private readonly min: number) {
+    for (const cells of rows) for (const k of Combinations.keys(cells)) this.seen.set(k, (this.seen.get(k) ?? 0) + 1);
+  }
+
+  covers(cells: readonly string[]): boolean {
+    for (const k of Combinations.keys(cells)) if ((this.seen.get(k) ?? 0) < this.min) return false;
+    return true;
+  }
+
+  private static keys(cells: readonly string[]): string[] {
+    if (cells.length <= 1) return [`0${cells[0] ?? ""}`];
+    const out: string[] = [];
+    for (let i = 0; i < cells.length; i++) for (let j = i + 1; j < cells.length; j++) out.push(`${i}${cells[i]}\u0000${j}${cells[j]}`);
+    return out;
+  }
+}
+
+/** Categorical features whose values over the rule's examples are mostly one-offs (names, free text, ids). */
+function nameLike(exs: readonly Example[]): Set<string> {
+  const counts = new Map<string, Map<string, number>>();
+  for (const e of exs) {
+    for (const [f, v] of Object.entries(e.values)) {
+      if (typeof v === "number") continue;
+      let m = counts.get(f);
+      if (!m) counts.set(f, (m = new Map()));
+      m.set(v, (m.get(v) ?? 0) + 1);
+    }
+  }
+  const out = new Set<string>();
+  for (const [f, m] of counts) {
+    let seen = 0;
+    let singletons = 0;
+    for (const c of m.values()) {
+      seen += c;
+      if (c === 1) singletons++;
+    }
+    if (seen >= OPEN_MIN_EXAMPLES && singletons / seen >= OPEN_SINGLETON_SHARE) out.add(f);
+  }
+  return out;
+}
+
+function cellOf(v: number, cuts: readonly number[]): number {
+  let i = 0;
+  while (i < cuts.length && v >= cuts[i]!) i++;
+  return i;
+}
+
+function pure(exs: readonly Example[]): boolean {
+  return exs.every((e) => e.label === exs[0]!.label);
+}
+
+function passes(t: Test, v: FeatureValue | undefined): boolean {
+  if (t.op === ">=") return typeof v === "number" && v >= t.threshold;
+  return (v ?? MISSING) === t.value;
+}
+
+function entropy(counts: ReadonlyMap<string, number>, n: number): number {
+  if (n === 0) return 0;
+  let h = 0;
+  for (const c of counts.values()) if (c > 0) h -= (c / n) * Math.log2(c / n);
+  return h;
+}
+
+function kinds(counts: ReadonlyMap<string, number>): number {
+  let k = 0;
+  for (const c of counts.values()) if (c > 0) k++;
+  return k;
+}
+
+function tally(exs: readonly Example[]): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const e of exs) m.set(e.label, (m.get(e.label) ?? 0) + 1);
+  return m;
+}
+
+/** A candidate test with what it buys: information gain in bits over the node's examples, minus its description cost. */
+export interface ScoredSplit {
+  test: Test;
+  /** n × information gain (bits). */
+  bits: number;
+  /** MDL cost of the test (bits): which of the feature's candidate tests, plus the sides' label sets. */
+  cost: number;
+}
+
+/**
+ * The MDL criterion (Fayyad & Irani's, with the choice among the feature's own candidate tests instead of n − 1):
+ * a test pays for itself when the bits it saves in coding the labels exceed the bits needed to say which test it
+ * is and which labels each side holds. A feature with many candidate tests (a noisy number, an id-like code) must
+ * separate the answers much better than a two-valued one to be chosen, and a chance separation of a handful of
+ * answers does not pay: with few examples, a threshold on bytes or a duration separates labels by luck.
+ */
+export function splitScore(all: ReadonlyMap<string, number>, yes: ReadonlyMap<string, number>, yesN: number, n: number, candidates: number): { bits: number; cost: number } {
+  const no = new Map<string, number>();
+  for (const [k, c] of all) no.set(k, c - (yes.get(k) ?? 0));
+  const noN = n - yesN;
+  const h = entropy(all, n);
+  const h1 = entropy(yes, yesN);
+  const h2 = entropy(no, noN);
+  const bits = n * h - yesN * h1 - noN * h2;
+  const k = kinds(all);
+  const delta = Math.log2(3 ** k - 2) - (k * h - kinds(yes) * h1 - kinds(no) * h2);
+  return { bits, cost: Math.log2(Math.max(1, candidates)) + delta };
+}
+
+/**
+ * The test to split on: per feature its most informative test, then the feature whose test pays most over its
+ * MDL cost — bias-corrected selection: a many-valued feature (a noisy number, an id-like code) does not win by
+ * having more chances to separate a few answers by luck. A leaf whose answers disagree always splits (on the best
+ * such test, even one that does not yet pay for itself): leaving it impure would ask every alert it holds until
+ * the evidence is significant, and a single disagreeing spot check or override would retire it for good. Ties go
+ * to features that already decide, then to structured features (identity, addresses, threat intel).
+ */
+function bestSplit(exs: readonly Example[], open: ReadonlySet<string>, deciding: ReadonlyMap<string, unknown>): { test: Test; pays: boolean } | null {
+  const n = exs.length;
+  const all = tally(exs);
+  let best: ScoredSplit | null = null;
+  const features = new Set<string>();
+  for (const e of exs) for (const k of Object.keys(e.values)) features.add(k);
+  // Features that already decide elsewhere in the tree first: on a tie they win (fewer deciding features, fewer cells).
+  // Then the alert's structured features (identity, addresses, threat intel) before its free fields.
+  const prior = (f: string) => (deciding.has(f) ? 0 : f.startsWith("fields.") || f === "description" ? 2 : 1);
+  const ordered = [...features].sort((a, b) => prior(a) - prior(b) || (a < b ? -1 : a > b ? 1 : 0));
+  for (const f of ordered) {
+    const tests: { test: Test; yes: Map<string, number>; yesN: number }[] = [];
+    // Numeric: a threshold between two neighbouring distinct values; the examples at or above it are "yes".
+    const nums = exs.filter((e) => typeof e.values[f] === "number").sort((a, b) => (a.values[f] as number) - (b.values[f] as number));
+    const above = tally(nums);
+    let aboveN = nums.length;
+    for (let i = 1; i < nums.length; i++) {
+      const prev = nums[i - 1]!;
+      above.set(prev.label, above.get(prev.label)! - 1);
+      aboveN--;
+      const lo = prev.values[f] as number;
+      const hi = nums[i]!.values[f] as number;
+      if (lo !== hi) tests.push({ test: { feature: f, op: ">=", threshold: (lo + hi) / 2, below: lo, atOrAbove: hi }, yes: new Map(above), yesN: aboveN });
+    }
+    // Categorical (and "has a number at all" for mixed features).
+    const byValue = new Map<string, Example[]>();
+    for (const e of exs) {
+      const v = e.values[f];
+      if (typeof v === "number") continue;
+      const key = v ?? MISSING;
+      const list = byValue.get(key);
+      if (list) list.push(e);
+      else byValue.set(key, [e]);
+    }
+    // A name-like feature (mostly one-off values in the rule) never decides: splitting on it would memorise single alerts.
+    if (!open.has(f)) {
+      const values = [...byValue.keys()].sort();
+      // Two values are one test; a lone value with numbers beside it is the "has a number" test.
+      for (const value of nums.length === 0 && values.length === 2 ? values.slice(0, 1) : values) {
+        const yes = byValue.get(value)!;
+        tests.push({ test: { feature: f, op: "=", value }, yes: tally(yes), yesN: yes.length });
+      }
+    }
+    let top: ScoredSplit | null = null;
+    for (const t of tests) {
+      if (t.yesN === 0 || t.yesN === n) continue;
+      const s = splitScore(all, t.yes, t.yesN, n, tests.length);
+      if (!top || s.bits > top.bits + 1e-9) top = { test: t.test, ...s };
+    }
+    if (top && (!best || top.bits - top.cost > best.bits - best.cost + 1e-9)) best = top;
+  }
+  return best ? { test: best.test, pays: best.bits - best.cost > 1e-9 } : null;
+}
+
+/** What a set of examples has seen, per feature: the numeric range, the categorical values and how many were one-offs. */
+class Envelope {
+  private readonly ranges = new Map<string, { lo: number; hi: number }>();
+  private readonly values = new Map<string, Map<string, number>>();
+  readonly n: number;
+
+  constructor(exs: readonly Example[]) {
+    this.n = exs.length;
+    for (const e of exs) {
+      for (const [f, v] of Object.entries(e.values)) {
+        if (typeof v === "number") {
+          const r = this.ranges.get(f);
+          if (!r) this.ranges.set(f, { lo: v, hi: v });
+          else {
+            if (v < r.lo) r.lo = v;
+            if (v > r.hi) r.hi = v;
+          }
+        } else this.count(f, v);
+      }
+    }
+    // A feature an example lacks counts as the value MISSING.
+    const features = new Set([...this.ranges.keys(), ...this.values.keys()]);
+    for (const f of features) {
+      let present = 0;
+      for (const e of exs) if (e.values[f] !== undefined) present++;
+      for (let i = present; i < exs.length; i++) this.count(f, MISSING);
+    }
+  }
+
+  features(): Iterable<string> {
+    return new Set([...this.ranges.keys(), ...this.values.keys()]);
+  }
+
+  /** Why v lies outside, or null: numbers within the range stretched by `stretch` of its width (clipped to `bound`). */
+  check(f: string, v: FeatureValue, stretch: number, bound: { lo: number; hi: number } | undefined, manyValuedOpen = false): AskReason | null {
+    if (typeof v === "number") {
+      const r = this.ranges.get(f);
+      if (!r) return "unseen_value";
+      // Toward a split of this feature the leaf reaches up to the split's nearest example (the gap before the other
+      // side's nearest example stays unknown ground); on an open side, a share of the seen width.
+      const w = (r.hi - r.lo) * stretch;
+      const min = bound && bound.lo !== -Infinity ? Math.min(r.lo, bound.lo) : r.lo - w;
+      const max = bound && bound.hi !== Infinity ? Math.max(r.hi, bound.hi) : r.hi + w;
+      if (v < min || v > max) return "out_of_range";
+      return null;
+    }
+    const counts = this.values.get(f);
+    if (counts?.has(v)) return null;
+    if (!counts || this.ranges.has(f)) return "unseen_value";
+    let singletons = 0;
+    let seen = 0;
+    for (const c of counts.values()) {
+      seen += c;
+      if (c === 1) singletons++;
+    }
+    if (manyValuedOpen && counts.size >= OPEN_MIN_VALUES) return null;
+    return seen >= OPEN_MIN_EXAMPLES && singletons / seen >= OPEN_SINGLETON_SHARE ? null : "unseen_value";
+  }
+
+  private count(f: string, v: string): void {
+    let m = this.values.get(f);
+    if (!m) this.values.set(f, (m = new Map()));
+    m.set(v, (m.get(v) ?? 0) + 1);
+  }
+}
+
+/** Readable conditions of a leaf: its path's tests, numeric ones as the range the leaf has answers for. */
+function conditionsOf(path: readonly Test[], yesOf: readonly boolean[], exs: readonly Example[]): string[] {
+  const ranges = new Map<string, { lo: number; hi: number }>();
+  const out: string[] = [];
+  path.forEach((t, i) => {
+    if (t.op === "=") {
+      const c = `${t.feature} ${yesOf[i] ? "=" : "!="} ${t.value}`;
+      if (!out.includes(c)) out.push(c);
+      return;
+    }
+    const r = ranges.get(t.feature) ?? { lo: -Infinity, hi: Infinity };
+    if (yesOf[i]) r.lo = Math.max(r.lo, t.atOrAbove);
+    else r.hi = Math.min(r.hi, t.below);
+    ranges.set(t.feature, r);
+  });
+  for (const [f, r] of ranges) {
+    const seen = exs.map((e) => e.values[f]).filter((x): x is number => typeof x === "number");
+    if (r.lo !== -Infinity && r.hi !== Infinity) out.push(`${f} in ${fmt(r.lo)}..${fmt(r.hi)}`);
+    else if (r.lo !== -Infinity) out.push(`${f} >= ${fmt(r.lo)}`);
+    // The "below" side of a numeric test also holds alerts without a number there.
+    else out.push(seen.length === 0 ? `${f} is not a number` : `${f} <= ${fmt(r.hi)}`);
+  }
+  return out;
+}
+
+function fmt(n: number): string {
+  return Number.isInteger(n) ? String(n) : n.toFixed(2);
+}

@@ -1,0 +1,301 @@
+/**
+ * The verdict memory as a Classifier decorator in front of the model. Per alert (one AlertCase each):
+ *   critical (unless MEMORY_FOR_CRITICAL) or instruction-like text → asked, urgently for critical
+ *   → its rule's tree: a leaf that may answer → the leaf's model answer, marked source "memory" with its rule,
+ *     conditions, support and the running agreement; a share of these is spot-checked by the model later
+ *   → a leaf that may not: the first alerts of the leaf are asked while the others wait for their answers
+ *     (single-flight per leaf, two rounds at most), then look again
+ *   → asked alerts go out through the AskQueue (full requests across concurrent calls).
+ * Model answers that are learnable (source llm, not degraded, no instruction-like alert in their request) become
+ * examples of their rule; the store write is awaited before classify returns. A spot check that disagrees is an
+ * example too: its leaf turns impure, so it splits or retires. The classify guard is applied to every reused
+ * answer, here and nowhere else in this folder; the rules fallback for model trouble is in `askModel`, once.
+ */
+import { sha256Hex } from "../../../core/canonical.js";
+import type { KeyDeriver } from "../../../core/cache-keys.js";
+import { asTriageError } from "../../../core/errors.js";
+import type { Classifier, EnrichedAlert } from "../../../core/ports.js";
+import type { Classification, Decision } from "../../../core/verdict.js";
+import type { Logger } from "../../../telemetry/logger.js";
+import type { Metrics } from "../../../telemetry/metrics.js";
+import { retarget } from "../cache/caching-classifier.js";
+import { applyGuard, findInjection, type GuardOptions } from "../guard.js";
+import { decideByRules } from "../rules.js";
+import { AskQueue, type AskQueueOptions, type Timers } from "./ask-queue.js";
+import { alertFeatures, type AlertFeatures } from "./features.js";
+import type { AnswerNames, MemoryStore, StoredAnswer } from "./store.js";
+import { labelOf, type Example, type Lookup } from "./tree.js";
+
+export interface MemoryPolicy {
+  /** MEMORY_SPOT_CHECK_RATE: share of memory answers also asked of the model. */
+  spotCheckRate: number;
+  /** MEMORY_FOR_CRITICAL. */
+  forCritical: boolean;
+  /** MEMORY_SYNC_INTERVAL_MS: how stale this process's copy of a rule may be before it is re-read. */
+  syncIntervalMs: number;
+}
+
+export interface VerdictMemoryParts {
+  keys: KeyDeriver;
+  store: MemoryStore;
+  policy: MemoryPolicy;
+  queue: AskQueueOptions;
+  guard: GuardOptions;
+  metrics: Metrics;
+  logger: Logger;
+  now: () => number;
+  /** Uniform in [0, 1): which memory answers are spot-checked (seeded in tests and benchmarks). */
+  random: () => number;
+  timers?: Timers;
+}
+
+/** One alert on its way through the memory. */
+interface AlertCase {
+  item: EnrichedAlert;
+  features: AlertFeatures;
+  /** Asked without looking at the memory (and never waiting): why. */
+  direct: "critical" | "instructions" | null;
+  decision?: Decision;
+}
+
+/** A leaf being asked about right now: how many of its alerts are out, and when they are all learnt. */
+interface Flight {
+  count: number;
+  done: Promise<void>;
+  release(): void;
+}
+
+const MAX_ROUNDS = 2;
+
+export class MemoryClassifier implements Classifier {
+  readonly name: string;
+  private readonly queue: AskQueue;
+  private readonly flights = new Map<string, Flight>();
+  private readonly background = new Set<Promise<void>>();
+  private readonly log: Logger;
+  private agree = 0;
+  private disagree = 0;
+  private seq = 0;
+  private lastWarnAt = 0;
+
+  constructor(private readonly inner: Classifier, private readonly p: VerdictMemoryParts) {
+    this.name = inner.name;
+    this.log = p.logger.child({ component: "verdict-memory" });
+    this.queue = new AskQueue((items) => this.askModel(items), p.queue, p.timers);
+  }
+
+  async classify(items: readonly EnrichedAlert[]): Promise<Decision[]> {
+    if (items.length === 0) return [];
+    const cases: AlertCase[] = items.map((item) => ({
+      item,
+      features: alertFeatures(item, this.p.keys),
+      direct: item.alert.severity === "critical" && !this.p.policy.forCritical ? "critical" : findInjection(item.alert, item.enrichment) !== null ? "instructions" : null,
+    }));
+    await this.guarded("sync", () => this.p.store.sync(cases.filter((c) => !c.direct).map((c) => c.features.rule), this.p.policy.syncIntervalMs), () => undefined);
+
+    let pending = cases;
+    for (let round = 0; pending.length > 0; round++) {
+      const asks: AlertCase[] = [];
+      const waits: Promise<void>[] = [];
+      const next: AlertCase[] = [];
+      const claimed: Flight[] = [];
+      for (const c of pending) {
+        if (c.direct) {
+          this.p.metrics.memoryAsked.inc({ reason: c.direct });
+          asks.push(c);
+          continue;
+        }
+        const found = this.lookup(c);
+        if (found.kind === "answer") {
+          c.decision = found.decision;
+          continue;
+        }
+        const key = `${c.features.rule}\u0000${found.leaf}`;
+        const flight = this.flights.get(key);
+        if (round < MAX_ROUNDS && flight && flight.count >= found.needed) {
+          waits.push(flight.done);
+          next.push(c);
+          continue;
+        }
+        this.p.metrics.memoryAsked.inc({ reason: found.reason });
+        asks.push(c);
+        claimed.push(this.claim(key));
+      }
+      const asking = this.askAndLearn(asks).finally(() => claimed.forEach((f) => f.release()));
+      await Promise.all([asking, ...waits]);
+      pending = next;
+    }
+    return cases.map((c) => c.decision!);
+  }
+
+  /** Learn from an analyst's label for an alert: evidence against the leaf that answered otherwise (it splits or retires). */
+  async learnOverride(item: EnrichedAlert, classification: Classification, severity: string): Promise<void> {
+    const f = alertFeatures(item, this.p.keys);
+    const example: Example = { id: this.exampleId(item, "o"), label: labelOf(classification, severity), values: f.values, source: f.source, at: this.p.now(), by: "override" };
+    await this.p.store.sync([f.rule], 0);
+    await this.p.store.learn(new Map([[f.rule, { examples: [example], answers: {} }]]));
+  }
+
+  /** Send what waits (spot checks too) and finish background learning: shutdown, benchmarks, tests. */
+  async drain(): Promise<void> {
+    do {
+      await this.queue.drain();
+      await Promise.all([...this.background]);
+    } while (this.background.size > 0 || this.queue.queued.spotChecks > 0);
+  }
+
+  /** What this process holds: rules, examples, leaves, and the records' JSON size. */
+  size(): { rules: number; examples: number; leaves: number; bytes: number } {
+    return { ...this.p.store.size(), bytes: this.p.store.approxBytes() };
+  }
+
+  /** Running spot-check agreement (null before the first spot check). */
+  get agreement(): { ratio: number | null; agree: number; disagree: number } {
+    const n = this.agree + this.disagree;
+    return { ratio: n === 0 ? null : this.agree / n, agree: this.agree, disagree: this.disagree };
+  }
+
+  private lookup(c: AlertCase): ({ kind: "answer"; decision: Decision }) | Extract<Lookup, { kind: "ask" }> {
+    const state = this.p.store.get(c.features.rule);
+    if (!state) return { kind: "ask", leaf: "r", reason: "empty", needed: 1 };
+    const found = state.tree.lookup(c.features.values);
+    if (found.kind === "ask") return found;
+    const answer = state.record.answers[found.label];
+    if (!answer) return { kind: "ask", leaf: found.leaf, reason: "no_answer", needed: 1 };
+    const decision = this.reuse(answer, c, found);
+    this.p.metrics.memoryAnswered.inc();
+    if (this.p.random() < this.p.policy.spotCheckRate) this.spotCheck(c, decision);
+    return { kind: "answer", decision };
+  }
+
+  /** A leaf's stored answer for the alert at hand: current names, provenance, guard re-applied. */
+  private reuse(answer: StoredAnswer, c: AlertCase, found: Extract<Lookup, { kind: "answer" }>): Decision {
+    const swap = retarget(answer.names, namesOf(c.item));
+    const agreement = this.agreement.ratio;
+    const note = ` [memory] Reused the answer for alert ${answer.names.alert_id.slice(0, 120)} (rule ${c.features.rule.slice(0, 120)}; ${found.conditions.length > 0 ? found.conditions.join(", ").slice(0, 600) : "every alert of the rule so far"}; ${found.support} agreeing model answers).`;
+    const reasoning = swap(answer.decision.reasoning);
+    const d: Decision = {
+      ...answer.decision,
+      reasoning: `${reasoning.slice(0, 4000 - note.length)}${note}`,
+      recommended_actions: answer.decision.recommended_actions.map(swap),
+      mitre_techniques: [...answer.decision.mitre_techniques],
+      source: "memory",
+      degraded: false,
+      fallback_reason: null,
+      learnable: false,
+      memory: { rule: c.features.rule, conditions: found.conditions, support: found.support, agreement },
+    };
+    return applyGuard(c.item, d, this.p.guard);
+  }
+
+  private spotCheck(c: AlertCase, answered: Decision): void {
+    let settle!: () => void;
+    const tracked = new Promise<void>((r) => (settle = r));
+    this.background.add(tracked);
+    this.queue.spotCheck(c.item, (d) => {
+      const work = (async () => {
+        if (d === null || !learnable(d)) return;
+        const same = labelOf(d.classification, d.severity) === labelOf(answered.classification, answered.severity);
+        if (same) this.agree++;
+        else this.disagree++;
+        this.p.metrics.memorySpotChecks.inc({ outcome: same ? "agree" : "disagree" });
+        this.p.metrics.memoryAgreement.set(this.agreement.ratio!);
+        if (!same) this.log.info({ rule: c.features.rule, alert_id: c.item.alert.alert_id, memory: answered.classification, model: d.classification }, "spot check disagrees with the memory; the leaf splits or retires");
+        await this.learn([{ c, d }]);
+      })();
+      void work.catch((err: unknown) => this.warn("learn", err)).finally(() => {
+        this.background.delete(tracked);
+        settle();
+      });
+    });
+  }
+
+  /** Ask the alerts (queued with other calls' alerts), keep their decisions, learn from the learnable ones. */
+  private async askAndLearn(asks: AlertCase[]): Promise<void> {
+    if (asks.length === 0) return;
+    const decisions = await this.queue.submit(asks.map((c) => c.item), asks.some((c) => c.direct === "critical"));
+    asks.forEach((c, j) => (c.decision = decisions[j]!));
+    await this.learn(asks.map((c) => ({ c, d: c.decision! })));
+  }
+
+  private async learn(answers: readonly { c: AlertCase; d: Decision }[]): Promise<void> {
+    const updates = new Map<string, { examples: Example[]; answers: Record<string, StoredAnswer> }>();
+    const now = this.p.now();
+    for (const { c, d } of answers) {
+      if (c.direct || !learnable(d)) continue;
+      const label = labelOf(d.classification, d.severity);
+      const u = updates.get(c.features.rule) ?? { examples: [], answers: {} };
+      u.examples.push({ id: this.exampleId(c.item, "m"), label, values: c.features.values, source: c.features.source, at: now, by: "model" });
+      u.answers[label] = { decision: { ...d, memory: null }, names: namesOf(c.item), stored_at: now };
+      updates.set(c.features.rule, u);
+    }
+    await this.guarded("learn", () => this.p.store.learn(updates), () => undefined);
+    const size = this.p.store.size();
+    for (const [kind, n] of Object.entries(size)) this.p.metrics.memorySize.set({ kind }, n);
+  }
+
+  /** The model call behind the queue; never throws: what it cannot decide gets the rules verdict, flagged degraded. */
+  private async askModel(batch: EnrichedAlert[]): Promise<Decision[]> {
+    let decisions: Decision[] = [];
+    let reason = `${this.inner.name} returned no decision`;
+    try {
+      decisions = await this.inner.classify(batch);
+    } catch (err) {
+      reason = `${this.inner.name} failed: ${asTriageError(err, "classify").message}`;
+    }
+    return batch.map((item, j) => decisions[j] ?? applyGuard(item, { ...decideByRules(item, this.p.guard), degraded: true, fallback_reason: reason }, this.p.guard));
+  }
+
+  private claim(key: string): Flight {
+    let flight = this.flights.get(key);
+    if (!flight) {
+      let resolve!: () => void;
+      const done = new Promise<void>((r) => (resolve = r));
+      const f: Flight = {
+        count: 0,
+        done,
+        release: () => {
+          if (--f.count > 0) return;
+          if (this.flights.get(key) === f) this.flights.delete(key);
+          resolve();
+        },
+      };
+      flight = f;
+      this.flights.set(key, f);
+    }
+    flight.count++;
+    return flight;
+  }
+
+  private exampleId(item: EnrichedAlert, kind: string): string {
+    return `${kind}:${sha256Hex(item.alert.alert_id).slice(0, 16)}:${this.p.now().toString(36)}:${(this.seq++).toString(36)}:${Math.floor(this.p.random() * 1e9).toString(36)}`;
+  }
+
+  /** Memory trouble never fails a batch: a failed read means asking, a failed write means not learning (warned every 10 s at most). */
+  private async guarded<T>(what: string, fn: () => Promise<T>, fallback: () => T): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      this.warn(what, err);
+      return fallback();
+    }
+  }
+
+  private warn(what: string, err: unknown): void {
+    const now = this.p.now();
+    if (now - this.lastWarnAt > 10_000) {
+      this.lastWarnAt = now;
+      this.log.warn({ what, err: (err as Error).message }, "verdict memory unavailable; asking the model instead");
+    }
+  }
+}
+
+/** Only a model answer the memory may learn from: its own, not degraded, from a request without instruction-like alerts. */
+function learnable(d: Decision): boolean {
+  return d.source === "llm" && !d.degraded && d.learnable;
+}
+
+function namesOf(item: EnrichedAlert): AnswerNames {
+  const a = item.alert;
+  return { alert_id: a.alert_id, source_ip: a.source_ip, destination_ip: a.destination_ip, user: a.user, host: a.host };
+}

@@ -1,0 +1,158 @@
+import { describe, expect, it } from "vitest";
+import type { FeatureValue } from "../../../../../src/transforms/classify/memory/features.js";
+import { Combinations, labelOf, RuleTree, splitScore, type Example, type TreePolicy } from "../../../../../src/transforms/classify/memory/tree.js";
+
+const POLICY: TreePolicy = { minSupport: 2, minSupportFalsePositive: 3, minSourcesFalsePositive: 2, maxDepth: 8 };
+const TP = labelOf("true_positive", "high");
+const FP = labelOf("false_positive", "low");
+const NR = labelOf("needs_review", "medium");
+
+let n = 0;
+function ex(label: string, values: Record<string, FeatureValue>, source: string | null = `198.51.100.${n % 200}`, by: Example["by"] = "model"): Example {
+  n++;
+  return { id: `e${n}`, label, values: { user: "user", ...values }, source, at: n, by };
+}
+
+describe("RuleTree", () => {
+  it("answers a leaf only with enough agreeing model answers (support)", () => {
+    expect(new RuleTree([], POLICY).lookup({ user: "user" })).toMatchObject({ kind: "ask", reason: "empty", needed: 2 });
+    const one = new RuleTree([ex(TP, { n: 5 })], POLICY);
+    expect(one.lookup({ user: "user", n: 5 })).toMatchObject({ kind: "ask", reason: "support", needed: 1 });
+    const two = new RuleTree([ex(TP, { n: 5 }), ex(TP, { n: 7 })], POLICY);
+    expect(two.lookup({ user: "user", n: 6 })).toMatchObject({ kind: "answer", label: TP, support: 2 });
+  });
+
+  it("needs more support, from several sources, before answering false_positive", () => {
+    const twoFp = new RuleTree([ex(FP, { n: 5 }), ex(FP, { n: 7 })], POLICY);
+    expect(twoFp.lookup({ user: "user", n: 6 })).toMatchObject({ kind: "ask", reason: "support" });
+    // Three answers, but all taught by one source (maybe the attacker): not enough to dismiss anyone's alert.
+    const oneSource = new RuleTree([ex(FP, { n: 5 }, "203.0.113.9"), ex(FP, { n: 6 }, "203.0.113.9"), ex(FP, { n: 7 }, "203.0.113.9")], POLICY);
+    expect(oneSource.lookup({ user: "user", n: 6 })).toMatchObject({ kind: "ask", reason: "sources" });
+    const diverse = new RuleTree([ex(FP, { n: 5 }, "203.0.113.9"), ex(FP, { n: 6 }, "203.0.113.10"), ex(FP, { n: 7 }, "203.0.113.9")], POLICY);
+    expect(diverse.lookup({ user: "user", n: 6 })).toMatchObject({ kind: "answer", label: FP, support: 3 });
+  });
+
+  it("splits on the numeric threshold that separates disagreeing answers, and names it in the conditions", () => {
+    const exs = [ex(FP, { failed: 2 }), ex(FP, { failed: 4 }), ex(FP, { failed: 6 }), ex(NR, { failed: 20 }), ex(NR, { failed: 30 })];
+    const tree = new RuleTree(exs, POLICY);
+    expect(tree.leaves).toBe(2);
+    expect(tree.lookup({ user: "user", failed: 3 })).toMatchObject({ kind: "answer", label: FP, conditions: ["failed <= 6"] });
+    expect(tree.lookup({ user: "user", failed: 25 })).toMatchObject({ kind: "answer", label: NR, conditions: ["failed >= 20"] });
+    // Between the two sides' nearest answers is unknown ground: asked, not guessed.
+    expect(tree.lookup({ user: "user", failed: 10 })).toMatchObject({ kind: "ask", reason: "out_of_range" });
+  });
+
+  it("splits on a categorical feature and states both sides", () => {
+    const tree = new RuleTree([ex(TP, { user: "privileged" }), ex(TP, { user: "privileged" }), ex(NR, { user: "user" }), ex(NR, { user: "user" })], POLICY);
+    expect(tree.lookup({ user: "privileged" })).toMatchObject({ kind: "answer", label: TP, conditions: ["user = privileged"] });
+    expect(tree.lookup({ user: "user" })).toMatchObject({ kind: "answer", label: NR, conditions: ["user != privileged"] });
+  });
+
+  it("retires a leaf whose answers disagree with nothing to split them on", () => {
+    const tree = new RuleTree([ex(TP, { n: 5 }), ex(TP, { n: 5 }), ex(NR, { n: 5 })], POLICY);
+    expect(tree.lookup({ user: "user", n: 5 })).toMatchObject({ kind: "ask", reason: "disagreement" });
+  });
+
+  it("asks for a value it has not seen with that answer, and for a number far outside the seen range", () => {
+    const tree = new RuleTree([ex(TP, { n: 10, port: "22" }), ex(TP, { n: 20, port: "22" })], POLICY);
+    expect(tree.lookup({ user: "user", n: 15, port: "22" })).toMatchObject({ kind: "answer" });
+    expect(tree.lookup({ user: "user", n: 24, port: "22" })).toMatchObject({ kind: "answer" }); // within half the width beyond
+    expect(tree.lookup({ user: "user", n: 40, port: "22" })).toMatchObject({ kind: "ask", reason: "out_of_range" });
+    expect(tree.lookup({ user: "user", n: 15, port: "3389" })).toMatchObject({ kind: "ask", reason: "unseen_value" });
+  });
+
+  it("treats a feature of mostly one-off values as name-like: new values are covered and never split on", () => {
+    const exs = [1, 2, 3, 4, 5].map((i) => ex(TP, { session: `s-${i}` }));
+    const tree = new RuleTree([...exs, ex(NR, { session: "s-6", user: "privileged" }), ex(NR, { session: "s-7", user: "privileged" })], POLICY);
+    expect(tree.lookup({ user: "user", session: "s-new" })).toMatchObject({ kind: "answer", label: TP, conditions: ["user != privileged"] });
+  });
+
+  it("needs every pair of proven deciding-feature cells seen, not just each value somewhere in the leaf", () => {
+    // On dc hosts: TP for privileged users (few processes) and for many processes (ordinary users) — each value of
+    // user and procs occurs, but never "ordinary user, few processes", which elsewhere in the rule is FP. Twice
+    // over, so that each split pays for itself (proven): then its cells must be seen together.
+    const cells: [string, Record<string, FeatureValue>][] = [
+      [TP, { asset: "dc", user: "privileged", procs: 2 }], [TP, { asset: "dc", user: "privileged", procs: 3 }],
+      [TP, { asset: "dc", user: "user", procs: 40 }], [TP, { asset: "dc", user: "user", procs: 45 }],
+      [FP, { asset: "other", user: "user", procs: 2 }], [FP, { asset: "other", user: "user", procs: 3 }],
+      [TP, { asset: "other", user: "privileged", procs: 2 }], [TP, { asset: "other", user: "privileged", procs: 3 }],
+      [TP, { asset: "other", user: "user", procs: 40 }], [TP, { asset: "other", user: "user", procs: 44 }],
+    ];
+    const tree = new RuleTree([...cells, ...cells].map(([label, v]) => ex(label, v)), POLICY);
+    expect(tree.lookup({ asset: "dc", user: "user", procs: 3 })).toMatchObject({ kind: "ask", reason: "unseen_combination" });
+    expect(tree.lookup({ asset: "dc", user: "privileged", procs: 2 })).toMatchObject({ kind: "answer", label: TP });
+  });
+
+  it("pairwise coverage: covered when every pair of cells was seen, even if the full combination never was", () => {
+    const seen = new Combinations([["=a1", "=b1", "#0"], ["=a1", "=b2", "#1"], ["=a2", "=b1", "#1"], ["=a2", "=b2", "#0"]], 1);
+    expect(seen.covers(["=a1", "=b1", "#1"])).toBe(true); // a1b1, a1#1, b1#1 each seen; the triple never was
+    expect(seen.covers(["=a1", "=b1", "#0"])).toBe(true);
+    expect(seen.covers(["=a1", "=b3", "#0"])).toBe(false); // b3 never seen
+    const twoOnly = new Combinations([["=a1", "=b1"], ["=a2", "=b2"]], 1);
+    expect(twoOnly.covers(["=a1", "=b2"])).toBe(false); // the interaction of two features: the pair itself
+    expect(new Combinations([["#0"]], 2).covers(["#0"])).toBe(false); // one deciding feature: the cell, min times
+    expect(new Combinations([["#0"], ["#0"]], 2).covers(["#0"])).toBe(true);
+  });
+
+  it("split significance (MDL): a chance threshold on a noisy number does not pay; the same separation by a two-valued feature does", () => {
+    const all = new Map([[TP, 2], [FP, 2]]);
+    const yes = new Map([[TP, 2]]);
+    // 4 answers split 2|2 perfectly: by one of 3 thresholds of a number vs by the one test of a two-valued feature.
+    const noisy = splitScore(all, yes, 2, 4, 3);
+    const binary = splitScore(all, yes, 2, 4, 1);
+    expect(noisy.bits).toBeCloseTo(4);
+    expect(binary.bits - binary.cost).toBeGreaterThan(noisy.bits - noisy.cost);
+    // With 30 cut points to choose from (a bytes counter), 4 answers never justify a split.
+    expect(splitScore(all, yes, 2, 4, 30).bits - splitScore(all, yes, 2, 4, 30).cost).toBeLessThan(0);
+    // 20 answers separated 10|10: pays even among 19 thresholds.
+    const big = splitScore(new Map([[TP, 10], [FP, 10]]), new Map([[TP, 10]]), 10, 20, 19);
+    expect(big.bits - big.cost).toBeGreaterThan(0);
+  });
+
+  it("chooses the split by bias-corrected gain: a two-valued feature over a noisy number that separates as well", () => {
+    // bytes separates the answers exactly as user does (by construction), but has 5 thresholds to pick from.
+    const exs = [
+      ex(TP, { user: "privileged", bytes: 900 }), ex(TP, { user: "privileged", bytes: 700 }), ex(TP, { user: "privileged", bytes: 800 }),
+      ex(NR, { user: "user", bytes: 100 }), ex(NR, { user: "user", bytes: 300 }), ex(NR, { user: "user", bytes: 200 }),
+    ];
+    const tree = new RuleTree(exs, POLICY);
+    expect(tree.lookup({ user: "privileged", bytes: 750 })).toMatchObject({ kind: "answer", label: TP, conditions: ["user = privileged"] });
+  });
+
+  it("treats a many-valued categorical no split tests as open: a new value is not a reason to ask", () => {
+    // 13 share paths, each seen twice (so not one-offs: not name-like).
+    const shares = Array.from({ length: 26 }, (_, i) => ex(TP, { share: `share-${i % 13}` }));
+    const tree = new RuleTree(shares, POLICY);
+    expect(tree.lookup({ user: "user", share: "share-new" })).toMatchObject({ kind: "answer", label: TP });
+    const few = new RuleTree([ex(TP, { role: "dc" }), ex(TP, { role: "dc" }), ex(TP, { role: "server" }), ex(TP, { role: "server" })], POLICY);
+    expect(few.lookup({ user: "user", role: "workstation" })).toMatchObject({ kind: "ask", reason: "unseen_value" });
+  });
+
+  it("judges a number no split tests by the leaf's own examples too: one source's reputation does not answer for another's", () => {
+    // Few processes and many are needs_review, a middle band true_positive. The rule saw needs_review at scores
+    // 10..95 (many processes), but the few-processes leaf was taught only by a source at score 95.
+    const exs = [
+      ex(NR, { procs: 2, score: 95 }), ex(NR, { procs: 3, score: 95 }), ex(NR, { procs: 4, score: 95 }),
+      ex(TP, { procs: 12, score: 10 }), ex(TP, { procs: 14, score: 60 }), ex(TP, { procs: 15, score: 95 }),
+      ex(NR, { procs: 30, score: 10 }), ex(NR, { procs: 32, score: 60 }), ex(NR, { procs: 35, score: 95 }),
+    ];
+    const tree = new RuleTree(exs, POLICY);
+    expect(tree.lookup({ user: "user", procs: 3, score: 95 })).toMatchObject({ kind: "answer", label: NR });
+    expect(tree.lookup({ user: "user", procs: 31, score: 60 })).toMatchObject({ kind: "answer", label: NR });
+    expect(tree.lookup({ user: "user", procs: 3, score: 60 })).toMatchObject({ kind: "ask", reason: "out_of_range" });
+  });
+
+  it("does not count analyst overrides as support, but lets them split the leaf", () => {
+    const exs = [ex(TP, { n: 5 }), ex(TP, { n: 6 }), ex(NR, { n: 5 }, null, "override")];
+    expect(new RuleTree(exs, POLICY).lookup({ user: "user", n: 5 })).toMatchObject({ kind: "ask", reason: "disagreement" });
+    const onlyOverrides = new RuleTree([ex(NR, { n: 5 }, null, "override"), ex(NR, { n: 6 }, null, "override")], POLICY);
+    expect(onlyOverrides.lookup({ user: "user", n: 5 })).toMatchObject({ kind: "ask", reason: "support" });
+  });
+
+  it("builds the same tree from the same examples in any order (instances sharing a store agree)", () => {
+    const exs = [ex(FP, { failed: 2 }), ex(FP, { failed: 4 }), ex(NR, { failed: 20 }), ex(NR, { failed: 30 }), ex(TP, { failed: 25, user: "privileged" })];
+    const a = new RuleTree(exs, POLICY);
+    const b = new RuleTree([...exs].reverse(), POLICY);
+    for (const v of [{ user: "user", failed: 3 }, { user: "user", failed: 22 }, { user: "privileged", failed: 25 }]) expect(a.lookup(v)).toEqual(b.lookup(v));
+  });
+});
