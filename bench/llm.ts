@@ -19,7 +19,16 @@ import { FakeGemini, type FakeGeminiOptions } from "../test/fakes/gemini.js";
 const env = (name: string, def: number) => Number(process.env[name] ?? def);
 const logger = createLogger("error");
 const SEVERITIES = ["critical", "high", "medium", "low", "info"];
-const NAMES = ["Brute force login attempts", "Impossible travel", "Port scan detected", "Phishing email reported", "Suspicious PowerShell", "Scheduled task ran", "DNS tunnelling suspected", "Malware detected: Emotet loader"];
+const NAMES = [
+  "Brute force login attempts",
+  "Impossible travel",
+  "Port scan detected",
+  "Phishing email reported",
+  "Suspicious PowerShell",
+  "Scheduled task ran",
+  "DNS tunnelling suspected",
+  "Malware detected: Emotet loader",
+];
 
 /** Distinct alerts (never seen before by any cache: ids and content are new per run). */
 function alerts(n: number, tag: string): string[] {
@@ -62,7 +71,15 @@ async function run(lines: string[], fakeOpts: FakeGeminiOptions, configEnv: Reco
     const input = join(dir, "in.ndjson");
     const output = join(dir, "out.ndjson");
     writeFileSync(input, `${lines.join("\n")}\n`);
-    const config = loadConfig({ GEMINI_API_KEY: fake.apiKey, GEMINI_BASE_URL: fake.url, CACHE_URL: "memory://", LOG_LEVEL: "error", GEMINI_RPD: "0", TRIAGE_DAILY_BUDGET_USD: "0", ...configEnv });
+    const config = loadConfig({
+      GEMINI_API_KEY: fake.apiKey,
+      GEMINI_BASE_URL: fake.url,
+      CACHE_URL: "memory://",
+      LOG_LEVEL: "error",
+      GEMINI_RPD: "0",
+      TRIAGE_DAILY_BUDGET_USD: "0",
+      ...configEnv,
+    });
     const metrics = createMetrics({ defaultMetrics: false });
     const ackedAt = new Float64Array(lines.length);
     let acked = 0;
@@ -70,14 +87,25 @@ async function run(lines: string[], fakeOpts: FakeGeminiOptions, configEnv: Reco
       ackedAt[acked++] = performance.now();
     };
     const started = performance.now();
-    const service = await startService(config, logger, { input, output, deadLetters: join(dir, "dlq.ndjson"), http: false, metrics, onAck, classifier: createClassifier({ config, metrics, logger }) });
+    const service = await startService(config, logger, {
+      input,
+      output,
+      deadLetters: join(dir, "dlq.ndjson"),
+      http: false,
+      metrics,
+      onAck,
+      classifier: createClassifier({ config, metrics, logger }),
+    });
     await service.finished;
     const wallSeconds = (performance.now() - started) / 1000;
     const afterBurst = ackedAt.findIndex((t) => t - started > steadyAfterMs);
     const steadySeconds = wallSeconds - steadyAfterMs / 1000;
     const steadyAlertsPerSecond = afterBurst >= 0 && steadySeconds > 1 ? (lines.length - afterBurst) / steadySeconds : null;
     await service.stop("bench done");
-    const verdicts = readFileSync(output, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as { source: string });
+    const verdicts = readFileSync(output, "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { source: string });
     if (verdicts.length !== lines.length) throw new Error(`expected ${lines.length} verdicts, got ${verdicts.length}`);
     const sizes = fake.alertsPerRequest;
     return {
@@ -109,12 +137,19 @@ const protoAlerts = aAlerts.slice(0, env("BENCH_A_PROTO_ALERTS", 150));
 const fakeA: FakeGeminiOptions = { rpm, tpm: 250_000, rpd: Infinity, windowMs: windowA, latencyMs: 50 };
 const common = { GEMINI_RPM: String(rpm), GEMINI_TPM: "250000", GEMINI_RATE_WINDOW_MS: String(windowA), BATCH_MAX_SIZE: "100" };
 console.log(`A. RPM-bound: fake and config at ${rpm} requests per ${windowA} ms window (= ${rpm} RPM scaled ${60_000 / windowA}x faster), 50 ms latency`);
-const proto = await run(protoAlerts, fakeA, { ...common, GEMINI_MAX_ALERTS_PER_REQUEST: "1", GEMINI_CRITICAL_ALERTS_PER_REQUEST: "1", GEMINI_CONCURRENCY: "1" });
+const proto = await run(protoAlerts, fakeA, {
+  ...common,
+  GEMINI_MAX_ALERTS_PER_REQUEST: "1",
+  GEMINI_CRITICAL_ALERTS_PER_REQUEST: "1",
+  GEMINI_CONCURRENCY: "1",
+});
 console.log(`  prototype, 1 alert/call (first ${protoAlerts.length} of the same alerts; its rate does not depend on count): ${fmt(proto)}`);
 const ours = await run(aAlerts, fakeA, common);
 console.log(`  ours, multi-alert calls:                                                      ${fmt(ours)}`);
 const realScale = windowA / 60_000;
-console.log(`  ratio ours/prototype: ${(ours.alertsPerSecond / proto.alertsPerSecond).toFixed(1)}x alerts/s; at a real 60 s window: prototype ${(proto.alertsPerSecond * realScale).toFixed(2)} alerts/s, ours ${(ours.alertsPerSecond * realScale).toFixed(2)} alerts/s`);
+console.log(
+  `  ratio ours/prototype: ${(ours.alertsPerSecond / proto.alertsPerSecond).toFixed(1)}x alerts/s; at a real 60 s window: prototype ${(proto.alertsPerSecond * realScale).toFixed(2)} alerts/s, ours ${(ours.alertsPerSecond * realScale).toFixed(2)} alerts/s`,
+);
 
 // ── B. Sustained, paid Flash-Lite-like limits ───────────────────────────────────────────────────────────────────
 const windowB = env("BENCH_B_WINDOW_MS", 10_000);
@@ -126,7 +161,14 @@ console.log(`B. Sustained on never-seen alerts: 4,000 RPM / 4M TPM (as ${rpmB} r
 const paid = await run(
   bAlerts,
   { rpm: rpmB, tpm: tpmB, rpd: Infinity, windowMs: windowB, latencyMs: 200, tier: "paid" },
-  { GEMINI_RPM: String(rpmB), GEMINI_TPM: String(tpmB), GEMINI_RATE_WINDOW_MS: String(windowB), GEMINI_CONCURRENCY: "64", BATCH_MAX_SIZE: "200", PIPELINE_CONCURRENCY: "16" },
+  {
+    GEMINI_RPM: String(rpmB),
+    GEMINI_TPM: String(tpmB),
+    GEMINI_RATE_WINDOW_MS: String(windowB),
+    GEMINI_CONCURRENCY: "64",
+    BATCH_MAX_SIZE: "200",
+    PIPELINE_CONCURRENCY: "16",
+  },
   windowB,
 );
 console.log(`  ours: ${fmt(paid)}`);

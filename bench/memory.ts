@@ -1,6 +1,6 @@
-// npm run bench:memory — the verdict memory against the old pattern cache, on two generators with different hidden
+// npm run bench:memory — the verdict memory against the old pattern cache, on three generators with different hidden
 // truths (bench/generators: A login-pressure = reputation + count thresholds, B identity-asset = user class × host
-// role + a process-count threshold), each over 3 seeds of 10,000 alerts (Zipf over 300 source IPs, 12 kinds, noise
+// role + a process-count threshold, C off-hours-access, below), each over 3 seeds of 10,000 alerts (Zipf over 300 source IPs, 12 kinds, noise
 // in every other field). Every run goes through the real verdict cache (CachingClassifier) and the Gemini
 // classifier (LlmClassifier, @google/genai adapter) to the loopback fake Gemini, whose `decide` is the generator's
 // hidden truth: the "uncached answers" are that truth after the classify guard. Pipeline shape as in the service:
@@ -14,7 +14,7 @@
 // and any MEMORY_* option.
 import { loadConfig } from "../src/config/load.js";
 import type { Config } from "../src/config/schema.js";
-import type { Classifier, EnrichedAlert } from "../src/core/ports.js";
+import type { Classifier, EnrichedAlert } from "../src/core/ports/index.js";
 import type { Decision } from "../src/core/verdict.js";
 import { openCaches } from "../src/resources/cache.js";
 import { createLogger } from "../src/telemetry/logger.js";
@@ -62,19 +62,40 @@ interface RunResult {
 
 function benchConfig(fake: FakeGemini): Config {
   return loadConfig({
-    GEMINI_API_KEY: fake.apiKey, GEMINI_BASE_URL: fake.url, GEMINI_RPM: "0", GEMINI_TPM: "0", GEMINI_RPD: "0", TRIAGE_DAILY_BUDGET_USD: "0",
-    GEMINI_MAX_ALERTS_PER_REQUEST: "25", LOG_LEVEL: "error", CACHE_URL: "memory://", ...memoryEnv,
+    GEMINI_API_KEY: fake.apiKey,
+    GEMINI_BASE_URL: fake.url,
+    GEMINI_RPM: "0",
+    GEMINI_TPM: "0",
+    GEMINI_RPD: "0",
+    TRIAGE_DAILY_BUDGET_USD: "0",
+    GEMINI_MAX_ALERTS_PER_REQUEST: "25",
+    LOG_LEVEL: "error",
+    CACHE_URL: "memory://",
+    ...memoryEnv,
   });
 }
 
 /** What the model answers for the alert without any cache: the hidden truth on its prompt line, then the guard. */
-function uncachedAnswers(gen: Generator, stream: readonly EnrichedAlert[], config: Config, view: (item: EnrichedAlert) => ReturnType<typeof renderAlert>): Map<string, string> {
+function uncachedAnswers(
+  gen: Generator,
+  stream: readonly EnrichedAlert[],
+  config: Config,
+  view: (item: EnrichedAlert) => ReturnType<typeof renderAlert>,
+): Map<string, string> {
   const guard = { abuseScoreMin: config.GUARD_ABUSE_SCORE_MIN, vtMaliciousMin: config.GUARD_VT_MALICIOUS_MIN };
   const out = new Map<string, string>();
   for (const item of stream) {
     const seen = JSON.parse(promptLine("a1", view(item))) as PromptAlert;
     const d = gen.decide(seen);
-    const decision: Decision = { ...d, source: "llm", model: config.GEMINI_MODEL, prompt_version: PROMPT_VERSION, degraded: false, fallback_reason: null, learnable: true };
+    const decision: Decision = {
+      ...d,
+      source: "llm",
+      model: config.GEMINI_MODEL,
+      prompt_version: PROMPT_VERSION,
+      degraded: false,
+      fallback_reason: null,
+      learnable: true,
+    };
     const g = applyGuard(item, decision, guard);
     out.set(item.alert.alert_id, `${g.classification}|${g.severity}`);
   }
@@ -89,14 +110,25 @@ async function run(gen: Generator, mode: Mode, stream: readonly EnrichedAlert[],
   const prefix = `bench-mem-${process.pid}-${Date.now().toString(36)}-${mode}:`;
   // The memory is composed here as createVerdictCache's wrap() does with MEMORY=on (exact cache and overrides in
   // front of the memory), so the bench can read the memory's own agreement and size.
-  const cache = createVerdictCache({ config: { ...config, MEMORY: "off", AI_PATTERN_CACHE: mode === "pattern" ? "on" : "off", AI_CACHE_KEY_PREFIX: prefix }, caches, metrics, logger, verdictSink: { publish: async () => {}, close: async () => {} } });
+  const cache = createVerdictCache({
+    config: { ...config, MEMORY: "off", AI_PATTERN_CACHE: mode === "pattern" ? "on" : "off", AI_CACHE_KEY_PREFIX: prefix },
+    caches,
+    metrics,
+    logger,
+  });
   const inner = createClassifier({ config, metrics, logger });
   let memory: MemoryClassifier | null = null;
   let classifier: Classifier;
   if (mode === "memory") {
     const built = createVerdictMemory({
-      config: { ...config, AI_CACHE_KEY_PREFIX: prefix }, caches, keys: cache.keys, guard: { abuseScoreMin: config.GUARD_ABUSE_SCORE_MIN, vtMaliciousMin: config.GUARD_VT_MALICIOUS_MIN },
-      version: { model: config.GEMINI_MODEL, promptVersion: PROMPT_VERSION }, metrics, logger, random: mulberry32(seed * 31 + 5),
+      config: { ...config, AI_CACHE_KEY_PREFIX: prefix },
+      caches,
+      keys: cache.keys,
+      guard: { abuseScoreMin: config.GUARD_ABUSE_SCORE_MIN, vtMaliciousMin: config.GUARD_VT_MALICIOUS_MIN },
+      version: { model: config.GEMINI_MODEL, promptVersion: PROMPT_VERSION },
+      metrics,
+      logger,
+      random: mulberry32(seed * 31 + 5),
     });
     memory = built.wrap(inner);
     classifier = cache.wrap(memory);
@@ -113,7 +145,9 @@ async function run(gen: Generator, mode: Mode, stream: readonly EnrichedAlert[],
       while (next < batches.length) {
         const batch = batches[next++]!;
         const ds = await classifier.classify(batch);
-        batch.forEach((item, j) => decisions.set(item.alert.alert_id, ds[j]!));
+        batch.forEach((item, j) => {
+          decisions.set(item.alert.alert_id, ds[j]!);
+        });
       }
     }),
   );
@@ -137,12 +171,18 @@ async function run(gen: Generator, mode: Mode, stream: readonly EnrichedAlert[],
   if (DIAG && memory) {
     const asked = (await metrics.memoryAsked.get()).values.map((v) => `${String(v.labels.reason)}=${v.value}`).join(" ");
     const wrong = new Map<string, number>();
-    for (const [id, d] of decisions) if (d.source === "memory" && `${d.classification}|${d.severity}` !== reference.get(id)) wrong.set(`${d.memory?.rule} [${d.memory?.conditions.join(", ")}] said ${d.classification} truth ${reference.get(id)}`, (wrong.get(`${d.memory?.rule} [${d.memory?.conditions.join(", ")}] said ${d.classification} truth ${reference.get(id)}`) ?? 0) + 1);
+    for (const [id, d] of decisions)
+      if (d.source === "memory" && `${d.classification}|${d.severity}` !== reference.get(id))
+        wrong.set(
+          `${d.memory?.rule} [${d.memory?.conditions.join(", ")}] said ${d.classification} truth ${reference.get(id)}`,
+          (wrong.get(`${d.memory?.rule} [${d.memory?.conditions.join(", ")}] said ${d.classification} truth ${reference.get(id)}`) ?? 0) + 1,
+        );
     console.log(`  asked by reason: ${asked}`);
     for (const [k, n] of [...wrong].sort((a, b) => b[1] - a[1]).slice(0, 12)) console.log(`  wrong x${n}: ${k}`);
   }
   const result: RunResult = {
-    mode, count: stream.length,
+    mode,
+    count: stream.length,
     askedPer1k: (1000 * asked) / stream.length,
     requestsPer1k: (1000 * fake.requests.length) / stream.length,
     agreement: agree / stream.length,
@@ -163,9 +203,18 @@ const f1 = (x: number) => x.toFixed(1);
 
 function row(gen: Generator, seed: number, r: RunResult): string[] {
   return [
-    gen.name, String(seed), r.mode, String(r.count), f1(r.askedPer1k), f1(r.requestsPer1k), pct(r.agreement), `${pct(r.reusedAgreement)} of ${r.reused}`,
-    pct(r.estimate), `${r.spotChecks.agree}/${r.spotChecks.agree + r.spotChecks.disagree}`,
-    r.size ? `${r.size.rules} rules, ${r.size.leaves} leaves, ${r.size.examples} ex, ${(r.size.bytes / 1024).toFixed(0)} KiB` : "-", f1(r.seconds),
+    gen.name,
+    String(seed),
+    r.mode,
+    String(r.count),
+    f1(r.askedPer1k),
+    f1(r.requestsPer1k),
+    pct(r.agreement),
+    `${pct(r.reusedAgreement)} of ${r.reused}`,
+    pct(r.estimate),
+    `${r.spotChecks.agree}/${r.spotChecks.agree + r.spotChecks.disagree}`,
+    r.size ? `${r.size.rules} rules, ${r.size.leaves} leaves, ${r.size.examples} ex, ${(r.size.bytes / 1024).toFixed(0)} KiB` : "-",
+    f1(r.seconds),
   ];
 }
 
@@ -174,7 +223,20 @@ function print(rows: string[][]): void {
   for (const r of rows) console.log(r.map((cell, c) => cell.padEnd(widths[c]!)).join("  "));
 }
 
-const HEADER = ["generator", "seed", "mode", "alerts", "asked/1k", "requests/1k", "agreement (all)", "reused agreeing", "estimate", "spot checks agreeing", "memory size", "s"];
+const HEADER = [
+  "generator",
+  "seed",
+  "mode",
+  "alerts",
+  "asked/1k",
+  "requests/1k",
+  "agreement (all)",
+  "reused agreeing",
+  "estimate",
+  "spot checks agreeing",
+  "memory size",
+  "s",
+];
 
 function meetsTargets(r: RunResult): string[] {
   const missed: string[] = [];
@@ -183,12 +245,15 @@ function meetsTargets(r: RunResult): string[] {
   if (r.agreement < 0.99) missed.push(`agreement ${pct(r.agreement)} < 99%`);
   if (r.reusedAgreement !== null && r.reusedAgreement < 0.99) missed.push(`memory-answer agreement ${pct(r.reusedAgreement)} < 99%`);
   if (r.estimate === null) missed.push("no agreement estimate (no spot checks)");
-  else if (r.reusedAgreement !== null && Math.abs(r.estimate - r.reusedAgreement) > 0.02) missed.push(`estimate ${pct(r.estimate)} vs measured ${pct(r.reusedAgreement)} differ by > 2 points`);
+  else if (r.reusedAgreement !== null && Math.abs(r.estimate - r.reusedAgreement) > 0.02)
+    missed.push(`estimate ${pct(r.estimate)} vs measured ${pct(r.reusedAgreement)} differ by > 2 points`);
   return missed;
 }
 
 async function main(): Promise<void> {
-  console.log(`verdict-memory benchmark: ${COUNT} alerts per run, seeds ${SEEDS.join(",")}, batches of ${BATCH}, ${CONCURRENCY} in flight, 25 alerts per request, store ${CACHE_URL}`);
+  console.log(
+    `verdict-memory benchmark: ${COUNT} alerts per run, seeds ${SEEDS.join(",")}, batches of ${BATCH}, ${CONCURRENCY} in flight, 25 alerts per request, store ${CACHE_URL}`,
+  );
   const rows: string[][] = [HEADER];
   const verdicts: string[] = [];
   const summary: Record<string, unknown>[] = [];
@@ -220,7 +285,22 @@ async function main(): Promise<void> {
     }
     print(g);
   }
-  console.log(JSON.stringify(summary.map((s) => ({ generator: s.generator, seed: s.seed, mode: s.mode, askedPer1k: s.askedPer1k, requestsPer1k: s.requestsPer1k, agreement: s.agreement, reusedAgreement: s.reusedAgreement, estimate: s.estimate, spotChecks: s.spotChecks, size: s.size }))));
+  console.log(
+    JSON.stringify(
+      summary.map((s) => ({
+        generator: s.generator,
+        seed: s.seed,
+        mode: s.mode,
+        askedPer1k: s.askedPer1k,
+        requestsPer1k: s.requestsPer1k,
+        agreement: s.agreement,
+        reusedAgreement: s.reusedAgreement,
+        estimate: s.estimate,
+        spotChecks: s.spotChecks,
+        size: s.size,
+      })),
+    ),
+  );
 }
 
 await main();

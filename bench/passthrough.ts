@@ -21,7 +21,13 @@ const PARTITIONS = 3;
  */
 const NODE_FLAGS = ["--max-semi-space-size=16"];
 
-interface Result { mode: string; alertsPerSecond: number; seconds: number; peakRssMb: number; cpuPercent: number }
+interface Result {
+  mode: string;
+  alertsPerSecond: number;
+  seconds: number;
+  peakRssMb: number;
+  cpuPercent: number;
+}
 
 /** CPU time of this process over the interval, as % of one core. */
 function cpuShare(since: NodeJS.CpuUsage, seconds: number): number {
@@ -63,7 +69,17 @@ async function bare(brokers: string, topic: string): Promise<Result> {
 }
 
 async function pipeline(brokers: string, topic: string): Promise<Result> {
-  const config = loadConfig({ ...process.env, KAFKA_BROKERS: brokers, TRIAGE_INPUT_TOPIC: topic, TRIAGE_OUTPUT_TOPIC: `${topic}.verdicts`, TRIAGE_DLQ_TOPIC: `${topic}.dlq`, KAFKA_GROUP_ID: `bench-pipe-${Date.now()}`, HTTP_PORT: "0", LOG_LEVEL: "error", CACHE_URL: "memory://" });
+  const config = loadConfig({
+    ...process.env,
+    KAFKA_BROKERS: brokers,
+    TRIAGE_INPUT_TOPIC: topic,
+    TRIAGE_OUTPUT_TOPIC: `${topic}.verdicts`,
+    TRIAGE_DLQ_TOPIC: `${topic}.dlq`,
+    KAFKA_GROUP_ID: `bench-pipe-${Date.now()}`,
+    HTTP_PORT: "0",
+    LOG_LEVEL: "error",
+    CACHE_URL: "memory://",
+  });
   const rss = sampleRss();
   const service = await startService(config, createLogger("error"));
   let started = 0;
@@ -73,7 +89,10 @@ async function pipeline(brokers: string, topic: string): Promise<Result> {
       started = performance.now();
       cpu0 = process.cpuUsage();
     }
-    if (process.env.BENCH_TRACE && started) process.stderr.write(`${(performance.now() - started).toFixed(0)}ms rx=${service.telemetry.stats.received} out=${service.telemetry.stats.verdicts} inflight=${service.pipeline.inFlight}\n`);
+    if (process.env.BENCH_TRACE && started)
+      process.stderr.write(
+        `${(performance.now() - started).toFixed(0)}ms rx=${service.telemetry.stats.received} out=${service.telemetry.stats.verdicts} inflight=${service.pipeline.inFlight}\n`,
+      );
     await new Promise((r) => setTimeout(r, 5));
   }
   const seconds = (performance.now() - started) / 1000;
@@ -87,7 +106,10 @@ async function produceBacklog(brokers: string, topic: string): Promise<void> {
   const kafka = new Kafka({ clientId: "bench-producer", brokers: [brokers], logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({ waitForLeaders: true, topics: [topic, `${topic}.verdicts`, `${topic}.bare-out`, `${topic}.dlq`].map((t) => ({ topic: t, numPartitions: PARTITIONS })) });
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: [topic, `${topic}.verdicts`, `${topic}.bare-out`, `${topic}.dlq`].map((t) => ({ topic: t, numPartitions: PARTITIONS })),
+  });
   await admin.disconnect();
   const producer = kafka.producer();
   await producer.connect();
@@ -98,7 +120,19 @@ async function produceBacklog(brokers: string, topic: string): Promise<void> {
       topic,
       messages: Array.from({ length: Math.min(1000, COUNT - i) }, (_, j) => {
         const k = i + j;
-        return { key: String(k), value: JSON.stringify({ alert_id: `bench-${k}`, alert_name: names[k % 5], severity: sev[k % 5], source_ip: `203.0.113.${k % 200}`, user: `user${k % 50}`, host: `host-${k % 30}`, timestamp: new Date(1763890000000 + k * 1000).toISOString(), description: "Synthetic alert for the passthrough benchmark" }) };
+        return {
+          key: String(k),
+          value: JSON.stringify({
+            alert_id: `bench-${k}`,
+            alert_name: names[k % 5],
+            severity: sev[k % 5],
+            source_ip: `203.0.113.${k % 200}`,
+            user: `user${k % 50}`,
+            host: `host-${k % 30}`,
+            timestamp: new Date(1763890000000 + k * 1000).toISOString(),
+            description: "Synthetic alert for the passthrough benchmark",
+          }),
+        };
       }),
     });
   }
@@ -116,7 +150,20 @@ const brokers = ensureBroker();
 const topic = `bench-pass-${Date.now()}`;
 await produceBacklog(brokers, topic);
 const run = (m: string): Result => {
-  const out = spawnSync(process.execPath, [...NODE_FLAGS, ...(process.env.BENCH_PROFILE && m === "pipeline" ? ["--cpu-prof", "--cpu-prof-dir=/tmp/prof"] : []), "--import", "tsx", new URL(import.meta.url).pathname, m, brokers, topic], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  const out = spawnSync(
+    process.execPath,
+    [
+      ...NODE_FLAGS,
+      ...(process.env.BENCH_PROFILE && m === "pipeline" ? ["--cpu-prof", "--cpu-prof-dir=/tmp/prof"] : []),
+      "--import",
+      "tsx",
+      new URL(import.meta.url).pathname,
+      m,
+      brokers,
+      topic,
+    ],
+    { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] },
+  );
   if (out.status !== 0) throw new Error(`${m} run failed`);
   return JSON.parse(out.stdout.trim().split("\n").pop()!) as Result;
 };
@@ -133,8 +180,17 @@ for (let i = 0; i < RUNS; i++) {
 }
 const a = summarize(bares);
 const b = summarize(pipelines);
-console.log(`passthrough benchmark: ${COUNT} messages, ${PARTITIONS} partitions, broker ${brokers}, node ${process.version} ${NODE_FLAGS.join(" ")}, median of ${RUNS} runs`);
-for (const [r, all] of [[a, bares], [b, pipelines]] as const) {
-  console.log(`  ${r.mode.padEnd(26)} ${String(r.alertsPerSecond).padStart(7)} alerts/s  ${r.seconds.toFixed(2)} s  peak RSS ${r.peakRssMb} MB  CPU ${r.cpuPercent}% of a core  (runs: ${all.map((x) => x.alertsPerSecond).join(", ")})`);
+console.log(
+  `passthrough benchmark: ${COUNT} messages, ${PARTITIONS} partitions, broker ${brokers}, node ${process.version} ${NODE_FLAGS.join(" ")}, median of ${RUNS} runs`,
+);
+for (const [r, all] of [
+  [a, bares],
+  [b, pipelines],
+] as const) {
+  console.log(
+    `  ${r.mode.padEnd(26)} ${String(r.alertsPerSecond).padStart(7)} alerts/s  ${r.seconds.toFixed(2)} s  peak RSS ${r.peakRssMb} MB  CPU ${r.cpuPercent}% of a core  (runs: ${all.map((x) => x.alertsPerSecond).join(", ")})`,
+  );
 }
-console.log(`  ratio pipeline/bare: ${(b.alertsPerSecond / a.alertsPerSecond).toFixed(2)} (target ≥ 0.7); pipeline peak RSS ${b.peakRssMb} MB (target ≤ 256 MB)`);
+console.log(
+  `  ratio pipeline/bare: ${(b.alertsPerSecond / a.alertsPerSecond).toFixed(2)} (target ≥ 0.7); pipeline peak RSS ${b.peakRssMb} MB (target ≤ 256 MB)`,
+);

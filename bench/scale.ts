@@ -9,7 +9,7 @@
 // duplicates) and costs little.
 import { cpus, loadavg } from "node:os";
 import { Kafka, logLevel } from "kafkajs";
-import { connectRedis } from "../src/resources/redis-quota-store.js";
+import { connectRedis } from "../src/resources/redis.js";
 import { alive, spawnInstance, stopInstance, type Instance } from "../scripts/chaos.js";
 import { ensureBroker } from "./support.js";
 
@@ -63,12 +63,24 @@ async function runGroup(brokers: string, n: number, cacheUrl: string): Promise<R
   const kafka = new Kafka({ clientId: "bench-scale", brokers: [brokers], logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({ waitForLeaders: true, topics: [topics.input, topics.output].map((topic) => ({ topic, numPartitions: PARTITIONS })).concat([{ topic: topics.dlq, numPartitions: 1 }]) });
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: [topics.input, topics.output].map((topic) => ({ topic, numPartitions: PARTITIONS })).concat([{ topic: topics.dlq, numPartitions: 1 }]),
+  });
   await admin.disconnect();
 
   const env = {
-    KAFKA_BROKERS: brokers, TRIAGE_INPUT_TOPIC: topics.input, TRIAGE_OUTPUT_TOPIC: topics.output, TRIAGE_DLQ_TOPIC: topics.dlq, KAFKA_GROUP_ID: `${tag}-group`,
-    HTTP_PORT: "0", LOG_LEVEL: "info", CACHE_URL: cacheUrl, GEMINI_API_KEY: "", ABUSEIPDB_API_KEY: "", VIRUSTOTAL_API_KEY: "",
+    KAFKA_BROKERS: brokers,
+    TRIAGE_INPUT_TOPIC: topics.input,
+    TRIAGE_OUTPUT_TOPIC: topics.output,
+    TRIAGE_DLQ_TOPIC: topics.dlq,
+    KAFKA_GROUP_ID: `${tag}-group`,
+    HTTP_PORT: "0",
+    LOG_LEVEL: "info",
+    CACHE_URL: cacheUrl,
+    GEMINI_API_KEY: "",
+    ABUSEIPDB_API_KEY: "",
+    VIRUSTOTAL_API_KEY: "",
   };
   const instances: Instance[] = Array.from({ length: n }, (_, i) => spawnInstance(`bench-${i}`, env));
   const seen = new Set<string>();
@@ -102,7 +114,18 @@ async function runGroup(brokers: string, n: number, cacheUrl: string): Promise<R
           topic: topics.input,
           messages: Array.from({ length: Math.min(1000, COUNT - i) }, (_, j) => {
             const k = i + j;
-            return { key: String(k), value: JSON.stringify({ alert_id: `${tag}-${k}`, alert_name: names[k % 5], severity: sev[k % 5], source_ip: `203.0.113.${k % 200}`, user: `user${k % 50}`, host: `host-${k % 30}`, description: "Synthetic alert for the scale benchmark" }) };
+            return {
+              key: String(k),
+              value: JSON.stringify({
+                alert_id: `${tag}-${k}`,
+                alert_name: names[k % 5],
+                severity: sev[k % 5],
+                source_ip: `203.0.113.${k % 200}`,
+                user: `user${k % 50}`,
+                host: `host-${k % 30}`,
+                description: "Synthetic alert for the scale benchmark",
+              }),
+            };
           }),
         }),
       );
@@ -138,12 +161,16 @@ try {
   await redis?.cleanup();
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-console.log(`scale benchmark: ${COUNT} alerts per run, ${PARTITIONS} partitions, rules/cached path (no Gemini key), CACHE_URL ${cacheUrl}, broker ${brokers}, ${cpus().length} CPUs, load average ${loadavg()[0]!.toFixed(2)}`);
+console.log(
+  `scale benchmark: ${COUNT} alerts per run, ${PARTITIONS} partitions, rules/cached path (no Gemini key), CACHE_URL ${cacheUrl}, broker ${brokers}, ${cpus().length} CPUs, load average ${loadavg()[0]!.toFixed(2)}`,
+);
 const medians = new Map<number, number>();
 for (const [n, rs] of results) {
   const rates = rs.map((r) => r.alertsPerSecond);
   medians.set(n, median(rates));
-  console.log(`  ${String(n).padStart(2)} instance(s)  median ${String(median(rates)).padStart(7)} alerts/s  (runs: ${rates.join(", ")})  duplicates ${rs.reduce((a, r) => a + r.duplicates, 0)}`);
+  console.log(
+    `  ${String(n).padStart(2)} instance(s)  median ${String(median(rates)).padStart(7)} alerts/s  (runs: ${rates.join(", ")})  duplicates ${rs.reduce((a, r) => a + r.duplicates, 0)}`,
+  );
 }
 const one = medians.get(1);
 for (const [n, m] of medians) if (one && n !== 1) console.log(`  ${n} vs 1: ×${(m / one).toFixed(2)} (median)`);

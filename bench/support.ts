@@ -4,7 +4,10 @@ import { execFileSync } from "node:child_process";
 /** Bootstrap address of the local broker, starting it if needed. */
 export function ensureBroker(): string {
   if (process.env.KAFKA_BROKERS) return process.env.KAFKA_BROKERS;
-  const out = execFileSync("bash", [new URL("../scripts/kafka.sh", import.meta.url).pathname, "start"], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  const out = execFileSync("bash", [new URL("../scripts/kafka.sh", import.meta.url).pathname, "start"], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   return out.trim().split("\n").pop()!;
 }
 

@@ -37,7 +37,11 @@ async function freePort(): Promise<number> {
  * in-process service) keeps running while the broker stops and starts.
  */
 export class PrivateBroker {
-  private constructor(private readonly env: Record<string, string>, readonly brokers: string, private readonly dataDir: string) {}
+  private constructor(
+    private readonly env: Record<string, string>,
+    readonly brokers: string,
+    private readonly dataDir: string,
+  ) {}
 
   /** Start a fresh broker; resolves once it answers Kafka requests. */
   static async start(): Promise<PrivateBroker> {
@@ -45,7 +49,11 @@ export class PrivateBroker {
     const port = await freePort();
     let controller = await freePort();
     while (controller === port) controller = await freePort();
-    const broker = new PrivateBroker({ KAFKA_PORT: String(port), KAFKA_CONTROLLER_PORT: String(controller), KAFKA_DATA_DIR: dataDir }, `127.0.0.1:${port}`, dataDir);
+    const broker = new PrivateBroker(
+      { KAFKA_PORT: String(port), KAFKA_CONTROLLER_PORT: String(controller), KAFKA_DATA_DIR: dataDir },
+      `127.0.0.1:${port}`,
+      dataDir,
+    );
     await broker.start();
     return broker;
   }
@@ -91,7 +99,11 @@ export interface Instance {
 
 /** Spawn `node --import tsx src/cli.ts run` with env (LOG_LEVEL=info to see assignments). */
 export function spawnInstance(name: string, env: Record<string, string>): Instance {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", "run"], { cwd: repo, env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", "run"], {
+    cwd: repo,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   const inst: Instance = { name, child, assigned: [], killed: false, exit: once(child, "exit"), tail: [] };
   createInterface({ input: child.stderr! }).on("line", (line) => {
     inst.tail.push(line);
@@ -137,8 +149,26 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { instances: 3, iterations: 20, partitions: 6, rate: 200, killEveryMs: 2_500, brokerDownMs: 4_000, drainTimeoutS: 180, seed: Date.now() % 100_000 };
-  const names: Record<string, keyof Options> = { "--instances": "instances", "--iterations": "iterations", "--partitions": "partitions", "--rate": "rate", "--kill-every-ms": "killEveryMs", "--broker-down-ms": "brokerDownMs", "--drain-timeout-s": "drainTimeoutS", "--seed": "seed" };
+  const o: Options = {
+    instances: 3,
+    iterations: 20,
+    partitions: 6,
+    rate: 200,
+    killEveryMs: 2_500,
+    brokerDownMs: 4_000,
+    drainTimeoutS: 180,
+    seed: Date.now() % 100_000,
+  };
+  const names: Record<string, keyof Options> = {
+    "--instances": "instances",
+    "--iterations": "iterations",
+    "--partitions": "partitions",
+    "--rate": "rate",
+    "--kill-every-ms": "killEveryMs",
+    "--broker-down-ms": "brokerDownMs",
+    "--drain-timeout-s": "drainTimeoutS",
+    "--seed": "seed",
+  };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i]!.split("=", 2) as [string, string | undefined];
     const key = names[flag];
@@ -151,11 +181,17 @@ function parseArgs(argv: string[]): Options {
   return o;
 }
 
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (msg: string) => process.stderr.write(`chaos: ${msg}\n`);
 
-const NAMES = ["Brute force login attempts", "Impossible travel", "Port scan detected", "Phishing email reported", "Suspicious PowerShell", "Ransomware behaviour: mass file encryption"];
+const NAMES = [
+  "Brute force login attempts",
+  "Impossible travel",
+  "Port scan detected",
+  "Phishing email reported",
+  "Suspicious PowerShell",
+  "Ransomware behaviour: mass file encryption",
+];
 const SEVERITIES = ["critical", "high", "medium", "low", "info"];
 
 async function main(): Promise<number> {
@@ -185,7 +221,14 @@ async function main(): Promise<number> {
     const kafka = new Kafka({ clientId: "chaos", brokers: [broker.brokers], logLevel: logLevel.NOTHING, retry: { retries: 10, maxRetryTime: 5_000 } });
     const admin = kafka.admin();
     await admin.connect();
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: topics.input, numPartitions: o.partitions }, { topic: topics.output, numPartitions: o.partitions }, { topic: topics.dlq, numPartitions: 1 }] });
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [
+        { topic: topics.input, numPartitions: o.partitions },
+        { topic: topics.output, numPartitions: o.partitions },
+        { topic: topics.dlq, numPartitions: 1 },
+      ],
+    });
     await admin.disconnect();
 
     // Verdicts, de-duplicated by (partition, offset): the collector itself may re-read after the broker restart.
@@ -196,9 +239,23 @@ async function main(): Promise<number> {
     await collector.run({ eachMessage: async ({ partition, message }) => void verdictAt.set(`${partition}:${message.offset}`, message.key?.toString() ?? "") });
 
     const env = {
-      KAFKA_BROKERS: broker.brokers, TRIAGE_INPUT_TOPIC: topics.input, TRIAGE_OUTPUT_TOPIC: topics.output, TRIAGE_DLQ_TOPIC: topics.dlq, KAFKA_GROUP_ID: `${tag}-group`,
-      KAFKA_SESSION_TIMEOUT_MS: "6000", KAFKA_COMMIT_INTERVAL_MS: "200", MAX_INFLIGHT_ALERTS: "2000", HTTP_PORT: "0", LOG_LEVEL: "info", CACHE_URL: "memory://",
-      GEMINI_API_KEY: fake.apiKey, GEMINI_BASE_URL: fake.url, GEMINI_RPM: "0", GEMINI_TPM: "0", GEMINI_RPD: "0", SINK_RETRY_DEADLINE_MS: "120000",
+      KAFKA_BROKERS: broker.brokers,
+      TRIAGE_INPUT_TOPIC: topics.input,
+      TRIAGE_OUTPUT_TOPIC: topics.output,
+      TRIAGE_DLQ_TOPIC: topics.dlq,
+      KAFKA_GROUP_ID: `${tag}-group`,
+      KAFKA_SESSION_TIMEOUT_MS: "6000",
+      KAFKA_COMMIT_INTERVAL_MS: "200",
+      MAX_INFLIGHT_ALERTS: "2000",
+      HTTP_PORT: "0",
+      LOG_LEVEL: "info",
+      CACHE_URL: "memory://",
+      GEMINI_API_KEY: fake.apiKey,
+      GEMINI_BASE_URL: fake.url,
+      GEMINI_RPM: "0",
+      GEMINI_TPM: "0",
+      GEMINI_RPD: "0",
+      SINK_RETRY_DEADLINE_MS: "120000",
     };
     let generation = 0;
     const launch = (slot: number) => (instances[slot] = spawnInstance(`triage-${slot}.${generation++}`, env));
@@ -219,7 +276,13 @@ async function main(): Promise<number> {
           const ids = Array.from({ length: perTick }, () => `${tag}-${nextId++}`);
           const messages = ids.map((id, j) => ({
             key: id,
-            value: JSON.stringify({ alert_id: id, alert_name: NAMES[(nextId + j) % NAMES.length], severity: SEVERITIES[(nextId + j) % SEVERITIES.length], source_ip: `10.${(nextId >> 16) & 255}.${(nextId >> 8) & 255}.${(nextId + j) & 255}`, user: `user${(nextId + j) % 500}` }),
+            value: JSON.stringify({
+              alert_id: id,
+              alert_name: NAMES[(nextId + j) % NAMES.length],
+              severity: SEVERITIES[(nextId + j) % SEVERITIES.length],
+              source_ip: `10.${(nextId >> 16) & 255}.${(nextId >> 8) & 255}.${(nextId + j) & 255}`,
+              user: `user${(nextId + j) % 500}`,
+            }),
           }));
           try {
             await producer!.send({ topic: topics.input, messages });
@@ -289,7 +352,9 @@ async function main(): Promise<number> {
     const duplicates = verdicts - (want.size - lost.length);
     const seconds = (Date.now() - started) / 1000;
     console.log(`chaos result (seed ${o.seed}): ${o.instances} instances, ${kills} SIGKILLs + 1 broker restart in ${seconds.toFixed(0)} s`);
-    console.log(`  produced ${want.size} alerts, ${verdicts} verdicts, lost ${lost.length}, duplicates ${duplicates} (${((duplicates / Math.max(1, want.size)) * 100).toFixed(1)} % of alerts)`);
+    console.log(
+      `  produced ${want.size} alerts, ${verdicts} verdicts, lost ${lost.length}, duplicates ${duplicates} (${((duplicates / Math.max(1, want.size)) * 100).toFixed(1)} % of alerts)`,
+    );
     console.log(`  Gemini fake: ${fake.requests.length} requests, ${fake.countStatus(429)} × 429`);
     if (lost.length > 0) console.log(`  LOST (first 10): ${lost.slice(0, 10).join(", ")}`);
     return lost.length === 0 ? 0 : 1;
@@ -302,7 +367,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   main().then(
     (code) => process.exit(code),
     (err: unknown) => {
-      process.stderr.write(`chaos: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+      process.stderr.write(`chaos: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
       process.exit(2);
     },
   );

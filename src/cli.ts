@@ -10,7 +10,7 @@ import { startService, type Service, type ServiceIO } from "./main.js";
 import type { TriageError } from "./core/errors.js";
 import { createLogger, type Logger } from "./telemetry/logger.js";
 import { formatSummary, runSummary } from "./telemetry/summary.js";
-import type { AlertSource } from "./core/ports.js";
+import type { AlertSource } from "./core/ports/index.js";
 import { LineSource } from "./sources/file.js";
 import { checkOutputs, fsErrorText, type NamedOutput } from "./sinks/output-paths.js";
 import { parseLabelsMap, type LabelMeaning } from "./report/labels.js";
@@ -69,7 +69,11 @@ async function runFinite(config: Config, logger: Logger, io: ServiceIO, opts: Fi
   };
   if (process.stderr.isTTY && typeof io.input === "string") {
     bar = new cliProgress.SingleBar(
-      { stream: process.stderr, format: "{bar} {value}/{total} {percentage}% | {duration_formatted} elapsed | ETA {eta_formatted} | rate-limited {limited}", hideCursor: true },
+      {
+        stream: process.stderr,
+        format: "{bar} {value}/{total} {percentage}% | {duration_formatted} elapsed | ETA {eta_formatted} | rate-limited {limited}",
+        hideCursor: true,
+      },
       cliProgress.Presets.shades_classic,
     );
     bar.start(await countLines(io.input), 0, { limited: 0 });
@@ -79,7 +83,8 @@ async function runFinite(config: Config, logger: Logger, io: ServiceIO, opts: Fi
     bar?.update(acked, { limited });
     void refreshLimited();
   };
-  const source = opts.wrapSource && io.input !== undefined ? opts.wrapSource(new LineSource(io.input, { maxLineBytes: config.MAX_RECORD_BYTES, onAck })) : undefined;
+  const source =
+    opts.wrapSource && io.input !== undefined ? opts.wrapSource(new LineSource(io.input, { maxLineBytes: config.MAX_RECORD_BYTES, onAck })) : undefined;
   const service = await startService(config, logger, { ...io, onAck, ...(source ? { source } : {}) });
   throttleMetric = service.metrics.limiterThrottled;
   // Also while no record completes (every request waiting out a 429), so the count moves when the bar stalls.
@@ -106,7 +111,10 @@ async function runFinite(config: Config, logger: Logger, io: ServiceIO, opts: Fi
 
 /** `triage --version`: our version and the Node running us (the `node` dev dependency under npm, 24+). */
 const packageVersion = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
-const program = new Command().name("triage").description("Streaming SIEM alert triage").version(`triage ${packageVersion} (node ${process.version})`, "-V, --version");
+const program = new Command()
+  .name("triage")
+  .description("Streaming SIEM alert triage")
+  .version(`triage ${packageVersion} (node ${process.version})`, "-V, --version");
 
 program
   .command("run")
@@ -133,11 +141,20 @@ program
   .option("--dlq <file>", "write dead letters here instead of stderr")
   .option("--report <file>", "write the report as JSON (the run summary, plus agreement with the analysts when --labels is given)")
   .option("--report-html <file>", "write the report as one self-contained HTML page (charts inline, no network)")
-  .option("--labels <field>", "dotted path of each record's past analyst decision (e.g. IncidentGrade, kibana.alert.workflow_reason); taken out of the record before anything else sees it")
-  .option("--labels-map <file|inline>", "map label values to true_positive|benign_positive|false_positive|needs_review|ignore: a JSON file or Value=meaning,Value=meaning (wins over the built-in vendor defaults)")
+  .option(
+    "--labels <field>",
+    "dotted path of each record's past analyst decision (e.g. IncidentGrade, kibana.alert.workflow_reason); taken out of the record before anything " +
+      "else sees it",
+  )
+  .option(
+    "--labels-map <file|inline>",
+    "map label values to true_positive|benign_positive|false_positive|needs_review|ignore: a JSON file or Value=meaning,Value=meaning (wins over the " +
+      "built-in vendor defaults)",
+  )
   .action(async (file: string, opts: { out?: string; dlq?: string; report?: string; reportHtml?: string; labels?: string; labelsMap?: string }) => {
     const config = configOrExit();
-    if (opts.labels !== undefined && labelPath(opts.labels) === null) exitWith(2, `--labels ${JSON.stringify(opts.labels)}: expected a dotted field path such as disposition or kibana.alert.workflow_reason`);
+    if (opts.labels !== undefined && labelPath(opts.labels) === null)
+      exitWith(2, `--labels ${JSON.stringify(opts.labels)}: expected a dotted field path such as disposition or kibana.alert.workflow_reason`);
     if (opts.labelsMap !== undefined && opts.labels === undefined) exitWith(2, "--labels-map needs --labels FIELD");
     let labelsMap: ReadonlyMap<string, LabelMeaning> = new Map();
     if (opts.labelsMap !== undefined) {
@@ -157,12 +174,27 @@ program
     }
     // Before the first record: outputs are never the input, never each other, and all writable.
     const outputs: NamedOutput[] = [];
-    for (const [option, path] of [["--out", opts.out], ["--dlq", opts.dlq], ["--report", opts.report], ["--report-html", opts.reportHtml]] as const) if (path) outputs.push({ option, path });
-    const problem = checkOutputs(file === "-" ? null : file, outputs, { streams: [{ name: "standard output", fd: 1 }, { name: "standard error", fd: 2 }] });
+    for (const [option, path] of [
+      ["--out", opts.out],
+      ["--dlq", opts.dlq],
+      ["--report", opts.report],
+      ["--report-html", opts.reportHtml],
+    ] as const)
+      if (path) outputs.push({ option, path });
+    const problem = checkOutputs(file === "-" ? null : file, outputs, {
+      streams: [
+        { name: "standard output", fd: 1 },
+        { name: "standard error", fd: 2 },
+      ],
+    });
     if (problem) exitWith(problem.kind === "refused" ? 2 : 1, problem.message);
     const logger = createLogger(config.LOG_LEVEL);
     const observer = new ReplayObserver({ labelField: opts.labels ?? null, labelsMap });
-    const io: ServiceIO = { input: file === "-" ? process.stdin : file, ...(opts.out ? { output: opts.out } : {}), ...(opts.dlq ? { deadLetters: opts.dlq } : {}) };
+    const io: ServiceIO = {
+      input: file === "-" ? process.stdin : file,
+      ...(opts.out ? { output: opts.out } : {}),
+      ...(opts.dlq ? { deadLetters: opts.dlq } : {}),
+    };
     await runFinite(config, logger, io, {
       wrapSource: (inner) => observer.wrap(inner),
       onStarted: (service) => observer.attach(service.metrics.registry),

@@ -4,9 +4,9 @@
  */
 import type { Writable, Readable } from "node:stream";
 import type { Config } from "./config/schema.js";
-import type { AlertSource, Classifier, DeadLetterSink, Enricher, VerdictSink } from "./core/ports.js";
+import type { AlertSource, Classifier, DeadLetterSink, Enricher, VerdictSink, StreamProducer, QuotaStoreFactory } from "./core/ports/index.js";
 import { Pipeline, noEnrichment } from "./pipeline.js";
-import { createKafka, type KafkaClients, type StreamProducer } from "./resources/kafka.js";
+import { createKafka, type KafkaClients } from "./resources/kafka.js";
 import { createOpsServer } from "./ops/http.js";
 import { LagMonitor } from "./ops/lag.js";
 import { KafkaSource } from "./sources/kafka.js";
@@ -14,6 +14,7 @@ import { LineSource } from "./sources/file.js";
 import { registerAnalyzeApi } from "./sources/http-api.js";
 import { apiModelShare } from "./sources/api-share.js";
 import { FeedbackSource, feedbackGroupId, feedbackPublisher, registerFeedbackApi } from "./sources/feedback.js";
+import { FeedbackFlow } from "./feedback-flow.js";
 import { kafkaDeadLetterSink, kafkaVerdictSink } from "./sinks/kafka.js";
 import { ndjsonDeadLetterSink, ndjsonVerdictSink } from "./sinks/ndjson.js";
 import { Telemetry } from "./telemetry/events.js";
@@ -23,14 +24,12 @@ import { createClassifier, modelVersionForCache } from "./transforms/classify/in
 import { modelConfigured } from "./config/model.js";
 import { createVerdictCache } from "./transforms/classify/cache/index.js";
 import type { CachedAnswer } from "./transforms/classify/cache/caching-classifier.js";
-import { DistributedSingleFlight } from "./resources/redis-lock.js";
-import { RedisSpendLedger } from "./resources/spend-ledger.js";
 import { createNormalizer, formatsOrThrow } from "./transforms/normalize/index.js";
 import { createEnricher } from "./transforms/enrich/index.js";
-import type { SharedTiFlight } from "./transforms/enrich/provider-lookup.js";
 import { openCaches } from "./resources/cache.js";
-import { memoryQuotaStores, type QuotaStoreFactory } from "./resources/limiter.js";
-import { RedisQuotaStore, connectRedis } from "./resources/redis-quota-store.js";
+import { memoryQuotaStores } from "./resources/limiter.js";
+import { openSharedRedis } from "./resources/redis.js";
+import { closeInOrder, drainWithin, type Closer } from "./ops/shutdown.js";
 
 /** A running service: stop() performs the graceful shutdown. */
 export interface Service {
@@ -72,7 +71,6 @@ export async function startService(config: Config, logger: Logger, io: ServiceIO
   const metrics = io.metrics ?? createMetrics();
   const kafkaMode = io.input === undefined && io.source === undefined && config.KAFKA_BROKERS !== undefined;
   const telemetry = new Telemetry(metrics, logger, kafkaMode ? "kafka" : "file");
-  const closers: (() => Promise<void>)[] = [];
 
   let source: AlertSource;
   let verdictSink: VerdictSink;
@@ -80,23 +78,34 @@ export async function startService(config: Config, logger: Logger, io: ServiceIO
   let producer: StreamProducer | undefined;
   let kafkaSource: KafkaSource | undefined;
   let kafka: KafkaClients | undefined;
+  let lag: LagMonitor | undefined;
 
   if (kafkaMode) {
     kafka = createKafka({ brokers: config.KAFKA_BROKERS!, clientId: config.KAFKA_CLIENT_ID, connectionTimeoutMs: config.KAFKA_CONNECT_TIMEOUT_MS }, logger);
     producer = await kafka.producer();
-    closers.push(() => producer!.disconnect());
     verdictSink = kafkaVerdictSink(producer, config.TRIAGE_OUTPUT_TOPIC);
     deadLetterSink = kafkaDeadLetterSink(producer, config.TRIAGE_DLQ_TOPIC, { maxValueBytes: config.TRIAGE_DLQ_MAX_VALUE_BYTES });
-    const consumer = kafka.consumer({ groupId: config.KAFKA_GROUP_ID, sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS, fromBeginning: config.KAFKA_FROM_BEGINNING === "true" });
+    const consumer = kafka.consumer({
+      groupId: config.KAFKA_GROUP_ID,
+      sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
+      fromBeginning: config.KAFKA_FROM_BEGINNING === "true",
+    });
     kafkaSource = new KafkaSource(consumer, { topic: config.TRIAGE_INPUT_TOPIC, commitIntervalMs: config.KAFKA_COMMIT_INTERVAL_MS }, logger);
     source = kafkaSource;
-    const lag = new LagMonitor({ admin: await kafka.admin(), groupId: config.KAFKA_GROUP_ID, topic: config.TRIAGE_INPUT_TOPIC, intervalMs: config.KAFKA_LAG_INTERVAL_MS, metrics, logger });
-    consumer.onAssigned((tps) => {
-      lag.setOwned(tps);
-      void lag.sample();
+    const monitor = new LagMonitor({
+      admin: await kafka.admin(),
+      groupId: config.KAFKA_GROUP_ID,
+      topic: config.TRIAGE_INPUT_TOPIC,
+      intervalMs: config.KAFKA_LAG_INTERVAL_MS,
+      metrics,
+      logger,
     });
-    lag.start();
-    closers.push(() => lag.stop());
+    consumer.onAssigned((tps) => {
+      monitor.setOwned(tps);
+      void monitor.sample();
+    });
+    monitor.start();
+    lag = monitor;
   } else {
     const input = io.input ?? config.INPUT_FILE;
     source = io.source ?? new LineSource(input, { maxLineBytes: config.MAX_RECORD_BYTES, ...(io.onAck ? { onAck: io.onAck } : {}) });
@@ -108,45 +117,29 @@ export async function startService(config: Config, logger: Logger, io: ServiceIO
   let cachesOpen = true;
   log.info({ backend: caches.backend }, "caches open");
   // With a Redis cache, instances also share their quotas (one Gemini project, one TI key); otherwise per process.
-  let quotaStores: QuotaStoreFactory = memoryQuotaStores;
-  let sharedFlight: DistributedSingleFlight<CachedAnswer> | undefined;
-  let spendLedger: RedisSpendLedger | undefined;
-  let sharedTiFlight: SharedTiFlight | undefined;
-  if (caches.backend === "redis") {
-    const redis = await connectRedis(config.CACHE_URL, { connectTimeoutMs: config.CACHE_CONNECT_TIMEOUT_MS });
-    // TRIAGE_DAILY_BUDGET_USD counts the whole deployment's spend.
-    spendLedger = new RedisSpendLedger(redis, "triage:spend:gemini");
-    closers.push(async () => {
-      spendLedger!.stop();
-      await spendLedger!.sync();
-    });
-    quotaStores = (name, limits, dayKey) => new RedisQuotaStore(redis, `triage:quota:${name}`, limits, dayKey);
-    // One model request per exact key across instances: a short Redis lock per key, followers share the answer.
-    sharedFlight = new DistributedSingleFlight<CachedAnswer>({
-      client: redis,
-      prefix: `triage:sf:ai${config.AI_CACHE_KEY_PREFIX ? `:${config.AI_CACHE_KEY_PREFIX}` : ""}`,
-      lockTtlMs: config.SINGLE_FLIGHT_LOCK_TTL_MS,
-      waitMaxMs: config.SINGLE_FLIGHT_WAIT_MAX_MS,
-      pollMs: config.SINGLE_FLIGHT_POLL_MS,
-      redisTimeoutMs: config.SINGLE_FLIGHT_REDIS_TIMEOUT_MS,
-    });
-    // One threat-intel request per provider and IP across instances, as for the model.
-    const tiFlight = new DistributedSingleFlight<unknown>({
-      client: redis,
-      prefix: "triage:sf:ti",
-      lockTtlMs: config.SINGLE_FLIGHT_LOCK_TTL_MS,
-      waitMaxMs: Math.min(config.SINGLE_FLIGHT_WAIT_MAX_MS, config.TI_MAX_WAIT_MS + config.TI_TIMEOUT_MS),
-      pollMs: config.SINGLE_FLIGHT_POLL_MS,
-      redisTimeoutMs: config.SINGLE_FLIGHT_REDIS_TIMEOUT_MS,
-    });
-    sharedTiFlight = { do: <R>(key: string, fn: () => Promise<R>, o?: { lookup?: () => Promise<R | undefined> }) => tiFlight.do(key, fn, o ?? {}) as Promise<R> };
-    closers.push(async () => void (await redis.quit()));
-  }
-  const enricher = io.enricher ?? createEnricher({ config, caches, metrics, logger, quotaStores, ...(sharedTiFlight ? { sharedFlight: sharedTiFlight } : {}) }) ?? noEnrichment;
+  const sharedRedis = caches.backend === "redis" ? await openSharedRedis(config) : undefined;
+  const quotaStores: QuotaStoreFactory = sharedRedis?.quotaStores ?? memoryQuotaStores;
+  const spendLedger = sharedRedis?.spendLedger;
+  const sharedFlight = sharedRedis?.modelFlight<CachedAnswer>();
+  const sharedTiFlight = sharedRedis?.tiFlight;
+  const enricher =
+    io.enricher ??
+    createEnricher({ config, caches, metrics, logger, quotaStores, ...(sharedTiFlight ? { sharedFlight: sharedTiFlight } : {}) }) ??
+    noEnrichment;
   // Ends the model's outage retries (LLM_OUTAGE_MODE=wait) when shutdown cannot drain in time.
   const classifierShutdown = new AbortController();
   // AI verdict cache + analyst overrides in front of the model; re-published (overridden) verdicts go to the verdict sink.
-  const verdictCache = createVerdictCache({ config, caches, metrics, logger, verdictSink, publishFeedback: producer ? feedbackPublisher(producer, config.TRIAGE_FEEDBACK_TOPIC) : null, ...(sharedFlight ? { sharedFlight } : {}), currentVersion: modelVersionForCache(config) });
+  const publishFeedback = producer ? feedbackPublisher(producer, config.TRIAGE_FEEDBACK_TOPIC) : null;
+  const verdictCache = createVerdictCache({
+    config,
+    caches,
+    metrics,
+    logger,
+    // Resolved records the cache emits go through the feedback flow (sink retry + events); called only after start.
+    publishFeedback: publishFeedback ? (records) => feedbackFlow.publishFeedback(records) : null,
+    ...(sharedFlight ? { sharedFlight } : {}),
+    currentVersion: modelVersionForCache(config),
+  });
   // The cache (and overrides) front the model; the offline rules are cheaper than a cache lookup, so a rules-only
   // deployment runs them bare (measured: the decorator cost ~30 % of rules-path throughput and ~45 MB).
   const buildClassifier = () => {
@@ -154,17 +147,44 @@ export async function startService(config: Config, logger: Logger, io: ServiceIO
     return modelConfigured(config) ? verdictCache.wrap(model) : model;
   };
   const classifier = io.classifier ?? buildClassifier();
+  // The second flow (src/feedback-flow.ts): overrides stored by the cache, updated verdicts published with the sink retry.
+  const feedbackFlow = new FeedbackFlow({
+    overrides: verdictCache,
+    verdictSink,
+    publishFeedback,
+    telemetry,
+    sinkRetryDeadlineMs: config.SINK_RETRY_DEADLINE_MS,
+  });
   // Overrides from the feedback topic: own group per instance (per-instance SQLite), shared group with Redis.
   let feedback: FeedbackSource | undefined;
   if (kafka) {
     const groupId = feedbackGroupId(config.KAFKA_GROUP_ID, { sharedCache: caches.backend === "redis" });
-    feedback = new FeedbackSource(kafka.consumer({ groupId, sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS, fromBeginning: true }), { topic: config.TRIAGE_FEEDBACK_TOPIC }, verdictCache, deadLetterSink, logger);
+    feedback = new FeedbackSource(
+      kafka.consumer({ groupId, sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS, fromBeginning: true }),
+      { topic: config.TRIAGE_FEEDBACK_TOPIC },
+      feedbackFlow,
+      deadLetterSink,
+      logger,
+    );
     await feedback.start();
   }
 
   const pipeline = new Pipeline(
-    { source, normalizer: createNormalizer({ maxRecordBytes: config.MAX_RECORD_BYTES, maxJsonDepth: config.MAX_JSON_DEPTH }, formats), enricher, classifier, verdictSink, deadLetterSink },
-    { batchMaxSize: config.BATCH_MAX_SIZE, batchMaxDelayMs: config.BATCH_MAX_DELAY_MS, maxInflight: config.MAX_INFLIGHT_ALERTS, concurrency: config.PIPELINE_CONCURRENCY, sinkRetryDeadlineMs: config.SINK_RETRY_DEADLINE_MS },
+    {
+      source,
+      normalizer: createNormalizer({ maxRecordBytes: config.MAX_RECORD_BYTES, maxJsonDepth: config.MAX_JSON_DEPTH }, formats),
+      enricher,
+      classifier,
+      verdictSink,
+      deadLetterSink,
+    },
+    {
+      batchMaxSize: config.BATCH_MAX_SIZE,
+      batchMaxDelayMs: config.BATCH_MAX_DELAY_MS,
+      maxInflight: config.MAX_INFLIGHT_ALERTS,
+      concurrency: config.PIPELINE_CONCURRENCY,
+      sinkRetryDeadlineMs: config.SINK_RETRY_DEADLINE_MS,
+    },
     telemetry,
   );
 
@@ -180,22 +200,47 @@ export async function startService(config: Config, logger: Logger, io: ServiceIO
   };
 
   let httpAddress: string | null = null;
+  let httpServer: { close(): Promise<void> } | undefined;
   const wantHttp = io.http ?? (kafkaMode && config.HTTP_PORT > 0);
   if (wantHttp) {
-    const app = createOpsServer({ host: config.HTTP_HOST, port: config.HTTP_PORT, registry: metrics.registry, notReady, logger, bodyLimitBytes: config.HTTP_MAX_BODY_BYTES });
-    if (!config.HTTP_AUTH_TOKEN) log.warn("HTTP_AUTH_TOKEN is unset: the API routes (/analyze, /analyze/batch, /v1/feedback) answer 401; health and metrics are served");
+    const app = createOpsServer({
+      host: config.HTTP_HOST,
+      port: config.HTTP_PORT,
+      registry: metrics.registry,
+      notReady,
+      logger,
+      bodyLimitBytes: config.HTTP_MAX_BODY_BYTES,
+    });
+    if (!config.HTTP_AUTH_TOKEN)
+      log.warn("HTTP_AUTH_TOKEN is unset: the API routes (/analyze, /analyze/batch, /v1/feedback) answer 401; health and metrics are served");
     const modelShare = apiModelShare(config, quotaStores);
-    registerAnalyzeApi(app, { intake: pipeline, authToken: config.HTTP_AUTH_TOKEN, maxBatchAlerts: config.HTTP_MAX_BATCH_ALERTS, maxJsonDepth: config.MAX_JSON_DEPTH, requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS, admissionWaitMs: config.HTTP_ADMISSION_WAIT_MS, modelShare });
-    registerFeedbackApi(app, { handler: verdictCache, authToken: config.HTTP_AUTH_TOKEN });
+    registerAnalyzeApi(app, {
+      intake: pipeline,
+      authToken: config.HTTP_AUTH_TOKEN,
+      maxBatchAlerts: config.HTTP_MAX_BATCH_ALERTS,
+      maxJsonDepth: config.MAX_JSON_DEPTH,
+      requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS,
+      admissionWaitMs: config.HTTP_ADMISSION_WAIT_MS,
+      modelShare,
+    });
+    registerFeedbackApi(app, { handler: feedbackFlow, authToken: config.HTTP_AUTH_TOKEN });
     httpAddress = await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
-    closers.unshift(() => app.close());
+    httpServer = app;
     log.info({ address: httpAddress }, "HTTP server listening");
   }
   const readyTimer = setInterval(() => metrics.ready.set(notReady().length === 0 ? 1 : 0), 1000);
   readyTimer.unref();
 
   await pipeline.start();
-  log.info({ node: process.version, source: source.name, classifier: classifier.name, input: kafkaMode ? config.TRIAGE_INPUT_TOPIC : (typeof io.input === "string" ? io.input : config.INPUT_FILE) }, "pipeline started");
+  log.info(
+    {
+      node: process.version,
+      source: source.name,
+      classifier: classifier.name,
+      input: kafkaMode ? config.TRIAGE_INPUT_TOPIC : typeof io.input === "string" ? io.input : config.INPUT_FILE,
+    },
+    "pipeline started",
+  );
 
   const finished = source.exhausted.then(() => pipeline.drain());
 
@@ -204,26 +249,34 @@ export async function startService(config: Config, logger: Logger, io: ServiceIO
     stopping = true;
     log.info({ reason, inflight: pipeline.inFlight }, "shutting down");
     await Promise.all([source.stopReading(), feedback?.stopReading()]);
-    let timer: NodeJS.Timeout | undefined;
-    const drained = await Promise.race([
-      pipeline.drain().then(() => true),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), config.SHUTDOWN_TIMEOUT_MS))),
-    ]);
-    clearTimeout(timer);
+    const drained = await drainWithin(() => pipeline.drain(), config.SHUTDOWN_TIMEOUT_MS);
     if (!drained) {
       pipeline.abortRetries(); // first: aborted batches must not be published as degraded verdicts
       classifierShutdown.abort();
       log.error({ inflight: pipeline.inFlight }, "drain timed out; unacknowledged records stay uncommitted and will be re-delivered");
     }
-    await verdictSink.close();
-    await deadLetterSink.close();
-    await source.close(); // commits what was acknowledged
-    await feedback?.close(); // its offsets were committed as records were applied
-    for (const close of closers) await close().catch((err: Error) => log.warn({ err: err.message }, "close failed"));
-    cachesOpen = false;
-    await caches.close();
-    clearInterval(readyTimer);
-    log.info({ drained }, "stopped");
+    // Flow order: flush the sinks, commit what was acknowledged, then release clients. Records are acknowledged only
+    // once published or dead-lettered, so the commit is safe even when a sink fails to close.
+    const closers: Closer[] = [
+      { name: "verdict-sink", close: () => verdictSink.close() },
+      { name: "dead-letter-sink", close: () => deadLetterSink.close() },
+      { name: "source", close: () => source.close() }, // commits what was acknowledged
+      ...(feedback ? [{ name: "feedback-source", close: () => feedback.close() }] : []), // offsets committed as applied
+      ...(httpServer ? [{ name: "http", close: () => httpServer.close() }] : []),
+      ...(producer ? [{ name: "producer", close: () => producer.disconnect() }] : []),
+      ...(lag ? [{ name: "lag-monitor", close: () => lag.stop() }] : []),
+      ...(sharedRedis?.closers ?? []),
+      {
+        name: "caches",
+        close: async () => {
+          cachesOpen = false;
+          await caches.close();
+        },
+      },
+      { name: "ready-timer", close: async () => clearInterval(readyTimer) },
+    ];
+    const closed = await closeInOrder(closers, { timeoutMs: config.SHUTDOWN_TIMEOUT_MS, logger: log });
+    log.info({ drained, closeFailed: closed.failed, closeTimedOut: closed.timedOut }, "stopped");
     return drained;
   };
 

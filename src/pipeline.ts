@@ -2,10 +2,22 @@
  * The one place that states stage order:
  *   source → normalize (decode + validate; bad → dead letter) → priority batch → enrich → classify → verdict sink
  * and acknowledges each record to its source only after its verdict or dead letter is durably written.
+ * The second flow (analyst feedback → override → updated verdict → verdict sink) is stated in feedback-flow.ts.
  */
 import type { Alert } from "./core/alert.js";
-import { asTriageError, TriageError } from "./core/errors.js";
-import type { AlertSource, Classifier, DeadLetter, DeadLetterSink, Enricher, EnrichedAlert, RecordIntake, RecordOutcome, SourceRecord, VerdictSink } from "./core/ports.js";
+import { asTriageError, type TriageError } from "./core/errors.js";
+import type {
+  AlertSource,
+  Classifier,
+  DeadLetter,
+  DeadLetterSink,
+  Enricher,
+  EnrichedAlert,
+  RecordIntake,
+  RecordOutcome,
+  SourceRecord,
+  VerdictSink,
+} from "./core/ports/index.js";
 import { severityRank, SEVERITIES } from "./core/severity.js";
 import { VERDICT_SCHEMA_VERSION, type Decision, type Verdict } from "./core/verdict.js";
 import { withRetry } from "./resources/retry.js";
@@ -238,7 +250,12 @@ export class Pipeline implements RecordIntake {
           onRetry: (e, n) => this.telemetry.sinkRetry("sink", e.code, n, e.message),
         }),
       );
-      this.telemetry.batchProcessed(verdicts, seconds, batch.map((p) => p.record.receivedAtMs), this.now());
+      this.telemetry.batchProcessed(
+        verdicts,
+        seconds,
+        batch.map((p) => p.record.receivedAtMs),
+        this.now(),
+      );
       this.acknowledge(batch.map((p, i) => [p.record, { verdict: verdicts[i]! }]));
     } catch (err) {
       this.fail(asTriageError(err, "sink"));

@@ -3,7 +3,7 @@
 // session ids, unrelated numbers), and the reading of a prompt line back into values a hidden truth decides on.
 import type { Alert } from "../../src/core/alert.js";
 import type { Enrichment } from "../../src/core/enrichment.js";
-import type { EnrichedAlert } from "../../src/core/ports.js";
+import type { EnrichedAlert } from "../../src/core/ports/index.js";
 import type { Severity } from "../../src/core/severity.js";
 import { unmark } from "../../src/transforms/classify/prompt.js";
 import type { GeminiDecision, PromptAlert } from "../../test/fakes/gemini.js";
@@ -29,7 +29,10 @@ export const logUniform = (r: Rng, lo: number, hi: number): number => Math.round
 export function zipf(r: Rng, n: number, s = 1.1): () => number {
   const cdf: number[] = [];
   let total = 0;
-  for (let k = 1; k <= n; k++) cdf.push((total += 1 / k ** s));
+  for (let k = 1; k <= n; k++) {
+    total += 1 / k ** s;
+    cdf.push(total);
+  }
   return () => {
     const u = r() * total;
     let lo = 0;
@@ -73,10 +76,54 @@ export function attackers(r: Rng, n: number, kinds: number): Attacker[] {
   });
 }
 
-const FIRST = ["anna", "bob", "chen", "dara", "eli", "fatima", "goran", "hana", "ivan", "jo", "kim", "lea", "mo", "nia", "omar", "pia", "raj", "sara", "tom", "uma", "vik", "wen", "yara", "zoe"];
+const FIRST = [
+  "anna",
+  "bob",
+  "chen",
+  "dara",
+  "eli",
+  "fatima",
+  "goran",
+  "hana",
+  "ivan",
+  "jo",
+  "kim",
+  "lea",
+  "mo",
+  "nia",
+  "omar",
+  "pia",
+  "raj",
+  "sara",
+  "tom",
+  "uma",
+  "vik",
+  "wen",
+  "yara",
+  "zoe",
+];
 const LAST = ["smith", "ng", "kowalski", "diaz", "okafor", "berg", "tanaka", "rossi", "haddad", "novak", "silva", "ivanova"];
 const PRIVILEGED = ["admin", "root", "administrator", "svc-backup", "svc-deploy", "svc-sql", "adm-ops", "sa"];
-const WORDS = ["alpha", "bravo", "delta", "echo", "kilo", "lima", "oscar", "quartz", "ruby", "sierra", "tango", "umbra", "vortex", "zephyr", "nimbus", "orbit", "pulse", "relay"];
+const WORDS = [
+  "alpha",
+  "bravo",
+  "delta",
+  "echo",
+  "kilo",
+  "lima",
+  "oscar",
+  "quartz",
+  "ruby",
+  "sierra",
+  "tango",
+  "umbra",
+  "vortex",
+  "zephyr",
+  "nimbus",
+  "orbit",
+  "pulse",
+  "relay",
+];
 
 /** A user name: privileged (share p) or an ordinary one, with per-alert variation in the name. */
 export function userName(r: Rng, privilegedShare: number): string {
@@ -90,7 +137,12 @@ export function isPrivileged(user: string | null): boolean {
 }
 
 export type HostRole = "dc" | "server" | "workstation" | "other";
-const HOST_PREFIX: Record<HostRole, readonly string[]> = { dc: ["dc-", "ad-"], server: ["srv-web-", "db-", "app-", "mail-", "fs-"], workstation: ["ws-", "laptop-", "desktop-"], other: ["kiosk-", "printer-", "lab-", "cam-", "tv-"] };
+const HOST_PREFIX: Record<HostRole, readonly string[]> = {
+  dc: ["dc-", "ad-"],
+  server: ["srv-web-", "db-", "app-", "mail-", "fs-"],
+  workstation: ["ws-", "laptop-", "desktop-"],
+  other: ["kiosk-", "printer-", "lab-", "cam-", "tv-"],
+};
 
 export function hostName(r: Rng, role: HostRole): string {
   return `${pick(r, HOST_PREFIX[role])}${int(r, 1, 4000)}`;
@@ -108,31 +160,87 @@ export function freeText(r: Rng, what: string, src: string, host: string, n: num
 }
 
 export function enrichment(a: Attacker): Enrichment {
-  if (!a.public) return { ip: a.ip, ip_role: "source", abuseipdb: { status: "skipped", skipped: "private" }, virustotal: { status: "skipped", skipped: "private" } };
+  if (!a.public)
+    return { ip: a.ip, ip_role: "source", abuseipdb: { status: "skipped", skipped: "private" }, virustotal: { status: "skipped", skipped: "private" } };
   return {
     ip: a.ip,
     ip_role: "source",
-    abuseipdb: { status: "ok", cached: false, data: { abuse_confidence_score: a.abuse, country: a.abuse > 50 ? "RU" : "US", usage_type: a.abuse > 50 ? "Data Center/Web Hosting/Transit" : "Fixed Line ISP", isp: `isp-${a.ip.split(".")[0]}`, total_reports: a.reports, is_tor: false, last_reported_at: null } },
-    virustotal: { status: "ok", cached: false, data: { malicious: a.vtMalicious, suspicious: a.vtMalicious > 0 ? 1 : 0, harmless: 60, undetected: 20, reputation: a.vtMalicious > 0 ? -5 * a.vtMalicious : 0, as_owner: null, country: null } },
+    abuseipdb: {
+      status: "ok",
+      cached: false,
+      data: {
+        abuse_confidence_score: a.abuse,
+        country: a.abuse > 50 ? "RU" : "US",
+        usage_type: a.abuse > 50 ? "Data Center/Web Hosting/Transit" : "Fixed Line ISP",
+        isp: `isp-${a.ip.split(".")[0]}`,
+        total_reports: a.reports,
+        is_tor: false,
+        last_reported_at: null,
+      },
+    },
+    virustotal: {
+      status: "ok",
+      cached: false,
+      data: {
+        malicious: a.vtMalicious,
+        suspicious: a.vtMalicious > 0 ? 1 : 0,
+        harmless: 60,
+        undetected: 20,
+        reputation: a.vtMalicious > 0 ? -5 * a.vtMalicious : 0,
+        as_owner: null,
+        country: null,
+      },
+    },
   };
 }
 
 export function alertOf(over: Partial<Alert> & Pick<Alert, "alert_id" | "alert_name" | "severity">): Alert {
-  return { source_ip: null, destination_ip: null, user: null, host: null, timestamp: "2026-12-01T00:00:00Z", description: null, format: "native", fields: {}, ...over };
+  return {
+    source_ip: null,
+    destination_ip: null,
+    user: null,
+    host: null,
+    timestamp: "2026-12-01T00:00:00Z",
+    description: null,
+    format: "native",
+    fields: {},
+    ...over,
+  };
 }
 
 /** Values of a prompt line the truth reads: names unmarked, the AbuseIPDB score (0 when none). */
-export function readPrompt(alert: PromptAlert): { name: string; user: string | null; host: string | null; abuse: number; vtMalicious: number; fields: Record<string, unknown> } {
+export function readPrompt(alert: PromptAlert): {
+  name: string;
+  user: string | null;
+  host: string | null;
+  abuse: number;
+  vtMalicious: number;
+  fields: Record<string, unknown>;
+} {
   const text = (v: unknown) => (typeof v === "string" ? unmark(v) : null);
   const ti = alert.ti as { abuseipdb?: unknown; virustotal?: unknown } | undefined;
   const num = (o: unknown, k: string) => (typeof o === "object" && o !== null ? Number((o as Record<string, unknown>)[k] ?? 0) : 0);
-  return { name: text(alert.alert_name) ?? "", user: text(alert.user), host: text(alert.host), abuse: num(ti?.abuseipdb, "abuse_confidence_score"), vtMalicious: num(ti?.virustotal, "malicious"), fields: (alert.fields as Record<string, unknown> | undefined) ?? {} };
+  return {
+    name: text(alert.alert_name) ?? "",
+    user: text(alert.user),
+    host: text(alert.host),
+    abuse: num(ti?.abuseipdb, "abuse_confidence_score"),
+    vtMalicious: num(ti?.virustotal, "malicious"),
+    fields: (alert.fields as Record<string, unknown> | undefined) ?? {},
+  };
 }
 
 /** The answer for a classification: severity and wording follow it. */
 export function answer(classification: GeminiDecision["classification"], why: string): GeminiDecision {
   const severity: Severity = classification === "true_positive" ? "high" : classification === "needs_review" ? "medium" : "low";
-  return { classification, severity, confidence: classification === "needs_review" ? 60 : 85, reasoning: why, recommended_actions: classification === "false_positive" ? ["Close as benign"] : ["Investigate the source"], mitre_techniques: [] };
+  return {
+    classification,
+    severity,
+    confidence: classification === "needs_review" ? 60 : 85,
+    reasoning: why,
+    recommended_actions: classification === "false_positive" ? ["Close as benign"] : ["Investigate the source"],
+    mitre_techniques: [],
+  };
 }
 
 /** A per-kind parameter from the kind's index (fixed across seeds: the hidden truth does not change per run). */

@@ -2,13 +2,40 @@
 // or above the kind's reputation threshold; else needs_review when failed_logins reaches the kind's count threshold;
 // else false_positive. Two kinds ignore the count (reputation only). Noise: users, hosts, destination IPs, ports,
 // session ids, bytes and durations, free text.
-import type { EnrichedAlert } from "../../src/core/ports.js";
+import type { EnrichedAlert } from "../../src/core/ports/index.js";
 import type { Severity } from "../../src/core/severity.js";
-import { alertOf, answer, attackers, enrichment, freeText, hostName, int, kindRng, logUniform, pick, readPrompt, rng, userName, zipf, type Generator, type HostRole } from "./common.js";
+import {
+  alertOf,
+  answer,
+  attackers,
+  enrichment,
+  freeText,
+  hostName,
+  int,
+  kindRng,
+  logUniform,
+  pick,
+  readPrompt,
+  rng,
+  userName,
+  zipf,
+  type Generator,
+  type HostRole,
+} from "./common.js";
 
 const KINDS = [
-  "SSH brute force", "RDP failed logins", "VPN password spray", "Web portal login failures", "SMB authentication failures", "Kerberos pre-auth failures",
-  "FTP login failures", "IMAP authentication failures", "MFA push fatigue", "Admin console login failures", "Database login failures", "API key rejected repeatedly",
+  "SSH brute force",
+  "RDP failed logins",
+  "VPN password spray",
+  "Web portal login failures",
+  "SMB authentication failures",
+  "Kerberos pre-auth failures",
+  "FTP login failures",
+  "IMAP authentication failures",
+  "MFA push fatigue",
+  "Admin console login failures",
+  "Database login failures",
+  "API key rejected repeatedly",
 ];
 const SEVERITY: readonly Severity[] = ["high", "medium", "medium", "low", "medium", "high", "low", "low", "high", "high", "medium", "info"];
 
@@ -47,7 +74,14 @@ export const loginPressure: Generator = {
           user: userName(r, 0.15),
           host,
           description: freeText(r, KINDS[kind]!, a.ip, host, failed),
-          fields: { failed_logins: failed, dst_port: pick(r, [22, 3389, 443, 445, 21, 993, 1433, 8443]), session_id: `s${Math.floor(r() * 1e9).toString(36)}`, bytes_in: logUniform(r, 200, 5_000_000), duration_ms: int(r, 5, 120_000), agent_version: `7.${int(r, 0, 9)}.${int(r, 0, 20)}` },
+          fields: {
+            failed_logins: failed,
+            dst_port: pick(r, [22, 3389, 443, 445, 21, 993, 1433, 8443]),
+            session_id: `s${Math.floor(r() * 1e9).toString(36)}`,
+            bytes_in: logUniform(r, 200, 5_000_000),
+            duration_ms: int(r, 5, 120_000),
+            agent_version: `7.${int(r, 0, 9)}.${int(r, 0, 20)}`,
+          },
         }),
         enrichment: enrichment(a),
       });

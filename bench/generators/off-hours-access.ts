@@ -6,13 +6,39 @@
 // matter here (it decides in B). Noise, other than A's and B's: cpu_pct, pid, tls_version, process image, records,
 // share names, user and host names, destination IPs and free text.
 import type { Classification } from "../../src/core/verdict.js";
-import type { EnrichedAlert } from "../../src/core/ports.js";
+import type { EnrichedAlert } from "../../src/core/ports/index.js";
 import type { Severity } from "../../src/core/severity.js";
-import { alertOf, answer, attackers, enrichment, freeText, hostName, hostRole, int, kindRng, logUniform, pick, readPrompt, rng, userName, zipf, type Generator, type HostRole } from "./common.js";
+import {
+  alertOf,
+  answer,
+  attackers,
+  enrichment,
+  freeText,
+  hostName,
+  hostRole,
+  int,
+  kindRng,
+  logUniform,
+  pick,
+  readPrompt,
+  rng,
+  userName,
+  zipf,
+  type Generator,
+  type HostRole,
+} from "./common.js";
 
 const KINDS = [
-  "Bulk file read", "Sensitive share accessed", "Database export started", "Mailbox search executed", "Backup catalog browsed",
-  "Source repository cloned", "Archive created on host", "Cloud bucket listed", "HR records queried", "Finance report downloaded",
+  "Bulk file read",
+  "Sensitive share accessed",
+  "Database export started",
+  "Mailbox search executed",
+  "Backup catalog browsed",
+  "Source repository cloned",
+  "Archive created on host",
+  "Cloud bucket listed",
+  "HR records queried",
+  "Finance report downloaded",
 ];
 const SEVERITY: readonly Severity[] = ["medium", "high", "high", "medium", "low", "medium", "low", "medium", "high", "medium"];
 const ROLES: readonly HostRole[] = ["dc", "server", "workstation", "other"];
@@ -64,8 +90,13 @@ export const offHoursAccess: Generator = {
           host,
           description: freeText(r, KINDS[kind]!, a.ip, host, files),
           fields: {
-            hour, files_touched: files, cpu_pct: int(r, 0, 100), pid: int(r, 300, 65_000), records: logUniform(r, 1, 2_000_000),
-            tls_version: pick(r, ["1.2", "1.3"]), image: pick(r, ["robocopy.exe", "7z.exe", "python.exe", "sqlcmd.exe", "rclone.exe", "powershell.exe"]),
+            hour,
+            files_touched: files,
+            cpu_pct: int(r, 0, 100),
+            pid: int(r, 300, 65_000),
+            records: logUniform(r, 1, 2_000_000),
+            tls_version: pick(r, ["1.2", "1.3"]),
+            image: pick(r, ["robocopy.exe", "7z.exe", "python.exe", "sqlcmd.exe", "rclone.exe", "powershell.exe"]),
             share: `\\\\fs-${int(r, 1, 40)}\\${pick(r, ["finance", "hr", "eng", "legal", "public"])}`,
           },
         }),
@@ -83,7 +114,8 @@ export const offHoursAccess: Generator = {
     let verdict: Classification;
     if (hour < t.start || hour >= t.end) verdict = t.offHours === null ? "needs_review" : t.offHours[role];
     else verdict = Number(p.fields.files_touched ?? 0) >= t.files ? "needs_review" : "false_positive";
-    if (verdict === "false_positive" && (p.abuse >= 90 || p.vtMalicious >= 5)) return answer("needs_review", `Access at ${hour}h on a ${role} host, but the source has strong threat intel.`);
+    if (verdict === "false_positive" && (p.abuse >= 90 || p.vtMalicious >= 5))
+      return answer("needs_review", `Access at ${hour}h on a ${role} host, but the source has strong threat intel.`);
     return answer(verdict, `Access at ${hour}h on a ${role} host.`);
   },
 };

@@ -11,7 +11,8 @@ const fail = (m) => {
   process.exit(1);
 };
 const port = Number(portText);
-if (!host || !Number.isInteger(port) || port < 1 || port > 65535) fail(`usage: probe.mjs HOST PORT [TIMEOUT_MS] (got ${JSON.stringify(process.argv.slice(2))})`);
+if (!host || !Number.isInteger(port) || port < 1 || port > 65535)
+  fail(`usage: probe.mjs HOST PORT [TIMEOUT_MS] (got ${JSON.stringify(process.argv.slice(2))})`);
 setTimeout(() => fail("timed out"), Number(timeoutText)).unref();
 
 const clientId = Buffer.from("kafka.sh-probe");
@@ -41,7 +42,11 @@ sock.on("data", (d) => {
     waiting.shift()(f);
   }
 });
-const send = (b) => new Promise((res) => { waiting.push(res); sock.write(b); });
+const send = (b) =>
+  new Promise((res) => {
+    waiting.push(res);
+    sock.write(b);
+  });
 
 sock.on("connect", async () => {
   try {

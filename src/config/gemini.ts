@@ -47,7 +47,13 @@ function optionalNum(description: string, min: number, max: number): Option<z.Zo
 function optionalUrl(description: string): Option<z.ZodType<string | undefined>> {
   const fromEnv = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
   return {
-    schema: z.preprocess(fromEnv, z.string().regex(/^https?:\/\/[^\s]+$/, "must be an http(s) URL").optional()) as z.ZodType<string | undefined>,
+    schema: z.preprocess(
+      fromEnv,
+      z
+        .string()
+        .regex(/^https?:\/\/[^\s]+$/, "must be an http(s) URL")
+        .optional(),
+    ) as z.ZodType<string | undefined>,
     doc: { description, default: "(unset)", bounds: "http(s) URL" },
   };
 }
@@ -65,13 +71,23 @@ export const geminiOptions = {
   GEMINI_MAX_ALERT_CHARS: int("Characters of one alert (fields + threat intel) sent to the model; longer text is truncated.", 1500, 200, 20000),
   GEMINI_RPM: int("Requests per rate window allowed by the project's quota (0 = no limit). Match AI Studio's value to never get a 429.", 15, 0, 1000000),
   GEMINI_TPM: int("Input tokens per rate window allowed by the project's quota (0 = no limit).", 250000, 0, 1000000000),
-  GEMINI_RPD: int("Requests per day (resets at midnight Pacific, like Google's) (0 = no limit). When spent, alerts go to the rules classifier.", 1000, 0, 100000000),
+  GEMINI_RPD: int(
+    "Requests per day (resets at midnight Pacific, like Google's) (0 = no limit). When spent, alerts go to the rules classifier.",
+    1000,
+    0,
+    100000000,
+  ),
   GEMINI_CONCURRENCY: int("Gemini requests in flight at once.", 4, 1, 256),
   GEMINI_RATE_WINDOW_MS: int("Length of the RPM/TPM window; 60000 in production, shorter to scale tests down.", 60000, 100, 3600000),
   GEMINI_QUEUE_WAIT_MAX_MS: int("Longest a request waits for quota before the wait counts as a failed attempt.", 120000, 100, 3600000),
   GEMINI_RETRY_DEADLINE_MS: int("How long a batch is retried (429, 5xx, timeouts) before its alerts go to the rules classifier.", 120000, 1000, 3600000),
   GEMINI_PRICE_INPUT_PER_MTOK: optionalNum("USD per 1M input tokens. Unset: the built-in price of GEMINI_MODEL.", 0, 1000),
-  GEMINI_PRICE_CACHED_INPUT_PER_MTOK: optionalNum("USD per 1M input tokens served from Gemini's context cache (usageMetadata.cachedContentTokenCount). Unset: the built-in price of GEMINI_MODEL, or GEMINI_PRICE_INPUT_PER_MTOK when that is set.", 0, 1000),
+  GEMINI_PRICE_CACHED_INPUT_PER_MTOK: optionalNum(
+    "USD per 1M input tokens served from Gemini's context cache (usageMetadata.cachedContentTokenCount). Unset: the built-in price of GEMINI_MODEL, or " +
+      "GEMINI_PRICE_INPUT_PER_MTOK when that is set.",
+    0,
+    1000,
+  ),
   GEMINI_PRICE_OUTPUT_PER_MTOK: optionalNum("USD per 1M output (incl. thinking) tokens. Unset: the built-in price of GEMINI_MODEL.", 0, 1000),
   TRIAGE_DAILY_BUDGET_USD: num("Model spend allowed per day (midnight Pacific); when spent, alerts go to the rules classifier (0 = no limit).", 5, 0, 1000000),
   GUARD_ABUSE_SCORE_MIN: int("AbuseIPDB confidence at or above which an alert can never be an automatic false_positive.", 90, 0, 100),
@@ -92,6 +108,8 @@ export function resolveModelPrices(config: {
   const inputPerMTok = config.GEMINI_PRICE_INPUT_PER_MTOK ?? known?.inputPerMTok;
   const outputPerMTok = config.GEMINI_PRICE_OUTPUT_PER_MTOK ?? known?.outputPerMTok;
   if (inputPerMTok === undefined || outputPerMTok === undefined) return null;
-  const cachedInputPerMTok = config.GEMINI_PRICE_CACHED_INPUT_PER_MTOK ?? (config.GEMINI_PRICE_INPUT_PER_MTOK !== undefined ? inputPerMTok : known?.cachedInputPerMTok ?? inputPerMTok);
+  const cachedInputPerMTok =
+    config.GEMINI_PRICE_CACHED_INPUT_PER_MTOK ??
+    (config.GEMINI_PRICE_INPUT_PER_MTOK !== undefined ? inputPerMTok : (known?.cachedInputPerMTok ?? inputPerMTok));
   return { inputPerMTok, cachedInputPerMTok, outputPerMTok };
 }

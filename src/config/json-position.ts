@@ -55,15 +55,17 @@ export function jsonErrorOffset(text: string): number {
     ws();
     const c = text[i];
     if (c === undefined) fail(n);
-    if (c === "{") return container("}", true);
-    if (c === "[") return container("]", false);
-    if (c === '"') return str();
-    if (c === "t") return word("true");
-    if (c === "f") return word("false");
-    if (c === "n") return word("null");
-    NUMBER.lastIndex = i;
-    if (NUMBER.test(text)) i = NUMBER.lastIndex;
-    else fail(i);
+    if (c === "{") container("}", true);
+    else if (c === "[") container("]", false);
+    else if (c === '"') str();
+    else if (c === "t") word("true");
+    else if (c === "f") word("false");
+    else if (c === "n") word("null");
+    else {
+      NUMBER.lastIndex = i;
+      if (NUMBER.test(text)) i = NUMBER.lastIndex;
+      else fail(i);
+    }
   };
   const container = (close: string, object: boolean) => {
     i++;

@@ -48,7 +48,25 @@ function readFileOptions(path: string): { values: Record<string, unknown>; probl
  * Option-name prefixes that only we use: any unknown variable with one of them is reported. Prefixes that other
  * software shares (HTTP_PROXY, LOG_FORMAT, MAX_...) are reported only when the name is a near miss of an option.
  */
-const GENERIC_PREFIXES = new Set(["HTTP", "LOG", "MAX", "INPUT", "MEMORY", "MODEL", "BATCH", "SINK", "SHUTDOWN", "PIPELINE", "SINGLE", "TRUST", "OVERRIDE", "ESCALATE", "GUARD", "LLM", "TI"]);
+const GENERIC_PREFIXES = new Set([
+  "HTTP",
+  "LOG",
+  "MAX",
+  "INPUT",
+  "MEMORY",
+  "MODEL",
+  "BATCH",
+  "SINK",
+  "SHUTDOWN",
+  "PIPELINE",
+  "SINGLE",
+  "TRUST",
+  "OVERRIDE",
+  "ESCALATE",
+  "GUARD",
+  "LLM",
+  "TI",
+]);
 const prefixOf = (name: string) => name.split("_")[0]!;
 const ownPrefixes = new Set(names.map(prefixOf));
 
@@ -77,7 +95,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: LoadOptio
   const fromEnv: Record<string, unknown> = {};
   for (const name of names) if (env[name] !== undefined) fromEnv[name] = env[name];
   for (const warning of unknownVariableWarnings(env)) (opts.onWarning ?? stderrWarning)(warning);
-  const file = typeof fromEnv.TRIAGE_CONFIG_FILE === "string" && fromEnv.TRIAGE_CONFIG_FILE !== "" ? readFileOptions(fromEnv.TRIAGE_CONFIG_FILE) : { values: {}, problems: [] };
+  const file =
+    typeof fromEnv.TRIAGE_CONFIG_FILE === "string" && fromEnv.TRIAGE_CONFIG_FILE !== ""
+      ? readFileOptions(fromEnv.TRIAGE_CONFIG_FILE)
+      : { values: {}, problems: [] };
   const result = configSchema.safeParse({ ...file.values, ...fromEnv });
   const problems = [...file.problems];
   if (!result.success) {

@@ -60,13 +60,20 @@ export function oneOf<const T extends readonly [string, ...string[]]>(descriptio
 export function list(description: string): Option<z.ZodType<string[] | undefined>> {
   return {
     schema: z.preprocess(
-      (v) => (typeof v === "string" ? (v.trim() === "" ? undefined : v.split(",").map((s) => s.trim()).filter(Boolean)) : v),
+      (v) =>
+        typeof v === "string"
+          ? v.trim() === ""
+            ? undefined
+            : v
+                .split(",")
+                .map((s) => s.trim())
+                .filter(Boolean)
+          : v,
       z.array(z.string().min(1)).min(1).optional(),
     ) as z.ZodType<string[] | undefined>,
     doc: { description, default: "(unset)", bounds: "comma-separated host:port list" },
   };
 }
-
 
 /** The zod object of a group of options (env name → parsed value): the whole schema, or one group for tools/tests. */
 export function groupSchema<G extends Record<string, Option<z.ZodType>>>(group: G) {

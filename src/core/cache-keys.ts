@@ -35,7 +35,7 @@ import { canonicalJson, sha256Hex } from "./canonical.js";
 import type { Enrichment, ProviderResult } from "./enrichment.js";
 import { classifyIp, type IpClassification } from "./ip.js";
 import { ModelViewer, normalizeText, type ModelView } from "./model-view.js";
-import type { EnrichedAlert } from "./ports.js";
+import type { EnrichedAlert } from "./ports/index.js";
 import type { Severity } from "./severity.js";
 
 /** Version tags at the front of keys: bump when the derivation changes so old entries are never misread. */
@@ -108,8 +108,14 @@ export class KeyDeriver {
     this.viewer = new ModelViewer({ volatileFields: opts.volatileFields });
     this.fingerprint = sha256Hex(
       canonicalJson({
-        c: opts.countBuckets, s: opts.scoreBands, e: opts.engineBands, ip: opts.ipScope, d: opts.description,
-        p: opts.privilegedUsers.source, r: opts.assetRoles.map((r) => [r.role, r.pattern.source]), v: opts.volatileFields.source,
+        c: opts.countBuckets,
+        s: opts.scoreBands,
+        e: opts.engineBands,
+        ip: opts.ipScope,
+        d: opts.description,
+        p: opts.privilegedUsers.source,
+        r: opts.assetRoles.map((r) => [r.role, r.pattern.source]),
+        v: opts.volatileFields.source,
       }),
     ).slice(0, 16);
     this.exactSalt = sha256Hex(opts.volatileFields.source).slice(0, 8);
@@ -226,7 +232,11 @@ export class KeyDeriver {
           : statusTag(abuse),
       vt:
         vt.status === "ok"
-          ? { malicious: band(vt.data.malicious, o.engineBands, false), suspicious: band(vt.data.suspicious, o.engineBands, false), reputation: Math.sign(vt.data.reputation) }
+          ? {
+              malicious: band(vt.data.malicious, o.engineBands, false),
+              suspicious: band(vt.data.suspicious, o.engineBands, false),
+              reputation: Math.sign(vt.data.reputation),
+            }
           : statusTag(vt),
     };
   }
@@ -273,7 +283,10 @@ export class KeyDeriver {
       .replace(/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/g, "{uuid}")
       .replace(/\b(?:0x)?(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{12,}\b/g, "{hex}")
       // Free-standing numbers only: digits inside identifiers (T1110, CVE-2021-44228, ws-3) and ports stay.
-      .replace(/(?<![a-z0-9_.:\-{\u0080-\uffff])(?<!ports?[:=#]? ?)\d+(?:\.\d+)?(?![a-z0-9_\u0080-\uffff]|[.\-:]\d)/g, (m) => `{n:${band(Number(m), this.opts.countBuckets, true)}}`);
+      .replace(
+        /(?<![a-z0-9_.:\-{\u0080-\uffff])(?<!ports?[:=#]? ?)\d+(?:\.\d+)?(?![a-z0-9_\u0080-\uffff]|[.\-:]\d)/g,
+        (m) => `{n:${band(Number(m), this.opts.countBuckets, true)}}`,
+      );
     return t;
   }
 }

@@ -7,8 +7,16 @@ import { BlockList, isIP } from "node:net";
 
 /** Which special-purpose range a non-public address falls in (for logs and tests). */
 export type IpRange =
-  | "unspecified" | "loopback" | "private" | "cgnat" | "link_local" | "unique_local"
-  | "multicast" | "documentation" | "benchmarking" | "reserved";
+  | "unspecified"
+  | "loopback"
+  | "private"
+  | "cgnat"
+  | "link_local"
+  | "unique_local"
+  | "multicast"
+  | "documentation"
+  | "benchmarking"
+  | "reserved";
 
 /** Outcome of classifying an address text; `ip` is the canonical form (lower-case, compressed IPv6; IPv4 for mapped). */
 export type IpClassification =
@@ -22,19 +30,50 @@ type Subnet = readonly [address: string, prefix: number];
 const RANGES: readonly { range: IpRange; v4: readonly Subnet[]; v6: readonly Subnet[] }[] = [
   { range: "unspecified", v4: [["0.0.0.0", 8]], v6: [["::", 128]] },
   { range: "loopback", v4: [["127.0.0.0", 8]], v6: [["::1", 128]] },
-  { range: "private", v4: [["10.0.0.0", 8], ["172.16.0.0", 12], ["192.168.0.0", 16]], v6: [["64:ff9b:1::", 48]] },
+  {
+    range: "private",
+    v4: [
+      ["10.0.0.0", 8],
+      ["172.16.0.0", 12],
+      ["192.168.0.0", 16],
+    ],
+    v6: [["64:ff9b:1::", 48]],
+  },
   { range: "cgnat", v4: [["100.64.0.0", 10]], v6: [] },
   { range: "link_local", v4: [["169.254.0.0", 16]], v6: [["fe80::", 10]] },
   { range: "unique_local", v4: [], v6: [["fc00::", 7]] },
   { range: "multicast", v4: [["224.0.0.0", 4]], v6: [["ff00::", 8]] },
-  { range: "documentation", v4: [["192.0.2.0", 24], ["198.51.100.0", 24], ["203.0.113.0", 24]], v6: [["2001:db8::", 32], ["3fff::", 20]] },
+  {
+    range: "documentation",
+    v4: [
+      ["192.0.2.0", 24],
+      ["198.51.100.0", 24],
+      ["203.0.113.0", 24],
+    ],
+    v6: [
+      ["2001:db8::", 32],
+      ["3fff::", 20],
+    ],
+  },
   { range: "benchmarking", v4: [["198.18.0.0", 15]], v6: [["2001:2::", 48]] },
   {
     range: "reserved",
     // 192.0.0/24 protocol assignments, 192.88.99/24 old 6to4 relays, 240/4 future use + broadcast.
-    v4: [["192.0.0.0", 24], ["192.88.99.0", 24], ["240.0.0.0", 4]],
+    v4: [
+      ["192.0.0.0", 24],
+      ["192.88.99.0", 24],
+      ["240.0.0.0", 4],
+    ],
     // IPv4-compatible (deprecated), discard-only, Teredo, ORCHID v1/v2, SRv6 SIDs, site-local (deprecated).
-    v6: [["::", 96], ["100::", 64], ["2001::", 32], ["2001:10::", 28], ["2001:20::", 28], ["5f00::", 16], ["fec0::", 10]],
+    v6: [
+      ["::", 96],
+      ["100::", 64],
+      ["2001::", 32],
+      ["2001:10::", 28],
+      ["2001:20::", 28],
+      ["5f00::", 16],
+      ["fec0::", 10],
+    ],
   },
 ];
 

@@ -8,14 +8,15 @@
  * a field whose name matches AI_CACHE_VOLATILE_FIELDS (any depth) is left out only when its value looks like what
  * the name promises (a time, a UUID, a hex or numeric id, a counter, a short opaque token: `isVolatileValue`); a
  * raw copy or payload dump (`raw*`, `payload`, …) only when it repeats what the view already shows (top level) or is
- * volatile-shaped; `human_override` only when it is a bare label. Anything else is shown, and so in both keys. The view is canonical: text normalised (NFC, trimmed, whitespace runs as
- * one space) and cut to fixed bounds here, not when rendering, so the key covers the cut text the model reads;
+ * volatile-shaped; `human_override` only when it is a bare label. Anything else is shown, and so in both keys. The
+ * view is canonical: text normalised (NFC, trimmed, whitespace runs as one space) and cut to fixed bounds here, not
+ * when rendering, so the key covers the cut text the model reads;
  * object keys sorted, so key order never changes what the model sees or the key.
  */
 import type { Alert } from "./alert.js";
 import { canonicalJson, sha256Hex } from "./canonical.js";
 import type { Enrichment } from "./enrichment.js";
-import type { EnrichedAlert } from "./ports.js";
+import type { EnrichedAlert } from "./ports/index.js";
 import type { Severity } from "./severity.js";
 
 export interface ModelView {
@@ -58,7 +59,9 @@ const HEX = /^(?:0x)?[0-9a-f]+$/i;
 const OPAQUE = /^(?=[^\d]*\d)[A-Za-z0-9]+(?:[-_:][A-Za-z0-9]+)*$/;
 const ISO_TIME = /^(?:[+-]\d{6}|\d{4})-\d{2}-\d{2}(?:[t ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?)? ?(?:z|utc|[+-]\d{2}:?\d{2})?$/i;
 /** Month and weekday names, am/pm and time-zone abbreviations: what a written date has besides digits. */
-const DATE_WORDS = /\b(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|mon(?:day)?|tue(?:s(?:day)?)?|wed(?:nesday)?|thu(?:r(?:s(?:day)?)?)?|fri(?:day)?|sat(?:urday)?|sun(?:day)?|am|pm|utc|gmt|z|[a-z]{1,3}[sd]t)\b/gi;
+const DATE_WORDS =
+  // long: one regex literal, left whole so the volatile-value check provably matches exactly what it did
+  /\b(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|mon(?:day)?|tue(?:s(?:day)?)?|wed(?:nesday)?|thu(?:r(?:s(?:day)?)?)?|fri(?:day)?|sat(?:urday)?|sun(?:day)?|am|pm|utc|gmt|z|[a-z]{1,3}[sd]t)\b/gi;
 const VOLATILE_MAX_CHARS = 64;
 
 /**
@@ -90,6 +93,7 @@ export const VIEW_LIMITS = { fields: 24, fieldChars: 200, keyChars: 64, name: 30
  * Invisible characters that can carry text a model reads but nobody sees: Unicode tag characters (ASCII smuggling)
  * and variation selectors. Removed from the view (the guard decodes them in the raw alert and flags it).
  */
+// biome-ignore lint/suspicious/noMisleadingCharacterClass: each selector is removed on its own, also when it follows a base character.
 const INVISIBLE = /[\u{e0000}-\u{e007f}\ufe00-\ufe0f\u{e0100}-\u{e01ef}]/gu;
 
 /** Trim, NFC and collapse whitespace runs: whitespace differences never change a view or a key. */
@@ -129,11 +133,17 @@ export class ModelViewer {
       host: text(a.host, VIEW_LIMITS.identity),
       description: text(a.description, VIEW_LIMITS.description),
     };
-    return { ...core, ...this.fields(a.fields, [core.alert_name, core.source_ip, core.destination_ip, core.user, core.host, core.description]), enrichment: item.enrichment };
+    return {
+      ...core,
+      ...this.fields(a.fields, [core.alert_name, core.source_ip, core.destination_ip, core.user, core.host, core.description]),
+      enrichment: item.enrichment,
+    };
   }
 
   private fields(fields: Record<string, unknown>, core: readonly unknown[]): Pick<ModelView, "fields" | "omitted"> {
-    const entries = Object.entries(fields).sort(byKey).filter(([k, v]) => !this.hides(k, v));
+    const entries = Object.entries(fields)
+      .sort(byKey)
+      .filter(([k, v]) => !this.hides(k, v));
     // A raw copy at the top level is left out when it only repeats what the rest of the view shows.
     const raw = entries.filter(([k]) => DROPPED_FIELD.test(k));
     const skip = new Set<string>();
@@ -192,7 +202,7 @@ function shownTokens(values: readonly unknown[]): Set<string> {
     if (typeof v === "string") for (const t of normalizeText(v).toLowerCase().split(" ")) tokens.add(t.replace(TRIM, ""));
     else if (typeof v === "number") tokens.add(String(v));
     else if (Array.isArray(v) && depth < 64) for (const x of v) walk(x, depth + 1);
-    else if (v !== null && typeof v === "object" && depth < 64) for (const [k, x] of Object.entries(v)) (walk(k, depth + 1), walk(x, depth + 1));
+    else if (v !== null && typeof v === "object" && depth < 64) for (const [k, x] of Object.entries(v)) walk(k, depth + 1), walk(x, depth + 1);
   };
   walk(values, 0);
   return tokens;

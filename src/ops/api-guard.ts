@@ -30,7 +30,8 @@ export function isJsonContentType(header: string | undefined): boolean {
 }
 
 // A refused request's body is never read; closing the connection stops a caller from trickling it forever.
-const error = (reply: FastifyReply, status: number, code: string, message: string) => reply.code(status).header("connection", "close").send({ error: { code, message } });
+const error = (reply: FastifyReply, status: number, code: string, message: string) =>
+  reply.code(status).header("connection", "close").send({ error: { code, message } });
 
 /**
  * Route-level onRequest hook (runs before the body is read): 401 without HTTP_AUTH_TOKEN configured or a matching

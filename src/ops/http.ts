@@ -19,9 +19,11 @@ export const REQUEST_RECEIVE_TIMEOUT_MS = 60_000;
 export function createOpsServer(opts: OpsServerOptions): FastifyInstance {
   // Request logs are noise (scrapes every few seconds): the http logger starts at warn.
   const app = Fastify({
-    loggerInstance: opts.logger.child({ component: "http" }, { level: "warn" }) as FastifyBaseLogger, bodyLimit: opts.bodyLimitBytes,
+    loggerInstance: opts.logger.child({ component: "http" }, { level: "warn" }) as FastifyBaseLogger,
+    bodyLimit: opts.bodyLimitBytes,
     // Fastify's default 0 lets a caller trickle a request forever (one socket each); Node's own bound for receiving it.
-    requestTimeout: REQUEST_RECEIVE_TIMEOUT_MS });
+    requestTimeout: REQUEST_RECEIVE_TIMEOUT_MS,
+  });
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async (_req, reply) => {
     const waiting = opts.notReady();

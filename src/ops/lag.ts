@@ -1,4 +1,4 @@
-import type { BrokerAdmin, TopicPartition } from "../resources/kafka.js";
+import type { BrokerAdmin, TopicPartition } from "../core/ports/index.js";
 import type { Logger } from "../telemetry/logger.js";
 import type { Metrics } from "../telemetry/metrics.js";
 
@@ -27,7 +27,9 @@ export class LagMonitor {
 
   /** Partitions assigned after a rebalance; series of partitions we lost are removed. */
   setOwned(tps: TopicPartition[]): void {
-    for (const tp of this.owned) if (!tps.some((t) => t.topic === tp.topic && t.partition === tp.partition)) this.opts.metrics.consumerLag.remove({ topic: tp.topic, partition: String(tp.partition) });
+    for (const tp of this.owned)
+      if (!tps.some((t) => t.topic === tp.topic && t.partition === tp.partition))
+        this.opts.metrics.consumerLag.remove({ topic: tp.topic, partition: String(tp.partition) });
     this.owned = tps.filter((t) => t.topic === this.opts.topic);
   }
 
@@ -41,7 +43,10 @@ export class LagMonitor {
     this.running = this.running.then(async () => {
       if (this.owned.length === 0) return;
       try {
-        const [end, committed] = await Promise.all([this.opts.admin.endOffsets(this.opts.topic), this.opts.admin.committedOffsets(this.opts.groupId, this.opts.topic)]);
+        const [end, committed] = await Promise.all([
+          this.opts.admin.endOffsets(this.opts.topic),
+          this.opts.admin.committedOffsets(this.opts.groupId, this.opts.topic),
+        ]);
         for (const tp of this.owned) {
           const high = Number(end.get(tp.partition) ?? 0);
           const done = Number(committed.get(tp.partition) ?? -1);

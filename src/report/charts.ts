@@ -27,7 +27,10 @@ const config = {
   legend: { labelFontSize: 11, titleFontSize: 11, orient: "bottom", labelLimit: 320 },
 };
 const CLASS_COLORS = { domain: ["true_positive", "false_positive", "needs_review"], range: ["#c0392b", "#2e86c1", "#d4a017"] };
-const SOURCE_COLORS = { domain: ["llm", "memory", "cache:exact", "cache:pattern", "rules", "override"], range: ["#6c5ce7", "#00a884", "#55a3d9", "#9ecae1", "#b0b4ba", "#e67e22"] };
+const SOURCE_COLORS = {
+  domain: ["llm", "memory", "cache:exact", "cache:pattern", "rules", "override"],
+  range: ["#6c5ce7", "#00a884", "#55a3d9", "#9ecae1", "#b0b4ba", "#e67e22"],
+};
 
 /** An SVG whose tags hold no script, event handler, external reference or foreignObject (text content aside). */
 export function isInertSvg(svg: string): boolean {
@@ -60,26 +63,45 @@ export function chartSpecs(report: ReplayReport): { id: string; title: string; s
       id: "confusion",
       title: "Confusion matrix (analyst × verdict)",
       spec: {
-        width: 300, height: 200, data: { values },
-        encoding: { x: { field: "verdict", type: "nominal", sort: cm.columns, title: "verdict", axis: { labelAngle: 0 } }, y: { field: "analyst", type: "nominal", sort: cm.rows, title: "analyst" } },
+        width: 300,
+        height: 200,
+        data: { values },
+        encoding: {
+          x: { field: "verdict", type: "nominal", sort: cm.columns, title: "verdict", axis: { labelAngle: 0 } },
+          y: { field: "analyst", type: "nominal", sort: cm.rows, title: "analyst" },
+        },
         layer: [
           { mark: { type: "rect", stroke: "#fff" }, encoding: { color: { field: "count", type: "quantitative", scale: { scheme: "blues" }, legend: null } } },
-          { mark: { type: "text", fontSize: 13, fontWeight: "bold" }, encoding: { text: { field: "count", type: "quantitative" }, color: { condition: { test: "datum.count > 0 && datum.count >= 0.6 * " + Math.max(1, ...values.map((v) => v.count)), value: "#fff" }, value: "#222" } } },
+          {
+            mark: { type: "text", fontSize: 13, fontWeight: "bold" },
+            encoding: {
+              text: { field: "count", type: "quantitative" },
+              color: {
+                condition: { test: "datum.count > 0 && datum.count >= 0.6 * " + Math.max(1, ...values.map((v) => v.count)), value: "#fff" },
+                value: "#222",
+              },
+            },
+          },
         ],
       } as TopLevelSpec,
     });
   }
   if (report.classes) {
-    const values = report.classes.flatMap((c) => [
-      { class: c.class, measure: "recall", value: pct(c.recall) },
-      { class: c.class, measure: "precision", value: pct(c.precision) },
-    ]).filter((v) => v.value !== null);
+    const values = report.classes
+      .flatMap((c) => [
+        { class: c.class, measure: "recall", value: pct(c.recall) },
+        { class: c.class, measure: "precision", value: pct(c.precision) },
+      ])
+      .filter((v) => v.value !== null);
     if (values.length > 0) {
       out.push({
         id: "classes",
         title: "Recall and precision per class (true-positive recall first)",
         spec: {
-          width: WIDTH, height: HEIGHT, data: { values }, mark: "bar",
+          width: WIDTH,
+          height: HEIGHT,
+          data: { values },
+          mark: "bar",
           encoding: {
             x: { field: "class", type: "nominal", sort: report.classes.map((c) => c.class), axis: { labelAngle: 0 }, title: null },
             xOffset: { field: "measure", sort: ["recall", "precision"] },
@@ -97,7 +119,10 @@ export function chartSpecs(report: ReplayReport): { id: string; title: string; s
         id: "agreement-by-source",
         title: "Agreement with analysts by verdict source",
         spec: {
-          width: WIDTH, height: HEIGHT, data: { values: bySource }, mark: "bar",
+          width: WIDTH,
+          height: HEIGHT,
+          data: { values: bySource },
+          mark: "bar",
           encoding: {
             x: { field: "source", type: "nominal", sort: bySource.map((s) => s.source), axis: { labelAngle: 0 }, title: null },
             y: { field: "agreement", type: "quantitative", scale: { domain: [0, 1] }, axis: { format: ".0%" }, title: "agreement" },
@@ -106,13 +131,18 @@ export function chartSpecs(report: ReplayReport): { id: string; title: string; s
         } as TopLevelSpec,
       });
     }
-    const rules = report.agreement.by_rule_worst.filter((r) => r.agreement !== null).map((r) => ({ ...r, label: r.rule.length > 42 ? `${r.rule.slice(0, 41)}…` : r.rule }));
+    const rules = report.agreement.by_rule_worst
+      .filter((r) => r.agreement !== null)
+      .map((r) => ({ ...r, label: r.rule.length > 42 ? `${r.rule.slice(0, 41)}…` : r.rule }));
     if (rules.length > 0) {
       out.push({
         id: "worst-rules",
         title: "The 10 rules with the lowest agreement",
         spec: {
-          width: 330, height: Math.max(60, rules.length * 20), data: { values: rules }, mark: "bar",
+          width: 330,
+          height: Math.max(60, rules.length * 20),
+          data: { values: rules },
+          mark: "bar",
           encoding: {
             y: { field: "label", type: "nominal", sort: null, title: null, axis: { labelLimit: 260 } },
             x: { field: "agreement", type: "quantitative", scale: { domain: [0, 1] }, axis: { format: ".0%" }, title: "agreement" },
@@ -128,7 +158,10 @@ export function chartSpecs(report: ReplayReport): { id: string; title: string; s
       id: "stream-sources",
       title: `Who answered, per ${report.stream.window_records.toLocaleString("en-US")} alerts along the stream`,
       spec: {
-        width: WIDTH, height: HEIGHT, data: { values: windows }, mark: "bar",
+        width: WIDTH,
+        height: HEIGHT,
+        data: { values: windows },
+        mark: "bar",
         encoding: {
           x: { field: "window", type: "ordinal", title: "alerts from", axis: { labelAngle: 0, labelOverlap: true } },
           y: { field: "count", type: "quantitative", stack: "zero", title: "alerts" },
@@ -140,15 +173,20 @@ export function chartSpecs(report: ReplayReport): { id: string; title: string; s
   const over: { at: number; series: string; value: number }[] = [];
   for (const w of report.stream.windows) {
     if (w.agreement !== undefined && w.agreement !== null) over.push({ at: w.start + w.records, series: "all verdicts vs analysts", value: w.agreement });
-    if (w.memory_agreement !== undefined && w.memory_agreement !== null) over.push({ at: w.start + w.records, series: "memory vs analysts", value: w.memory_agreement });
+    if (w.memory_agreement !== undefined && w.memory_agreement !== null)
+      over.push({ at: w.start + w.records, series: "memory vs analysts", value: w.memory_agreement });
   }
-  for (const s of report.stream.memory_estimate) if (s.agreement_estimate !== null) over.push({ at: s.after_records, series: "memory spot checks (estimate)", value: s.agreement_estimate });
+  for (const s of report.stream.memory_estimate)
+    if (s.agreement_estimate !== null) over.push({ at: s.after_records, series: "memory spot checks (estimate)", value: s.agreement_estimate });
   if (over.length > 0) {
     out.push({
       id: "agreement-over-time",
       title: "Agreement along the stream",
       spec: {
-        width: WIDTH, height: HEIGHT, data: { values: over }, mark: { type: "line", point: true },
+        width: WIDTH,
+        height: HEIGHT,
+        data: { values: over },
+        mark: { type: "line", point: true },
         encoding: {
           x: { field: "at", type: "quantitative", title: "alerts processed", scale: { zero: true } },
           y: { field: "value", type: "quantitative", scale: { domain: [0, 1] }, axis: { format: ".0%" }, title: null },
@@ -164,8 +202,15 @@ export function chartSpecs(report: ReplayReport): { id: string; title: string; s
       id: "latency",
       title: "Latency, receipt to verdict written (seconds)",
       spec: {
-        width: WIDTH, height: HEIGHT, data: { values: lat }, mark: "bar",
-        encoding: { x: { field: "percentile", type: "nominal", sort: null, axis: { labelAngle: 0 }, title: null }, y: { field: "seconds", type: "quantitative", title: "seconds" }, color: { value: "#6c5ce7" } },
+        width: WIDTH,
+        height: HEIGHT,
+        data: { values: lat },
+        mark: "bar",
+        encoding: {
+          x: { field: "percentile", type: "nominal", sort: null, axis: { labelAngle: 0 }, title: null },
+          y: { field: "seconds", type: "quantitative", title: "seconds" },
+          color: { value: "#6c5ce7" },
+        },
       } as TopLevelSpec,
     });
   }
@@ -175,8 +220,15 @@ export function chartSpecs(report: ReplayReport): { id: string; title: string; s
       id: "verdicts",
       title: "Verdicts by classification",
       spec: {
-        width: WIDTH, height: 120, data: { values: byClass }, mark: "bar",
-        encoding: { y: { field: "classification", type: "nominal", title: null, sort: CLASS_COLORS.domain }, x: { field: "count", type: "quantitative", title: "verdicts" }, color: { field: "classification", type: "nominal", scale: CLASS_COLORS, legend: null } },
+        width: WIDTH,
+        height: 120,
+        data: { values: byClass },
+        mark: "bar",
+        encoding: {
+          y: { field: "classification", type: "nominal", title: null, sort: CLASS_COLORS.domain },
+          x: { field: "count", type: "quantitative", title: "verdicts" },
+          color: { field: "classification", type: "nominal", scale: CLASS_COLORS, legend: null },
+        },
       } as TopLevelSpec,
     });
   }

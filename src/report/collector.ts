@@ -69,9 +69,12 @@ const emptyTally = (): Tally => ({ verdicts: 0, scored: 0, agreed: 0 });
 
 /** Control and bidirectional characters out, URLs defanged ("hxxps[:]//"), bounded: an excerpt nobody can click. */
 export function linkFree(text: string, max: number): string {
-  // eslint-disable-next-line no-control-regex
   // Bidirectional controls (U+061C, U+200E/F, U+202A–E, U+2066–9) too: they reorder what the analyst reads.
-  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, " ").replace(/[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, " ").replace(/\b([a-z][a-z0-9+.-]{1,15}):\/\//gi, (_, scheme: string) => `${scheme.replace(/t/g, "x").replace(/T/g, "X")}[:]//`);
+  const clean = text
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point (they are stripped).
+    .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, " ")
+    .replace(/[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, " ")
+    .replace(/\b([a-z][a-z0-9+.-]{1,15}):\/\//gi, (_, scheme: string) => `${scheme.replace(/t/g, "x").replace(/T/g, "X")}[:]//`);
   return clean.length > max ? `${clean.slice(0, max - 1)}…` : clean;
 }
 
@@ -110,7 +113,10 @@ export class ReplayCollector {
   constructor(opts: CollectorOptions) {
     this.opts = { windowAlerts: 1000, maxDisagreements: 20, maxRules: 5000, maxLatencySamples: 200_000, maxUnmappedValues: 50, labelsMap: new Map(), ...opts };
     this.windowAlerts = this.opts.windowAlerts;
-    this.confusion = Object.fromEntries(TRUTHS.map((t) => [t, Object.fromEntries(CLASSIFICATIONS.map((c) => [c, 0]))])) as Record<Truth, Record<Classification, number>>;
+    this.confusion = Object.fromEntries(TRUTHS.map((t) => [t, Object.fromEntries(CLASSIFICATIONS.map((c) => [c, 0]))])) as Record<
+      Truth,
+      Record<Classification, number>
+    >;
   }
 
   get labelled(): boolean {
@@ -169,14 +175,26 @@ export class ReplayCollector {
   private window(position: number): StreamWindow {
     const i = Math.floor(position / this.windowAlerts);
     while (this.windows.length <= i) {
-      this.windows.push({ start: this.windows.length * this.windowAlerts, records: 0, deadLetters: 0, bySource: {}, scored: 0, agreed: 0, memoryScored: 0, memoryAgreed: 0 });
+      this.windows.push({
+        start: this.windows.length * this.windowAlerts,
+        records: 0,
+        deadLetters: 0,
+        bySource: {},
+        scored: 0,
+        agreed: 0,
+        memoryScored: 0,
+        memoryAgreed: 0,
+      });
     }
     return this.windows[i]!;
   }
 
   private tally(map: Map<string, Tally>, key: string): Tally {
     let t = map.get(key);
-    if (!t) map.set(key, (t = emptyTally()));
+    if (!t) {
+      t = emptyTally();
+      map.set(key, t);
+    }
     return t;
   }
 

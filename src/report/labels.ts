@@ -41,9 +41,49 @@ const entries = (meaning: LabelMeaning, ...values: string[]): [string, LabelMean
  * (MALICIOUS, NOT_MALICIOUS, MAINTENANCE, INCONCLUSIVE) and plain words.
  */
 export const DEFAULT_LABEL_MAP: ReadonlyMap<string, LabelMeaning> = new Map([
-  ...entries("true_positive", "true_positive", "TruePositive", "tp", "malicious", "confirmed", "SuspiciousActivity", "True Positive - Suspicious Activity", "disposition:1", "attack", "incident"),
-  ...entries("benign_positive", "benign_positive", "BenignPositive", "benign true positive", "btp", "bp", "benign", "SuspiciousButExpected", "InformationalExpectedActivity", "Benign Positive - Suspicious But Expected", "disposition:2", "expected", "maintenance", "authorized", "triggered by test"),
-  ...entries("false_positive", "false_positive", "FalsePositive", "fp", "not_malicious", "IncorrectAlertLogic", "InaccurateData", "False Positive - Incorrect Analytic Logic", "False Positive - Inaccurate Data", "disposition:3", "disposition:4"),
+  ...entries(
+    "true_positive",
+    "true_positive",
+    "TruePositive",
+    "tp",
+    "malicious",
+    "confirmed",
+    "SuspiciousActivity",
+    "True Positive - Suspicious Activity",
+    "disposition:1",
+    "attack",
+    "incident",
+  ),
+  ...entries(
+    "benign_positive",
+    "benign_positive",
+    "BenignPositive",
+    "benign true positive",
+    "btp",
+    "bp",
+    "benign",
+    "SuspiciousButExpected",
+    "InformationalExpectedActivity",
+    "Benign Positive - Suspicious But Expected",
+    "disposition:2",
+    "expected",
+    "maintenance",
+    "authorized",
+    "triggered by test",
+  ),
+  ...entries(
+    "false_positive",
+    "false_positive",
+    "FalsePositive",
+    "fp",
+    "not_malicious",
+    "IncorrectAlertLogic",
+    "InaccurateData",
+    "False Positive - Incorrect Analytic Logic",
+    "False Positive - Inaccurate Data",
+    "disposition:3",
+    "disposition:4",
+  ),
   ...entries("needs_review", "needs_review", "undetermined", "inconclusive", "indeterminate", "disposition:6", "further investigation required"),
   ...entries("ignore", "duplicate", "other", "unknown", "disposition:0", "disposition:5", "unassigned", "none"),
 ]);
@@ -63,13 +103,17 @@ export function parseLabelsMap(arg: string): Result<Map<string, LabelMeaning>> {
     } catch (err) {
       return invalid("bad_labels_map", `--labels-map ${arg}: not a JSON object (${(err as Error).message.slice(0, 120)})`);
     }
-    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return invalid("bad_labels_map", `--labels-map ${arg}: expected a JSON object of "value": "meaning"`);
+    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed))
+      return invalid("bad_labels_map", `--labels-map ${arg}: expected a JSON object of "value": "meaning"`);
     pairs = Object.entries(parsed);
   } else {
-    pairs = arg.split(",").filter((p) => p.trim() !== "").map((p) => {
-      const eq = p.lastIndexOf("=");
-      return eq < 0 ? [p, undefined] : [p.slice(0, eq), p.slice(eq + 1).trim()];
-    });
+    pairs = arg
+      .split(",")
+      .filter((p) => p.trim() !== "")
+      .map((p) => {
+        const eq = p.lastIndexOf("=");
+        return eq < 0 ? [p, undefined] : [p.slice(0, eq), p.slice(eq + 1).trim()];
+      });
     if (pairs.length === 0) return invalid("bad_labels_map", "--labels-map: empty; expected FILE.json or Value=meaning[,Value=meaning]");
   }
   const map = new Map<string, LabelMeaning>();
@@ -89,7 +133,8 @@ export type LabelReading = { kind: "truth"; truth: Truth } | { kind: "ignored" }
 /** Read a label value with the user's map first, then the defaults. */
 export function readLabel(value: unknown, userMap: ReadonlyMap<string, LabelMeaning> = new Map()): LabelReading {
   if (value === undefined || value === null || value === "") return { kind: "missing" };
-  if (typeof value !== "string" && typeof value !== "number" && typeof value !== "boolean") return { kind: "unmapped", value: JSON.stringify(value).slice(0, 80) };
+  if (typeof value !== "string" && typeof value !== "number" && typeof value !== "boolean")
+    return { kind: "unmapped", value: JSON.stringify(value).slice(0, 80) };
   const text = String(value);
   const meaning = userMap.get(labelKey(text)) ?? DEFAULT_LABEL_MAP.get(labelKey(text));
   if (meaning === undefined) return { kind: "unmapped", value: text.slice(0, 80) };

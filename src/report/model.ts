@@ -58,10 +58,24 @@ export interface ReplayReport {
   generated_at: string;
   input: string;
   records: { total: number; verdicts: number; dead_letters: number; dead_letters_by_reason: Record<string, number>; by_classification: Record<string, number> };
-  labels?: { field: string; scored: number; missing: number; ignored: number; unmapped: number; unmapped_values: Record<string, number>; by_truth: Record<Truth, number>; benign_positive_scoring: string };
+  labels?: {
+    field: string;
+    scored: number;
+    missing: number;
+    ignored: number;
+    unmapped: number;
+    unmapped_values: Record<string, number>;
+    by_truth: Record<Truth, number>;
+    benign_positive_scoring: string;
+  };
   confusion_matrix?: { rows: Truth[]; columns: Classification[]; counts: number[][] };
   classes?: ClassFigures[];
-  agreement?: { overall: number | null; missed_attacks: number; by_source: (GroupAgreement & { source: string })[]; by_rule_worst: (GroupAgreement & { rule: string })[] };
+  agreement?: {
+    overall: number | null;
+    missed_attacks: number;
+    by_source: (GroupAgreement & { source: string })[];
+    by_rule_worst: (GroupAgreement & { rule: string })[];
+  };
   disagreements?: Disagreement[];
   model: { calls: number; calls_per_1000_alerts: number | null; cost_usd: number; cost_usd_per_1000_alerts: number | null; tokens: Record<string, number> };
   latency_seconds: { samples: number; observed: number; p50: number | null; p90: number | null; p95: number | null; p99: number | null; max: number | null };
@@ -74,7 +88,8 @@ export interface ReplayReport {
 export type ReplayReportFile = ReplayReport & Record<string, unknown>;
 
 export const BENIGN_POSITIVE_SCORING =
-  "A benign positive (real but expected activity) is neither a false positive nor an attack to act on: a false_positive or needs_review verdict agrees with it, a true_positive verdict does not.";
+  "A benign positive (real but expected activity) is neither a false positive nor an attack to act on: a false_positive or needs_review verdict agrees " +
+  "with it, a true_positive verdict does not.";
 
 const ratio = (n: number, d: number): number | null => (d > 0 ? round(n / d) : null);
 const round = (x: number, digits = 4): number => Number(x.toFixed(digits));
@@ -113,7 +128,13 @@ export function buildReport(r: ReportInputs): ReplayReportFile {
     report_version: REPORT_VERSION,
     generated_at: r.generatedAt.toISOString(),
     input: r.input,
-    records: { total: c.records, verdicts: c.verdicts, dead_letters: c.deadLetters, dead_letters_by_reason: { ...c.dlqByReason }, by_classification: { ...c.byClassification } },
+    records: {
+      total: c.records,
+      verdicts: c.verdicts,
+      dead_letters: c.deadLetters,
+      dead_letters_by_reason: { ...c.dlqByReason },
+      by_classification: { ...c.byClassification },
+    },
     model: {
       calls: num("model_calls"),
       calls_per_1000_alerts: per1000(num("model_calls"), c.records),
@@ -121,14 +142,31 @@ export function buildReport(r: ReportInputs): ReplayReportFile {
       cost_usd_per_1000_alerts: per1000(num("cost_usd"), c.records),
       tokens: (r.summary.tokens as Record<string, number> | undefined) ?? {},
     },
-    latency_seconds: { samples: sorted.length, observed: c.latencyCount, p50: percentile(sorted, 50), p90: percentile(sorted, 90), p95: percentile(sorted, 95), p99: percentile(sorted, 99), max: sorted.length ? round(sorted[sorted.length - 1]!) : null },
+    latency_seconds: {
+      samples: sorted.length,
+      observed: c.latencyCount,
+      p50: percentile(sorted, 50),
+      p90: percentile(sorted, 90),
+      p95: percentile(sorted, 95),
+      p99: percentile(sorted, 99),
+      max: sorted.length ? round(sorted[sorted.length - 1]!) : null,
+    },
     memory: r.memory,
     stream: {
       window_records: c.windowAlerts,
       windows: c.windows.map((w) => {
         const asked = w.bySource.llm ?? 0;
-        const without = Object.entries(w.bySource).filter(([s]) => WITHOUT_MODEL.has(s)).reduce((n, [, k]) => n + k, 0);
-        const fig: WindowFigures = { start: w.start, records: w.records, dead_letters: w.deadLetters, by_source: { ...w.bySource }, asked, answered_without_model: without };
+        const without = Object.entries(w.bySource)
+          .filter(([s]) => WITHOUT_MODEL.has(s))
+          .reduce((n, [, k]) => n + k, 0);
+        const fig: WindowFigures = {
+          start: w.start,
+          records: w.records,
+          dead_letters: w.deadLetters,
+          by_source: { ...w.bySource },
+          asked,
+          answered_without_model: without,
+        };
         if (labelled) {
           fig.agreement = ratio(w.agreed, w.scored);
           fig.memory_agreement = ratio(w.memoryAgreed, w.memoryScored);
@@ -165,13 +203,25 @@ function addAgreement(report: ReplayReport, r: ReportInputs): void {
     const predicted = TRUTHS.reduce((n, t) => n + m[t][k], 0);
     // A benign positive agrees with false_positive and needs_review verdicts (labels.ts, agrees()).
     const agreedPredicted = m[k as Truth][k] + (k === "true_positive" ? 0 : m.benign_positive[k]);
-    return { class: k, support: byTruth[k as Truth], predicted, precision: ratio(agreedPredicted, predicted), recall: ratio(m[k as Truth][k], byTruth[k as Truth]) };
+    return {
+      class: k,
+      support: byTruth[k as Truth],
+      predicted,
+      precision: ratio(agreedPredicted, predicted),
+      recall: ratio(m[k as Truth][k], byTruth[k as Truth]),
+    };
   };
   report.classes = [
     classFigures("true_positive"), // first: a missed attack is the costly error
     classFigures("false_positive"),
     classFigures("needs_review"),
-    { class: "benign_positive", support: byTruth.benign_positive, predicted: 0, precision: null, recall: ratio(byTruth.benign_positive - m.benign_positive.true_positive, byTruth.benign_positive) },
+    {
+      class: "benign_positive",
+      support: byTruth.benign_positive,
+      predicted: 0,
+      precision: null,
+      recall: ratio(byTruth.benign_positive - m.benign_positive.true_positive, byTruth.benign_positive),
+    },
   ];
   const agreed = [...c.bySource.values()].reduce((n, t) => n + t.agreed, 0);
   const rules = [...c.byRule.entries()].filter(([rule, t]) => t.scored > 0 && rule !== OTHER_RULES);

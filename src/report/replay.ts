@@ -4,7 +4,7 @@
  */
 import { writeFileSync } from "node:fs";
 import type { Registry } from "prom-client";
-import type { AlertSource } from "../core/ports.js";
+import type { AlertSource } from "../core/ports/index.js";
 import { LabelledSource, type ObservedRecord } from "../sources/labelled.js";
 import { fsErrorText } from "../sinks/output-paths.js";
 import { renderCharts } from "./charts.js";
@@ -34,7 +34,11 @@ export class ReplayObserver {
   private sampling: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: ReplayObserverOptions) {
-    this.collector = new ReplayCollector({ labelled: opts.labelField !== null, ...(opts.labelsMap ? { labelsMap: opts.labelsMap } : {}), ...(opts.windowAlerts ? { windowAlerts: opts.windowAlerts } : {}) });
+    this.collector = new ReplayCollector({
+      labelled: opts.labelField !== null,
+      ...(opts.labelsMap ? { labelsMap: opts.labelsMap } : {}),
+      ...(opts.windowAlerts ? { windowAlerts: opts.windowAlerts } : {}),
+    });
   }
 
   /** The source the pipeline reads: labels taken out, every outcome observed. */
@@ -67,7 +71,9 @@ export class ReplayObserver {
     if (this.collector.records % this.collector.windowAlerts !== 0) this.sample();
     await this.sampling;
     const answeredFromSources = this.collector.bySource.get("memory")?.verdicts ?? 0;
-    const memory = this.registry ? await readMemoryFigures(this.registry, answeredFromSources) : { answered: answeredFromSources, spot_checks: 0, spot_check_disagreements: 0, agreement_estimate: null, from: "verdict_sources" as const };
+    const memory = this.registry
+      ? await readMemoryFigures(this.registry, answeredFromSources)
+      : { answered: answeredFromSources, spot_checks: 0, spot_check_disagreements: 0, agreement_estimate: null, from: "verdict_sources" as const };
     return buildReport({ collector: this.collector, summary, memory, memorySamples: this.samples, labelField: this.opts.labelField, input, generatedAt });
   }
 }

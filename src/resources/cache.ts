@@ -6,28 +6,7 @@ import { TriageError } from "../core/errors.js";
 import { redactUrls } from "../core/redact.js";
 import { DEFAULT_REDIS_CONNECT_TIMEOUT_MS, connectRedisClient, type RedisClient, type RedisConnectOptions } from "./redis-connect.js";
 import { SqliteDatabase } from "./sqlite-store.js";
-
-/** Cache namespaces: threat intel, AI verdicts by exact and pattern key, analyst overrides. */
-export type CacheName = "ti" | "ai-exact" | "ai-pattern" | "overrides";
-
-/** The small cache port stages use; Keyv (on our node:sqlite store, or Redis) implements it. */
-export interface Cache {
-  get<T>(key: string): Promise<T | undefined>;
-  /** Store with a TTL in ms (undefined = no expiry). Resolves once durably written. */
-  set(key: string, value: unknown, ttlMs?: number): Promise<void>;
-  delete(key: string): Promise<void>;
-  /** Batched forms: one SQL query / Redis round trip per call where the store allows. */
-  getMany?<T>(keys: string[]): Promise<(T | undefined)[]>;
-  setMany?(entries: { key: string; value: unknown; ttlMs?: number }[]): Promise<void>;
-  deleteMany?(keys: string[]): Promise<void>;
-}
-
-export interface Caches {
-  get(name: CacheName): Cache;
-  /** Which backend (sqlite | redis | memory), for logs. */
-  readonly backend: string;
-  close(): Promise<void>;
-}
+import type { Cache, CacheName, Caches } from "../core/ports/cache.js";
 
 /**
  * Open one Keyv per namespace on CACHE_URL: sqlite://path, redis://host:port, or memory://. An unreachable
@@ -48,7 +27,12 @@ export async function openCaches(url: string, opts: Partial<RedisConnectOptions>
     // WAL, synchronous=NORMAL and the busy retries are set up in SqliteDatabase.open. A bad path fails here.
     sqlite = await SqliteDatabase.open({ path, table: "triage_cache" });
   } else if (scheme !== "redis" && scheme !== "rediss" && scheme !== "memory") {
-    throw new TriageError({ code: "cache_url_invalid", stage: "config", retriable: false, message: `CACHE_URL ${JSON.stringify(redactUrls(url))}: scheme must be sqlite://, redis:// or memory://` });
+    throw new TriageError({
+      code: "cache_url_invalid",
+      stage: "config",
+      retriable: false,
+      message: `CACHE_URL ${JSON.stringify(redactUrls(url))}: scheme must be sqlite://, redis:// or memory://`,
+    });
   }
   const make = (name: CacheName): Keyv => {
     const store = sqlite ? sqlite.store() : redis ? new KeyvRedis(redis) : undefined;
@@ -65,7 +49,8 @@ export async function openCaches(url: string, opts: Partial<RedisConnectOptions>
     get: async <T>(key: string) => (await keyv.get(key)) as T | undefined,
     set: async (key, value, ttlMs) => {
       const ok = await keyv.set(key, value, ttlMs);
-      if (ok === false) throw new TriageError({ code: "cache_write_failed", stage: "enrich", retriable: true, message: `cache write failed for ${key.slice(0, 80)}` });
+      if (ok === false)
+        throw new TriageError({ code: "cache_write_failed", stage: "enrich", retriable: true, message: `cache write failed for ${key.slice(0, 80)}` });
     },
     delete: async (key) => {
       await keyv.delete(key);
@@ -75,7 +60,8 @@ export async function openCaches(url: string, opts: Partial<RedisConnectOptions>
       if (entries.length === 0) return;
       // Stores differ: ours (SQLite) answers one boolean per entry, the Redis store nothing at all.
       const ok: unknown = await keyv.setMany(entries.map((e) => ({ key: e.key, value: e.value, ttl: e.ttlMs })));
-      if (ok === false || (Array.isArray(ok) && ok.some((x) => x === false))) throw new TriageError({ code: "cache_write_failed", stage: "classify", retriable: true, message: `cache write failed for ${entries.length} entries` });
+      if (ok === false || (Array.isArray(ok) && ok.some((x) => x === false)))
+        throw new TriageError({ code: "cache_write_failed", stage: "classify", retriable: true, message: `cache write failed for ${entries.length} entries` });
     },
     deleteMany: async (keys) => {
       if (keys.length > 0) await keyv.deleteMany(keys);

@@ -1,73 +1,11 @@
 /**
- * The only file that imports kafkajs (unmaintained upstream): our small broker interface and its kafkajs
- * implementation. Swapping the client library means rewriting this file alone.
+ * The only file that imports kafkajs (unmaintained upstream): the kafkajs implementation of our small broker
+ * port (core/ports/stream.ts). Swapping the client library means rewriting this file alone.
  */
 import { Kafka, Partitioners, logLevel, type Consumer, type Producer, type Admin, type LogEntry, type Message } from "kafkajs";
 import { TriageError } from "../core/errors.js";
 import type { Logger } from "../telemetry/logger.js";
-
-/**
- * What the source reads of a fetched record: its bytes and offset. Keys and headers are attacker-controlled and
- * nothing reads them, so they are neither copied nor decoded (the client's own message objects are passed through).
- */
-export interface BrokerMessage {
-  readonly value: Buffer | null;
-  readonly offset: string;
-  /** Epoch ms as a string (producer CreateTime or broker LogAppendTime); the feedback source dates overrides by it. */
-  readonly timestamp?: string;
-}
-
-export interface TopicPartition {
-  topic: string;
-  partition: number;
-}
-
-/** One fetched batch of one partition plus the controls the consumer loop needs. */
-export interface PartitionBatch extends TopicPartition {
-  messages: BrokerMessage[];
-  highWatermark: string;
-  /** Mark an offset processed for the fetch position (not committed). */
-  resolveOffset(offset: string): void;
-  heartbeat(): Promise<void>;
-  /** False once the consumer is stopping or the batch was invalidated by a rebalance/seek. */
-  isActive(): boolean;
-}
-
-export interface OutgoingMessage {
-  key: string | Buffer | null;
-  value: string | Buffer | null;
-  headers?: Record<string, string>;
-}
-
-export interface StreamConsumer {
-  /** Join the group and start fetching; resolves once running. */
-  run(topic: string, onBatch: (batch: PartitionBatch) => Promise<void>): Promise<void>;
-  commit(offsets: readonly (TopicPartition & { offset: string })[]): Promise<void>;
-  pause(tps: readonly TopicPartition[]): void;
-  resume(tps: readonly TopicPartition[]): void;
-  /** Called after every group join with the partitions assigned to this member. */
-  onAssigned(listener: (assigned: TopicPartition[]) => void): void;
-  /** Stop fetching; resolves when the running batch handler returned. */
-  stop(): Promise<void>;
-  disconnect(): Promise<void>;
-  /** True while connected to the group (for readiness). */
-  isConnected(): boolean;
-}
-
-export interface StreamProducer {
-  send(topic: string, messages: readonly OutgoingMessage[]): Promise<void>;
-  disconnect(): Promise<void>;
-  isConnected(): boolean;
-}
-
-export interface BrokerAdmin {
-  createTopic(topic: string, partitions: number): Promise<void>;
-  /** Committed offset per partition ("-1" when none). */
-  committedOffsets(groupId: string, topic: string): Promise<Map<number, string>>;
-  /** Next offset to be written per partition. */
-  endOffsets(topic: string): Promise<Map<number, string>>;
-  close(): Promise<void>;
-}
+import type { BrokerAdmin, StreamConsumer, StreamProducer, TopicPartition } from "../core/ports/stream.js";
 
 export interface KafkaSettings {
   brokers: string[];
@@ -84,7 +22,13 @@ export interface ConsumerSettings {
 /** Map a kafkajs error to ours; kafkajs says itself whether a retry can help. */
 export function toBrokerError(err: unknown, stage: "source" | "sink" | "dlq"): TriageError {
   const e = err as { name?: string; message?: string; retriable?: boolean };
-  return new TriageError({ code: `kafka_${(e.name ?? "error").replace(/^KafkaJS/, "").toLowerCase()}`, stage, retriable: e.retriable ?? true, message: e.message ?? String(err), cause: err });
+  return new TriageError({
+    code: `kafka_${(e.name ?? "error").replace(/^KafkaJS/, "").toLowerCase()}`,
+    stage,
+    retriable: e.retriable ?? true,
+    message: e.message ?? String(err),
+    cause: err,
+  });
 }
 
 function kafkaLogger(logger: Logger) {
@@ -118,7 +62,9 @@ export function createKafka(settings: KafkaSettings, logger: Logger) {
         heartbeatInterval: Math.max(1000, Math.floor(cs.sessionTimeoutMs / 10)),
         // A broker outage outlasting the client's own retries must not kill the consumer: keep restarting.
         retry: {
-          initialRetryTime: 300, maxRetryTime: 10_000, retries: 8,
+          initialRetryTime: 300,
+          maxRetryTime: 10_000,
+          retries: 8,
           restartOnFailure: async (err: Error) => {
             log.error({ err: err.message }, "consumer failed; restarting");
             return true;
@@ -190,7 +136,12 @@ export function createKafka(settings: KafkaSettings, logger: Logger) {
     async producer(): Promise<StreamProducer> {
       // Idempotent: a batch kafkajs re-sends after a lost reply is written once, in order (needs acks=-1, as sent
       // below, and at most 5 requests in flight). Retries stay bounded so SINK_RETRY_DEADLINE_MS still applies.
-      const producer: Producer = kafka.producer({ allowAutoTopicCreation: true, idempotent: true, maxInFlightRequests: 5, createPartitioner: Partitioners.DefaultPartitioner });
+      const producer: Producer = kafka.producer({
+        allowAutoTopicCreation: true,
+        idempotent: true,
+        maxInFlightRequests: 5,
+        createPartitioner: Partitioners.DefaultPartitioner,
+      });
       let connected = false;
       producer.on(producer.events.CONNECT, () => (connected = true));
       producer.on(producer.events.DISCONNECT, () => (connected = false));

@@ -1,40 +1,6 @@
 import PQueue from "p-queue";
 import { TriageError, type Stage } from "../core/errors.js";
-
-/** Limits of one upstream quota (a Gemini project, a TI API key). Unset = unlimited. */
-export interface QuotaLimits {
-  /** Requests per window. */
-  rpm?: number;
-  /** Tokens per window (Gemini input tokens). */
-  tpm?: number;
-  /** Requests per day. */
-  rpd?: number;
-  /** Length of the rpm/tpm window; 60000 in production, shorter in tests. */
-  windowMs?: number;
-}
-
-/** Outcome of asking the quota store for room. */
-export type Reservation =
-  | { granted: true; id: number }
-  | { granted: false; waitMs: number; reason: "rpm" | "tpm" | "paused" }
-  | { granted: false; waitMs: null; reason: "rpd" };
-
-/**
- * Where quota usage is counted. In-memory per process now; a Redis store (shared by every instance)
- * implements the same three calls atomically.
- */
-export interface QuotaStore {
-  reserve(tokens: number, nowMs: number): Promise<Reservation>;
-  /** Replace a reservation's estimated tokens with the real count. */
-  settle(id: number, tokens: number): Promise<void>;
-  /**
-   * The request finished at nowMs: its slot now counts from then. The server counted it on arrival,
-   * somewhere between reservation and completion, so counting from completion can never undercount.
-   */
-  finished(id: number, nowMs: number): Promise<void>;
-  /** Stop granting until nowMs + ms (a 429's retry delay). */
-  pauseFor(ms: number, nowMs: number): Promise<void>;
-}
+import type { QuotaLimits, QuotaStore, QuotaStoreFactory, Reservation } from "../core/ports/quota.js";
 
 /** Sliding-window log in memory: exact, so the configured limits are never exceeded within this process. */
 export class MemoryQuotaStore implements QuotaStore {
@@ -46,7 +12,10 @@ export class MemoryQuotaStore implements QuotaStore {
   private dayCount = 0;
   private readonly windowMs: number;
 
-  constructor(private readonly limits: QuotaLimits, private readonly dayKey: (nowMs: number) => string = utcDay) {
+  constructor(
+    private readonly limits: QuotaLimits,
+    private readonly dayKey: (nowMs: number) => string = utcDay,
+  ) {
     // A small margin absorbs clock jitter between us and the server's window; slots count from completion.
     const w = limits.windowMs ?? 60_000;
     this.windowMs = w + Math.max(50, Math.round(w * 0.02));
@@ -126,6 +95,12 @@ export interface LimiterOptions {
   now?: () => number;
 }
 
+/** Why the limiter did not run a call: the day's budget is spent, or the quota wait would exceed maxWaitMs. */
+export type LimitRefusal = { kind: "daily_budget"; error: TriageError } | { kind: "limiter_timeout"; error: TriageError; waitMs: number };
+
+/** What tryRun came to: the call's value, or a refusal (the call did not run). */
+export type LimitedOutcome<T> = { kind: "ran"; value: T } | LimitRefusal;
+
 /** Context handed to the limited call, to report its real token use. */
 export interface LimitedCall {
   settleTokens(tokens: number): Promise<void>;
@@ -145,17 +120,33 @@ export class RateLimiter {
     this.now = opts.now ?? Date.now;
   }
 
-  /** Run fn within the quota; higher priority runs first. Throws TriageError `<name>_daily_budget` when the day's budget is spent. */
-  run<T>(estimatedTokens: number, fn: (call: LimitedCall) => Promise<T>, priority = 0): Promise<T> {
-    return this.queue.add(async () => {
-      const id = await this.acquire(estimatedTokens);
-      try {
-        return await fn({ settleTokens: (tokens) => this.opts.store.settle(id, tokens) });
-      } finally {
-        await this.opts.store.finished(id, this.now());
-        this.wakeWaiters(); // a settled/finished request may have freed room sooner than estimated
-      }
-    }, { priority }) as Promise<T>;
+  /**
+   * Run fn within the quota; higher priority runs first. Quota refusals are values: `daily_budget` (the day's budget
+   * is spent, code `<name>_daily_budget`) or `limiter_timeout` (the wait would exceed maxWaitMs, retriable, with the
+   * wait as hint). fn's own exceptions pass through.
+   */
+  tryRun<T>(estimatedTokens: number, fn: (call: LimitedCall) => Promise<T>, priority = 0): Promise<LimitedOutcome<T>> {
+    return this.queue.add(
+      async (): Promise<LimitedOutcome<T>> => {
+        const grant = await this.acquire(estimatedTokens);
+        if (grant.kind !== "granted") return grant;
+        const id = grant.id;
+        try {
+          return { kind: "ran", value: await fn({ settleTokens: (tokens) => this.opts.store.settle(id, tokens) }) };
+        } finally {
+          await this.opts.store.finished(id, this.now());
+          this.wakeWaiters(); // a settled/finished request may have freed room sooner than estimated
+        }
+      },
+      { priority },
+    );
+  }
+
+  /** Throwing form of tryRun, for callers to whom a refusal is an error: throws the refusal's TriageError. */
+  async run<T>(estimatedTokens: number, fn: (call: LimitedCall) => Promise<T>, priority = 0): Promise<T> {
+    const outcome = await this.tryRun(estimatedTokens, fn, priority);
+    if (outcome.kind !== "ran") throw outcome.error;
+    return outcome.value;
   }
 
   /** Pause every request for ms (server's retry delay). */
@@ -174,17 +165,23 @@ export class RateLimiter {
     return this.queue.size + this.queue.pending;
   }
 
-  private async acquire(tokens: number): Promise<number> {
+  private async acquire(tokens: number): Promise<{ kind: "granted"; id: number } | LimitRefusal> {
     const started = this.now();
     let throttled = false;
     for (;;) {
       const r = await this.opts.store.reserve(tokens, this.now());
       if (r.granted) {
         this.opts.onWait?.((this.now() - started) / 1000);
-        return r.id;
+        return { kind: "granted", id: r.id };
       }
       if (r.waitMs === null) {
-        throw new TriageError({ code: `${this.opts.name}_daily_budget`, stage: this.opts.stage, retriable: false, message: `${this.opts.name}: daily request budget spent` });
+        const error = new TriageError({
+          code: `${this.opts.name}_daily_budget`,
+          stage: this.opts.stage,
+          retriable: false,
+          message: `${this.opts.name}: daily request budget spent`,
+        });
+        return { kind: "daily_budget", error };
       }
       if (!throttled) {
         throttled = true;
@@ -192,7 +189,12 @@ export class RateLimiter {
       }
       const waited = this.now() - started;
       if (waited + r.waitMs > this.opts.maxWaitMs) {
-        throw new TriageError({ code: `${this.opts.name}_limiter_timeout`, stage: this.opts.stage, retriable: true, message: `${this.opts.name}: quota wait would exceed ${this.opts.maxWaitMs} ms (${r.reason})`, retryAfterMs: r.waitMs });
+        const message = `${this.opts.name}: quota wait would exceed ${this.opts.maxWaitMs} ms (${r.reason})`;
+        return {
+          kind: "limiter_timeout",
+          error: new TriageError({ code: `${this.opts.name}_limiter_timeout`, stage: this.opts.stage, retriable: true, message, retryAfterMs: r.waitMs }),
+          waitMs: r.waitMs,
+        };
       }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, Math.max(1, r.waitMs));
@@ -205,9 +207,6 @@ export class RateLimiter {
     }
   }
 }
-
-/** Builds the quota store of one named upstream: in memory per process, or shared (Redis) across instances. */
-export type QuotaStoreFactory = (name: string, limits: QuotaLimits, dayKey?: (nowMs: number) => string) => QuotaStore;
 
 /** The per-process default. */
 export const memoryQuotaStores: QuotaStoreFactory = (_name, limits, dayKey) => new MemoryQuotaStore(limits, dayKey);

@@ -48,7 +48,9 @@ export async function connectRedisClient(url: string, opts: RedisConnectOptions)
     code: "cache_unreachable",
     stage: "config",
     retriable: false,
-    message: `CACHE_URL ${redactUrls(url)}: Redis did not connect and answer PING within ${timeoutMs} ms (CACHE_CONNECT_TIMEOUT_MS)${lastError === undefined ? "" : `; last error: ${scrub(lastError, url)}`}`,
+    message:
+      `CACHE_URL ${redactUrls(url)}: Redis did not connect and answer PING within ${timeoutMs} ms ` +
+      `(CACHE_CONNECT_TIMEOUT_MS)${lastError === undefined ? "" : `; last error: ${scrub(lastError, url)}`}`,
   });
 }
 

@@ -19,6 +19,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { SharedFlight } from "../core/ports/flight.js";
 import { SingleFlight } from "./single-flight.js";
 
 /** The one Redis call this needs (node-redis' eval shape, as in RedisQuotaStore), kept narrow. */
@@ -113,7 +114,19 @@ export class RedisLock {
     const call = this.client.eval(CLAIM, { keys: this.pairs(keys), arguments: [token, String(Math.round(ttlMs))] });
     // A call that timed out may still be applied later (node-redis queues commands while reconnecting): if it then
     // took locks, give them back at once so nobody waits out a lock without a holder.
-    const raw = (await this.bounded(call, () => void call.then(() => this.finish(keys.map((key) => ({ key })), token, 1)).catch(() => {}))) as (number | string)[];
+    const raw = (await this.bounded(
+      call,
+      () =>
+        void call
+          .then(() =>
+            this.finish(
+              keys.map((key) => ({ key })),
+              token,
+              1,
+            ),
+          )
+          .catch(() => {}),
+    )) as (number | string)[];
     return keys.map((_, i) => {
       const code = Number(raw[2 * i]);
       return code === 2 ? { kind: "result", text: String(raw[2 * i + 1]) } : code === 1 ? { kind: "acquired" } : { kind: "held" };
@@ -227,7 +240,7 @@ const OUTCOME_OF: Record<Why, SingleFlightOutcome> = { free: "took_over", timeou
  * SingleFlight across instances through a Redis lock per key (see the file comment). Without Redis, use
  * SingleFlight: behaviour then stays per process.
  */
-export class DistributedSingleFlight<T> {
+export class DistributedSingleFlight<T> implements SharedFlight<T> {
   private readonly local = new SingleFlight<T>();
   private readonly lock: RedisLock;
   private readonly serialize: (value: T) => string | undefined;
@@ -245,10 +258,18 @@ export class DistributedSingleFlight<T> {
   do(key: string, fn: () => Promise<T>, options: DoOptions<T> = {}): Promise<T> {
     const { lookup } = options;
     return this.local.do(key, async () => {
-      const answers = await this.doMany([key], async () => new Map([[key, await fn()]]), lookup ? { lookup: async () => {
-        const v = await lookup();
-        return v === undefined ? new Map() : new Map([[key, v]]);
-      } } : {});
+      const answers = await this.doMany(
+        [key],
+        async () => new Map([[key, await fn()]]),
+        lookup
+          ? {
+              lookup: async () => {
+                const v = await lookup();
+                return v === undefined ? new Map() : new Map([[key, v]]);
+              },
+            }
+          : {},
+      );
       return answers.get(key) as T;
     });
   }
@@ -307,7 +328,12 @@ export class DistributedSingleFlight<T> {
   }
 
   /** Poll until every key is answered, free, or the wait/Redis gives out. */
-  private async waitFor(keys: string[], started: number, lookup: DoManyOptions<T>["lookup"], stop: { stopped: boolean }): Promise<{ found: Map<string, T>; left: { key: string; why: Why }[] }> {
+  private async waitFor(
+    keys: string[],
+    started: number,
+    lookup: DoManyOptions<T>["lookup"],
+    stop: { stopped: boolean },
+  ): Promise<{ found: Map<string, T>; left: { key: string; why: Why }[] }> {
     const o = this.opts;
     const found = new Map<string, T>();
     const left: { key: string; why: Why }[] = [];
@@ -343,16 +369,28 @@ export class DistributedSingleFlight<T> {
   }
 
   /** Keys whose holder failed, died or kept us waiting too long: claim what we can and do the work once for all. */
-  private async takeOver(left: { key: string; why: Why }[], lookup: DoManyOptions<T>["lookup"], run: (keys: string[]) => Promise<ReadonlyMap<string, T>>): Promise<Map<string, T>> {
+  private async takeOver(
+    left: { key: string; why: Why }[],
+    lookup: DoManyOptions<T>["lookup"],
+    run: (keys: string[]) => Promise<ReadonlyMap<string, T>>,
+  ): Promise<Map<string, T>> {
     const out = new Map<string, T>();
     // The previous holder may have written its answer where lookup() reads just before letting go.
-    for (const [k, v] of await this.look(lookup, left.map((l) => l.key))) this.share(out, k, v);
+    for (const [k, v] of await this.look(
+      lookup,
+      left.map((l) => l.key),
+    ))
+      this.share(out, k, v);
     const rest = left.filter((l) => !out.has(l.key));
     if (rest.length === 0) return out;
     const token = lockToken();
     let claims: Claim[] | null;
     try {
-      claims = await this.lock.claim(rest.map((l) => l.key), token, this.opts.lockTtlMs);
+      claims = await this.lock.claim(
+        rest.map((l) => l.key),
+        token,
+        this.opts.lockTtlMs,
+      );
     } catch {
       claims = null;
     }
@@ -361,7 +399,10 @@ export class DistributedSingleFlight<T> {
     rest.forEach(({ key, why }, i) => {
       const c = claims?.[i];
       const answer = c?.kind === "result" ? this.decode(c.text) : undefined;
-      if (answer !== undefined) return this.share(out, key, answer);
+      if (answer !== undefined) {
+        this.share(out, key, answer);
+        return;
+      }
       this.opts.onOutcome?.(claims === null ? "redis_unavailable" : OUTCOME_OF[why], key);
       // Held again (someone else took over first) or no Redis: do it anyway rather than wait a second time.
       (c?.kind === "acquired" ? locked : unlocked).push(key);
@@ -371,18 +412,32 @@ export class DistributedSingleFlight<T> {
   }
 
   /** Do the work for locked (renewing their locks) and unlocked keys in one run; publish and release (also on throw). */
-  private async lead(locked: string[], unlocked: string[], token: string, run: (keys: string[]) => Promise<ReadonlyMap<string, T>>): Promise<ReadonlyMap<string, T>> {
+  private async lead(
+    locked: string[],
+    unlocked: string[],
+    token: string,
+    run: (keys: string[]) => Promise<ReadonlyMap<string, T>>,
+  ): Promise<ReadonlyMap<string, T>> {
     const all = [...locked, ...unlocked];
     if (all.length === 0) return new Map();
     const o = this.opts;
-    const renewal = locked.length > 0 ? setInterval(() => void this.lock.renew(locked, token, o.lockTtlMs).catch(() => {}), Math.max(100, Math.floor(o.lockTtlMs / 3))) : undefined;
+    const renewal =
+      locked.length > 0
+        ? setInterval(() => void this.lock.renew(locked, token, o.lockTtlMs).catch(() => {}), Math.max(100, Math.floor(o.lockTtlMs / 3)))
+        : undefined;
     renewal?.unref();
     let answers: ReadonlyMap<string, T>;
     try {
       answers = await run(all);
     } catch (err) {
       clearInterval(renewal);
-      await this.lock.finish(locked.map((key) => ({ key })), token, this.resultTtlMs).catch(() => {}); // the TTL cleans up otherwise
+      await this.lock
+        .finish(
+          locked.map((key) => ({ key })),
+          token,
+          this.resultTtlMs,
+        )
+        .catch(() => {}); // the TTL cleans up otherwise
       throw err;
     }
     clearInterval(renewal);

@@ -1,5 +1,4 @@
-import { DEFAULT_REDIS_CONNECT_TIMEOUT_MS, connectRedisClient, type RedisConnectOptions } from "./redis-connect.js";
-import type { QuotaLimits, QuotaStore, Reservation } from "./limiter.js";
+import type { QuotaLimits, QuotaStore, Reservation } from "../core/ports/quota.js";
 import { utcDay } from "./limiter.js";
 
 // One atomic script per call so N instances share one quota: a sorted set of request slots (score = when the
@@ -109,12 +108,4 @@ export class RedisQuotaStore implements QuotaStore {
   async pauseFor(ms: number): Promise<void> {
     await this.client.eval(PAUSE, { keys: [`${this.prefix}:paused`], arguments: [String(Math.max(1, Math.round(ms)))] });
   }
-}
-
-/**
- * Connect a Redis client for quota stores (one per process, shared by all limiters); fails within
- * `connectTimeoutMs` with an error naming CACHE_URL (password hidden) when Redis is unreachable.
- */
-export async function connectRedis(url: string, opts: Partial<RedisConnectOptions> = {}) {
-  return connectRedisClient(url, { connectTimeoutMs: opts.connectTimeoutMs ?? DEFAULT_REDIS_CONNECT_TIMEOUT_MS });
 }

@@ -10,7 +10,15 @@ export class RedisSpendLedger {
   private totals = new Map<string, number>();
   private timer: NodeJS.Timeout;
 
-  constructor(private readonly client: RedisLike & { incrByFloat(key: string, by: number): Promise<unknown>; get(key: string): Promise<string | null>; expire(key: string, seconds: number): Promise<unknown> }, private readonly prefix: string, syncMs = 1000) {
+  constructor(
+    private readonly client: RedisLike & {
+      incrByFloat(key: string, by: number): Promise<unknown>;
+      get(key: string): Promise<string | null>;
+      expire(key: string, seconds: number): Promise<unknown>;
+    },
+    private readonly prefix: string,
+    syncMs = 1000,
+  ) {
     this.timer = setInterval(() => void this.sync(), syncMs);
     this.timer.unref();
   }

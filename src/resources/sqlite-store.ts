@@ -69,7 +69,10 @@ export class SqliteDatabase {
     purge: StatementSync;
   };
 
-  private constructor(opts: SqliteDatabaseOptions, private readonly table: string) {
+  private constructor(
+    opts: SqliteDatabaseOptions,
+    private readonly table: string,
+  ) {
     this.path = opts.path;
     this.attempts = opts.busyAttempts ?? 20;
     this.purgeIntervalMs = opts.purgeIntervalMs ?? 60_000;
@@ -112,7 +115,9 @@ export class SqliteDatabase {
     this.stmts = {
       get: db.prepare(`SELECT value FROM ${table} WHERE key = ? AND (expires IS NULL OR expires > ?)`),
       getMany: db.prepare(`SELECT key, value FROM ${table} WHERE key IN (SELECT value FROM json_each(?)) AND (expires IS NULL OR expires > ?)`),
-      upsert: db.prepare(`INSERT INTO ${table} (key, value, expires) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires = excluded.expires`),
+      upsert: db.prepare(
+        `INSERT INTO ${table} (key, value, expires) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires = excluded.expires`,
+      ),
       del: db.prepare(`DELETE FROM ${table} WHERE key = ?`),
       delMany: db.prepare(`DELETE FROM ${table} WHERE key IN (SELECT value FROM json_each(?))`),
       clearPrefix: db.prepare(`DELETE FROM ${table} WHERE substr(key, 1, ?) = ?`),

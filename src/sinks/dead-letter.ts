@@ -1,6 +1,6 @@
 import { isUtf8 } from "node:buffer";
 import { createHash } from "node:crypto";
-import type { DeadLetter } from "../core/ports.js";
+import type { DeadLetter } from "../core/ports/index.js";
 
 /**
  * A dead letter's value as it is written: at most `maxBytes`, cut on a character boundary when the record is
@@ -25,7 +25,14 @@ export interface BoundedValue {
  */
 export function boundValue(letter: DeadLetter, maxBytes: number): BoundedValue {
   const value = letter.value;
-  if (!value) return { value: null, text: false, originalBytes: letter.full?.bytes ?? 0, originalSha256: letter.full?.sha256 ?? null, truncated: letter.full !== undefined };
+  if (!value)
+    return {
+      value: null,
+      text: false,
+      originalBytes: letter.full?.bytes ?? 0,
+      originalSha256: letter.full?.sha256 ?? null,
+      truncated: letter.full !== undefined,
+    };
   const sourceCut = letter.full !== undefined;
   const originalBytes = letter.full?.bytes ?? value.length;
   const originalSha256 = letter.full?.sha256 ?? createHash("sha256").update(value).digest("hex");

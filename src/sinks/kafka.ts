@@ -1,7 +1,6 @@
 import { jsonWithoutNul } from "../core/nul.js";
-import type { DeadLetterSink, VerdictSink } from "../core/ports.js";
+import type { DeadLetterSink, VerdictSink, OutgoingMessage, StreamProducer } from "../core/ports/index.js";
 import { VERDICT_SCHEMA_VERSION, type Verdict } from "../core/verdict.js";
-import type { OutgoingMessage, StreamProducer } from "../resources/kafka.js";
 import { boundValue, deadLetterHeaders } from "./dead-letter.js";
 
 /** Stay well under the broker's default message.max.bytes (1 MiB), which bounds a whole record batch. */
@@ -51,7 +50,10 @@ export class CoalescingSender {
   private queue: { messages: OutgoingMessage[]; resolve: () => void; reject: (e: unknown) => void }[] = [];
   private flushing = false;
 
-  constructor(private readonly producer: StreamProducer, private readonly topic: string) {}
+  constructor(
+    private readonly producer: StreamProducer,
+    private readonly topic: string,
+  ) {}
 
   send(messages: OutgoingMessage[]): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -66,7 +68,11 @@ export class CoalescingSender {
       const group = this.queue;
       this.queue = [];
       try {
-        await sendChunked(this.producer, this.topic, group.flatMap((g) => g.messages));
+        await sendChunked(
+          this.producer,
+          this.topic,
+          group.flatMap((g) => g.messages),
+        );
         for (const g of group) g.resolve();
       } catch (err) {
         for (const g of group) g.reject(err);
@@ -95,10 +101,7 @@ const VERDICT_HEADERS: Record<string, string> = { "triage-schema-version": VERDI
 export function kafkaVerdictSink(producer: StreamProducer, topic: string): VerdictSink {
   const sender = new CoalescingSender(producer, topic);
   return {
-    publish: (verdicts) =>
-      sender.send(
-        verdicts.map((v) => ({ key: v.alert_id, value: encodeVerdict(v), headers: VERDICT_HEADERS })),
-      ),
+    publish: (verdicts) => sender.send(verdicts.map((v) => ({ key: v.alert_id, value: encodeVerdict(v), headers: VERDICT_HEADERS }))),
     close: async () => {},
   };
 }

@@ -2,7 +2,7 @@ import { createWriteStream } from "node:fs";
 import type { Writable } from "node:stream";
 import { TriageError, type Stage } from "../core/errors.js";
 import { jsonWithoutNul } from "../core/nul.js";
-import type { DeadLetterSink, VerdictSink } from "../core/ports.js";
+import type { DeadLetterSink, VerdictSink } from "../core/ports/index.js";
 import { deadLetterJson } from "./dead-letter.js";
 import { fsErrorText } from "./output-paths.js";
 
@@ -16,14 +16,24 @@ class LineWriter {
   private readonly owned: boolean;
   private readonly target: string;
   private failure: TriageError | undefined;
-  constructor(target: string | Writable, private readonly what: string, private readonly stage: Stage) {
+  constructor(
+    target: string | Writable,
+    private readonly what: string,
+    private readonly stage: Stage,
+  ) {
     this.owned = typeof target === "string";
     this.target = typeof target === "string" ? target : target === process.stdout ? "stdout" : target === process.stderr ? "stderr" : "stream";
     this.stream = typeof target === "string" ? createWriteStream(target) : target;
     this.stream.on("error", (err) => this.fail(err));
   }
   private fail(err: unknown): TriageError {
-    this.failure ??= new TriageError({ code: "output_write_failed", stage: this.stage, retriable: false, message: `cannot write ${this.what} to ${this.target}: ${fsErrorText(err)}`, cause: err });
+    this.failure ??= new TriageError({
+      code: "output_write_failed",
+      stage: this.stage,
+      retriable: false,
+      message: `cannot write ${this.what} to ${this.target}: ${fsErrorText(err)}`,
+      cause: err,
+    });
     return this.failure;
   }
   write(lines: string): Promise<void> {

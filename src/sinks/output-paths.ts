@@ -78,7 +78,8 @@ export function checkOutputs(input: string | null, outputs: readonly NamedOutput
   if (inId !== null) {
     const named = input ?? "on standard input";
     for (let i = 0; i < outputs.length; i++) {
-      if (same(ids[i]!, inId)) return { kind: "refused", message: `${outputs[i]!.option} ${outputs[i]!.path} is the input file ${named}: refusing to overwrite the input` };
+      if (same(ids[i]!, inId))
+        return { kind: "refused", message: `${outputs[i]!.option} ${outputs[i]!.path} is the input file ${named}: refusing to overwrite the input` };
     }
     // `replay X >> X`: what the run prints would be appended to its own input.
     for (const s of opts.streams ?? []) {
@@ -89,7 +90,10 @@ export function checkOutputs(input: string | null, outputs: readonly NamedOutput
   for (let i = 0; i < outputs.length; i++) {
     for (let j = i + 1; j < outputs.length; j++) {
       if (same(ids[i]!, ids[j]!) && !ids[i]!.device) {
-        return { kind: "refused", message: `${outputs[i]!.option} and ${outputs[j]!.option} name the same file (${outputs[j]!.path}): give each output its own path` };
+        return {
+          kind: "refused",
+          message: `${outputs[i]!.option} and ${outputs[j]!.option} name the same file (${outputs[j]!.path}): give each output its own path`,
+        };
       }
     }
   }

@@ -10,7 +10,7 @@
  */
 import { modelTiers } from "../config/model.js";
 import type { Config } from "../config/schema.js";
-import type { QuotaStore, QuotaStoreFactory } from "../resources/limiter.js";
+import type { QuotaStore, QuotaStoreFactory } from "../core/ports/index.js";
 
 const DAY_MS = 86_400_000;
 
@@ -26,7 +26,12 @@ export class ApiModelShare {
   /** Take n alerts of the allowance; refused with the wait until they fit (null: n never fits). */
   async take(n: number): Promise<ShareOutcome> {
     const limit = `${this.o.describe} = ${this.o.alertsPerDay} alerts per 24 h`;
-    if (n > this.o.alertsPerDay) return { ok: false, retryAfterMs: null, message: `${n} alerts exceed the HTTP API's whole share of the model's daily requests (${limit}); split the batch` };
+    if (n > this.o.alertsPerDay)
+      return {
+        ok: false,
+        retryAfterMs: null,
+        message: `${n} alerts exceed the HTTP API's whole share of the model's daily requests (${limit}); split the batch`,
+      };
     if (n === 0) return { ok: true };
     const now = (this.o.now ?? Date.now)();
     const r = await this.o.store.reserve(n, now);
@@ -34,7 +39,11 @@ export class ApiModelShare {
       await this.o.store.finished(r.id, now);
       return { ok: true };
     }
-    return { ok: false, retryAfterMs: r.waitMs ?? DAY_MS, message: `the HTTP API's share of the model's daily requests is spent (${limit}); Kafka alerts keep the rest` };
+    return {
+      ok: false,
+      retryAfterMs: r.waitMs ?? DAY_MS,
+      message: `the HTTP API's share of the model's daily requests is spent (${limit}); Kafka alerts keep the rest`,
+    };
   }
 }
 

@@ -15,13 +15,19 @@
  */
 import { hostname } from "node:os";
 import type { FastifyInstance } from "fastify";
-import type { DeadLetter, DeadLetterSink } from "../core/ports.js";
+import type { DeadLetter, DeadLetterSink, PartitionBatch, StreamConsumer, StreamProducer } from "../core/ports/index.js";
 import { apiGuard } from "../ops/api-guard.js";
-import type { PartitionBatch, StreamConsumer, StreamProducer } from "../resources/kafka.js";
 import type { Logger } from "../telemetry/logger.js";
-import { analystOverrideSchema, parseFeedbackRecord, type AnalystOverride, type FeedbackPublisher, type FeedbackRecord, type OverrideOutcome } from "../transforms/classify/cache/index.js";
+import {
+  analystOverrideSchema,
+  parseFeedbackRecord,
+  type AnalystOverride,
+  type FeedbackPublisher,
+  type FeedbackRecord,
+  type OverrideOutcome,
+} from "../transforms/classify/cache/index.js";
 
-/** What overrides are handed to (the verdict cache). */
+/** What overrides are handed to (the feedback flow, src/feedback-flow.ts). */
 export interface FeedbackHandler {
   applyFeedback(record: FeedbackRecord): Promise<unknown>;
   submitOverride(o: AnalystOverride): Promise<OverrideOutcome>;
@@ -39,7 +45,11 @@ export function feedbackGroupId(groupId: string, opts: { sharedCache: boolean; h
 
 /** Publishes feedback records (analyst overrides, resolved overrides) to the topic, keyed by alert id. */
 export function feedbackPublisher(producer: StreamProducer, topic: string): FeedbackPublisher {
-  return (records) => producer.send(topic, records.map((r) => ({ key: r.alert_id, value: JSON.stringify(r) })));
+  return (records) =>
+    producer.send(
+      topic,
+      records.map((r) => ({ key: r.alert_id, value: JSON.stringify(r) })),
+    );
 }
 
 /** Consumes the feedback topic into the handler; bad records are dead-lettered and skipped. */
@@ -116,7 +126,11 @@ export class FeedbackSource {
     try {
       parsed = JSON.parse(value?.toString("utf8") ?? "");
     } catch (err) {
-      return { ok: false, code: "invalid_json", message: value === null ? "feedback record has no value" : `feedback record is not JSON: ${(err as Error).message.slice(0, 200)}` };
+      return {
+        ok: false,
+        code: "invalid_json",
+        message: value === null ? "feedback record has no value" : `feedback record is not JSON: ${(err as Error).message.slice(0, 200)}`,
+      };
     }
     const r = parseFeedbackRecord(parsed);
     return r.ok ? r : { ok: false, code: "invalid_feedback", message: `invalid feedback record: ${r.message}` };
@@ -156,10 +170,17 @@ const FUTURE_SKEW_MS = 5 * 60_000;
  * A record dated after now (its `at` and its CreateTime, both the producer's to set) is refused: its lifetime would
  * start again from "now" each time the topic is re-read (restart on a fresh disk, a new instance), i.e. never end.
  */
-function notFromTheFuture(record: FeedbackRecord, nowMs: number): { ok: true; record: FeedbackRecord } | { ok: false; code: "invalid_feedback"; message: string } {
+function notFromTheFuture(
+  record: FeedbackRecord,
+  nowMs: number,
+): { ok: true; record: FeedbackRecord } | { ok: false; code: "invalid_feedback"; message: string } {
   const atMs = record.at === undefined ? NaN : Date.parse(record.at);
   if (!(atMs > nowMs + FUTURE_SKEW_MS)) return { ok: true, record };
-  return { ok: false, code: "invalid_feedback", message: `invalid feedback record: dated in the future (${record.at}, record timestamp included); an override's lifetime counts from when it was decided` };
+  return {
+    ok: false,
+    code: "invalid_feedback",
+    message: `invalid feedback record: dated in the future (${record.at}, record timestamp included); an override's lifetime counts from when it was decided`,
+  };
 }
 
 export interface FeedbackApiOptions {
@@ -202,10 +223,20 @@ export function registerFeedbackApi(app: FastifyInstance, opts: FeedbackApiOptio
         req.log.info({ alert_id: override.alert_id, outcome: outcome.status }, "override refused");
         return reply.code(422).send({ error: { code: outcome.status, message: outcome.message } });
       }
-      return reply.code(202).send({ accepted: true, alert_id: override.alert_id, classification: override.classification, at: outcome.at, ...(analystAt ? { analyst_at: analystAt } : {}), updated_verdict: outcome.verdict });
+      return reply.code(202).send({
+        accepted: true,
+        alert_id: override.alert_id,
+        classification: override.classification,
+        at: outcome.at,
+        ...(analystAt ? { analyst_at: analystAt } : {}),
+        updated_verdict: outcome.verdict,
+      });
     } catch (err) {
       req.log.warn({ err: (err as Error).message }, "feedback not accepted");
-      return reply.code(503).header("retry-after", "1").send({ error: { code: "unavailable", message: `override not stored: ${(err as Error).message.slice(0, 200)}` } });
+      return reply
+        .code(503)
+        .header("retry-after", "1")
+        .send({ error: { code: "unavailable", message: `override not stored: ${(err as Error).message.slice(0, 200)}` } });
     }
   });
 }

@@ -1,7 +1,7 @@
 import { createHash, type Hash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import type { Readable } from "node:stream";
-import type { AlertSource, RecordDigest, RecordIntake } from "../core/ports.js";
+import type { AlertSource, RecordDigest, RecordIntake } from "../core/ports/index.js";
 
 export interface LineSourceOptions {
   /**
@@ -25,7 +25,10 @@ export class LineSource implements AlertSource {
   private stopped = false;
   private stream: Readable | undefined;
 
-  constructor(private readonly input: string | Readable, private readonly opts: LineSourceOptions) {
+  constructor(
+    private readonly input: string | Readable,
+    private readonly opts: LineSourceOptions,
+  ) {
     this.name = typeof input === "string" ? "file" : "stdin";
     this.exhausted = new Promise((resolve, reject) => {
       this.resolveExhausted = resolve;

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply } from "fastify";
-import type { RecordIntake, RecordOutcome, SourceRecord } from "../core/ports.js";
+import type { RecordIntake, RecordOutcome, SourceRecord } from "../core/ports/index.js";
 import type { Verdict } from "../core/verdict.js";
 import { apiGuard } from "../ops/api-guard.js";
 import { nestingDepth } from "../transforms/normalize/decode.js";
@@ -44,7 +44,10 @@ export function registerAnalyzeApi(app: FastifyInstance, opts: AnalyzeApiOptions
   // Keep the raw bytes: the pipeline's own decoder validates them, so errors match the Kafka path.
   app.addContentTypeParser("application/json", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
 
-  const timeout = (index: number): AlertResult => ({ index, error: { code: "timeout", message: `no verdict within HTTP_REQUEST_TIMEOUT_MS=${opts.requestTimeoutMs}; the alert is still being processed` } });
+  const timeout = (index: number): AlertResult => ({
+    index,
+    error: { code: "timeout", message: `no verdict within HTTP_REQUEST_TIMEOUT_MS=${opts.requestTimeoutMs}; the alert is still being processed` },
+  });
 
   /** Admit the alerts (share, then window) and wait for their outcomes; a refusal when nothing was taken. */
   const submit = async (values: Buffer[]): Promise<AlertResult[] | Refusal> => {
@@ -67,15 +70,23 @@ export function registerAnalyzeApi(app: FastifyInstance, opts: AnalyzeApiOptions
       origin: { line: index + 1 },
       receivedAtMs,
       ack: (outcome: RecordOutcome) => {
-        results[index] = "verdict" in outcome
-          ? { index, alert_id: outcome.verdict.alert_id, verdict: outcome.verdict }
-          : { index, error: { code: outcome.deadLetter.code, message: outcome.deadLetter.message } };
+        results[index] =
+          "verdict" in outcome
+            ? { index, alert_id: outcome.verdict.alert_id, verdict: outcome.verdict }
+            : { index, error: { code: outcome.deadLetter.code, message: outcome.deadLetter.message } };
         if (--left === 0) allDone();
       },
     }));
     if (values.length === 0) return [];
     if (!(await opts.intake.pushAll(records, opts.admissionWaitMs))) {
-      return { status: 503, retryAfterS: 1, error: { code: "busy", message: `read-ahead window full; cannot take ${values.length} alert(s) within HTTP_ADMISSION_WAIT_MS=${opts.admissionWaitMs}, retry shortly` } };
+      return {
+        status: 503,
+        retryAfterS: 1,
+        error: {
+          code: "busy",
+          message: `read-ahead window full; cannot take ${values.length} alert(s) within HTTP_ADMISSION_WAIT_MS=${opts.admissionWaitMs}, retry shortly`,
+        },
+      };
     }
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([done, new Promise<void>((resolve) => (timer = setTimeout(resolve, opts.requestTimeoutMs)))]);
@@ -109,10 +120,21 @@ export function registerAnalyzeApi(app: FastifyInstance, opts: AnalyzeApiOptions
     } catch (err) {
       return reply.code(400).send({ error: { code: "invalid_json", message: `body is not valid JSON: ${(err as Error).message.slice(0, 200)}` } });
     }
-    const items = Array.isArray(parsed) ? parsed : parsed !== null && typeof parsed === "object" && Array.isArray((parsed as { alerts?: unknown }).alerts) ? (parsed as { alerts: unknown[] }).alerts : null;
-    if (!items) return reply.code(400).send({ error: { code: "not_an_array", message: "body must be a JSON array of alerts (or {\"alerts\": [...]})" } });
+    const items = Array.isArray(parsed)
+      ? parsed
+      : parsed !== null && typeof parsed === "object" && Array.isArray((parsed as { alerts?: unknown }).alerts)
+        ? (parsed as { alerts: unknown[] }).alerts
+        : null;
+    if (!items) return reply.code(400).send({ error: { code: "not_an_array", message: 'body must be a JSON array of alerts (or {"alerts": [...]})' } });
     if (items.length > maxAlerts) {
-      return reply.code(413).send({ error: { code: "too_many_alerts", message: `${items.length} alerts; at most ${maxAlerts} per request (HTTP_MAX_BATCH_ALERTS=${opts.maxBatchAlerts}, read-ahead window MAX_INFLIGHT_ALERTS=${opts.intake.windowSize})` } });
+      return reply.code(413).send({
+        error: {
+          code: "too_many_alerts",
+          message:
+            `${items.length} alerts; at most ${maxAlerts} per request (HTTP_MAX_BATCH_ALERTS=${opts.maxBatchAlerts}, read-ahead window ` +
+            `MAX_INFLIGHT_ALERTS=${opts.intake.windowSize})`,
+        },
+      });
     }
     const answer = await submit(items.map((item) => Buffer.from(JSON.stringify(item) ?? "null")));
     if (!Array.isArray(answer)) return refuse(reply, answer);
@@ -134,5 +156,13 @@ export function batchSummary(results: readonly AlertResult[], durationMs: number
     } else errorsByCode[r.error.code] = (errorsByCode[r.error.code] ?? 0) + 1;
   }
   const verdicts = results.filter((r) => "verdict" in r).length;
-  return { alerts: results.length, verdicts, errors: results.length - verdicts, by_classification: byClassification, by_source: bySource, errors_by_code: errorsByCode, duration_ms: Math.round(durationMs) };
+  return {
+    alerts: results.length,
+    verdicts,
+    errors: results.length - verdicts,
+    by_classification: byClassification,
+    by_source: bySource,
+    errors_by_code: errorsByCode,
+    duration_ms: Math.round(durationMs),
+  };
 }

@@ -1,5 +1,4 @@
-import type { AlertSource, RecordIntake } from "../core/ports.js";
-import type { PartitionBatch, StreamConsumer } from "../resources/kafka.js";
+import type { AlertSource, RecordIntake, PartitionBatch, StreamConsumer } from "../core/ports/index.js";
 import type { Logger } from "../telemetry/logger.js";
 import { OffsetTracker } from "./offset-tracker.js";
 
@@ -24,8 +23,13 @@ export class KafkaSource implements AlertSource {
   private stopped = false;
   private readonly log: Logger;
 
-  constructor(private readonly consumer: StreamConsumer, private readonly opts: KafkaSourceOptions, logger: Logger) {
-    const log = (this.log = logger.child({ component: "kafka-source" }));
+  constructor(
+    private readonly consumer: StreamConsumer,
+    private readonly opts: KafkaSourceOptions,
+    logger: Logger,
+  ) {
+    const log = logger.child({ component: "kafka-source" });
+    this.log = log;
     // After a rebalance the client re-fetches from committed offsets. Partitions we lost are forgotten (never
     // committed again); partitions we kept keep their tracking, so re-fetched records still in flight or already
     // acknowledged are skipped instead of processed twice (eager rebalancing: nobody else owned them meanwhile).

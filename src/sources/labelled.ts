@@ -3,7 +3,7 @@
  * (so the label never reaches normalization, the model, the cache keys or the memory) and reports each record's
  * outcome together with the label it kept aside, bound to that record (never to its alert_id, which can collide).
  */
-import type { AlertSource, RecordIntake, RecordOrigin, RecordOutcome, SourceRecord } from "../core/ports.js";
+import type { AlertSource, RecordIntake, RecordOrigin, RecordOutcome, SourceRecord } from "../core/ports/index.js";
 
 /** One record's outcome as replay observes it. */
 export interface ObservedRecord {
@@ -63,7 +63,9 @@ export function stripLabel(bytes: Buffer | null, path: readonly string[]): { val
   try {
     // A number beyond the double range keeps its literal text, as the pipeline's decoder keeps it (re-serialised as
     // Infinity it would become null: the model would see other values with --labels than without).
-    parsed = JSON.parse(utf8.decode(bytes), (_key, v: unknown, context?: { source?: string }) => (typeof v === "number" && !Number.isFinite(v) ? (context?.source ?? String(v)) : v));
+    parsed = JSON.parse(utf8.decode(bytes), (_key, v: unknown, context?: { source?: string }) =>
+      typeof v === "number" && !Number.isFinite(v) ? (context?.source ?? String(v)) : v,
+    );
   } catch {
     return { value: bytes, label: undefined };
   }
@@ -79,7 +81,10 @@ export class LabelledSource implements AlertSource {
   readonly exhausted: Promise<void>;
   private position = 0;
 
-  constructor(private readonly inner: AlertSource, private readonly opts: LabelledSourceOptions) {
+  constructor(
+    private readonly inner: AlertSource,
+    private readonly opts: LabelledSourceOptions,
+  ) {
     this.name = inner.name;
     this.exhausted = inner.exhausted;
   }

@@ -24,7 +24,7 @@ export class OffsetTracker {
   ack(topic: string, partition: number, offset: string): boolean {
     const state = this.partitions.get(`${topic}\u0000${partition}`);
     const n = Number(offset);
-    if (!state || !state.pending.has(n)) return false;
+    if (!state?.pending.has(n)) return false;
     state.pending.set(n, true);
     // Advance past the contiguous acknowledged prefix.
     while (state.head < state.order.length) {

@@ -1,7 +1,7 @@
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
 import type { Verdict } from "../core/verdict.js";
-import type { DeadLetter } from "../core/ports.js";
+import type { DeadLetter } from "../core/ports/index.js";
 
 /** Counts of one run, for the end-of-run summary and replay report. */
 export interface RunStats {
@@ -27,7 +27,11 @@ export class Telemetry {
   readonly stats: RunStats = { received: 0, verdicts: 0, byClassification: {}, bySource: {}, dlq: 0, dlqByReason: {}, batches: 0, degraded: 0 };
   private readonly log: Logger;
 
-  constructor(readonly metrics: Metrics, logger: Logger, private readonly sourceName: string) {
+  constructor(
+    readonly metrics: Metrics,
+    logger: Logger,
+    private readonly sourceName: string,
+  ) {
     this.log = logger.child({ component: "pipeline" });
   }
 
@@ -76,5 +80,23 @@ export class Telemetry {
 
   sinkRetry(stage: string, code: string, attempt: number, message: string): void {
     this.log.warn({ stage, code, attempt, err: message }, "sink write failed, retrying");
+  }
+
+  /** An analyst override's updated verdict reached the verdict sink (feedback flow). */
+  overridePublished(verdict: Verdict, agreement: "agree" | "disagree", detail: { analyst: string; previous: string | null }): void {
+    this.stats.verdicts++;
+    bump(this.stats.byClassification, verdict.classification);
+    bump(this.stats.bySource, verdict.source);
+    this.metrics.verdictsPublished.inc({ source: verdict.source, classification: verdict.classification });
+    this.metrics.analystOverrides.inc({ agreement });
+    this.log.info(
+      { alert_id: verdict.alert_id, classification: verdict.classification, previous: detail.previous, agreement, analyst: detail.analyst },
+      "analyst override applied; updated verdict published",
+    );
+  }
+
+  /** An analyst override that was not applied (unknown, expired or ambiguous alert id). */
+  overrideRefused(alertId: string, outcome: string, message: string): void {
+    this.log.info({ alert_id: alertId.slice(0, 200), outcome }, message);
   }
 }

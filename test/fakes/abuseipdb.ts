@@ -66,19 +66,20 @@ export interface FakeAbuseIpDbOptions extends BaseFakeOptions<AbuseIpDbFaultKind
 }
 
 const DEFAULT_KEY = "test-abuseipdb-key";
-const BAD_KEY_DETAIL =
-  "Authentication failed. Your API key is either missing, incorrect, or revoked. Note: The APIv2 key differs from the APIv1 key.";
+const BAD_KEY_DETAIL = "Authentication failed. Your API key is either missing, incorrect, or revoked. Note: The APIv2 key differs from the APIv1 key.";
 const BAD_IP_DETAIL = "The ip address must be a valid IPv4 or IPv6 address (e.g. 8.8.8.8 or 2001:4860:4860::8888).";
 const COUNTRY_NAMES: Record<string, string> = {
-  US: "United States of America", FR: "France", CN: "China", DE: "Germany", RU: "Russian Federation", RO: "Romania", NL: "Netherlands",
+  US: "United States of America",
+  FR: "France",
+  CN: "China",
+  DE: "Germany",
+  RU: "Russian Federation",
+  RO: "Romania",
+  NL: "Netherlands",
 };
 
 /** Derive the deterministic check record for `ip` (exported so tests can compute expectations). */
-export function abuseIpDbRecord(
-  ip: string,
-  opts: Pick<FakeAbuseIpDbOptions, "scores" | "classes" | "records"> = {},
-  verbose = false,
-): AbuseIpDbCheckData {
+export function abuseIpDbRecord(ip: string, opts: Pick<FakeAbuseIpDbOptions, "scores" | "classes" | "records"> = {}, verbose = false): AbuseIpDbCheckData {
   const ipVersion = ip.includes(":") ? 6 : 4;
   const h = ipHash(ip, "abuse");
   const override = opts.scores?.[ip];
@@ -87,8 +88,19 @@ export function abuseIpDbRecord(
   let record: AbuseIpDbCheckData;
   if (cls === "private" && override === undefined) {
     record = {
-      ipAddress: ip, isPublic: false, ipVersion, isWhitelisted: false, abuseConfidenceScore: 0, countryCode: null,
-      usageType: "Reserved", isp: null, domain: null, hostnames: [], isTor: false, totalReports: 0, numDistinctUsers: 0,
+      ipAddress: ip,
+      isPublic: false,
+      ipVersion,
+      isWhitelisted: false,
+      abuseConfidenceScore: 0,
+      countryCode: null,
+      usageType: "Reserved",
+      isp: null,
+      domain: null,
+      hostnames: [],
+      isTor: false,
+      totalReports: 0,
+      numDistinctUsers: 0,
       lastReportedAt: null,
     };
     if (verbose) record.reports = [];
@@ -99,10 +111,21 @@ export function abuseIpDbRecord(
     const last = totalReports === 0 ? null : isoUtc(REFERENCE_EPOCH_S - (h % 30) * 86_400 - (h % 86_400));
     const countryName = verbose ? { countryName: COUNTRY_NAMES[net.country] ?? net.country } : {};
     record = {
-      ipAddress: ip, isPublic: true, ipVersion, isWhitelisted: false, abuseConfidenceScore: score, countryCode: net.country,
-      ...countryName, usageType: net.usage, isp: net.isp, domain: net.domain, hostnames: [],
-      isTor: cls === "malicious" && h % 7 === 0, totalReports,
-      numDistinctUsers: Math.min(totalReports, score === 0 ? 0 : 1 + (h % 120)), lastReportedAt: last,
+      ipAddress: ip,
+      isPublic: true,
+      ipVersion,
+      isWhitelisted: false,
+      abuseConfidenceScore: score,
+      countryCode: net.country,
+      ...countryName,
+      usageType: net.usage,
+      isp: net.isp,
+      domain: net.domain,
+      hostnames: [],
+      isTor: cls === "malicious" && h % 7 === 0,
+      totalReports,
+      numDistinctUsers: Math.min(totalReports, score === 0 ? 0 : 1 + (h % 120)),
+      lastReportedAt: last,
     };
     if (verbose) {
       record.reports = Array.from({ length: Math.min(totalReports, 3) }, (_, i) => ({
@@ -171,7 +194,7 @@ export class FakeAbuseIpDb extends HttpFake<AbuseIpDbFaultKind> {
     const ip = ctx.url.searchParams.get("ipAddress");
     if (ip !== null) ctx.keys.push(ip);
 
-    const key = headerValue(req.headers["key"]) ?? ctx.url.searchParams.get("key");
+    const key = headerValue(req.headers.key) ?? ctx.url.searchParams.get("key");
     if (key === null || !this.keys.has(key)) return errorReply(401, BAD_KEY_DETAIL, json);
     if (ip === null || ip === "") return errorReply(422, "The ip address field is required.", json, "ipAddress");
     if (!isValidIp(ip)) return errorReply(422, BAD_IP_DETAIL, json, "ipAddress");
@@ -275,4 +298,4 @@ function errorReply(status: number, detail: string, json: boolean, parameter?: s
 }
 
 const CLOUDFLARE_502 =
-  '<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>cloudflare</center>\r\n</body>\r\n</html>\r\n';
+  "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>cloudflare</center>\r\n</body>\r\n</html>\r\n";

@@ -17,7 +17,17 @@
  * responseSchema is an object wrapping an array).
  */
 import type { IncomingMessage } from "node:http";
-import { HttpFake, WindowLimiter, fnv1a, protoDuration, pushBounded, type BaseFakeOptions, type Outcome, type Reply, type RequestContext } from "./http-fake.js";
+import {
+  HttpFake,
+  WindowLimiter,
+  fnv1a,
+  protoDuration,
+  pushBounded,
+  type BaseFakeOptions,
+  type Outcome,
+  type Reply,
+  type RequestContext,
+} from "./http-fake.js";
 
 /**
  * Fault kinds: `429` (quota body with RetryInfo, not counted as violation), `429_bare` (no details), `500` INTERNAL,
@@ -27,8 +37,19 @@ import { HttpFake, WindowLimiter, fnv1a, protoDuration, pushBounded, type BaseFa
  * verdict dropped; a single one is dropped), `extra_ids` (an invented id plus a duplicate of the first verdict).
  */
 export type GeminiFaultKind =
-  | "429" | "429_bare" | "500" | "503" | "hang" | "reset" | "malformed" | "safety" | "prompt_blocked"
-  | "max_tokens" | "empty" | "missing_ids" | "extra_ids";
+  | "429"
+  | "429_bare"
+  | "500"
+  | "503"
+  | "hang"
+  | "reset"
+  | "malformed"
+  | "safety"
+  | "prompt_blocked"
+  | "max_tokens"
+  | "empty"
+  | "missing_ids"
+  | "extra_ids";
 
 export type GeminiClassification = "true_positive" | "false_positive" | "needs_review";
 export type GeminiSeverity = "critical" | "high" | "medium" | "low" | "info";
@@ -281,9 +302,26 @@ export class FakeGemini extends HttpFake<GeminiFaultKind> {
       return Array.isArray(v) ? v[0] : v;
     };
     const rec: GeminiRequestRecord = {
-      seq: ctx.seq, at: ctx.now, model, apiVersion, task, alerts, alertIds, promptTokens,
-      status: undefined, fault: undefined, violation: undefined, answeredIds: [], body, cachedTokens: 0,
-      headers: { contentType: header("content-type"), apiClient: header("x-goog-api-client"), userAgent: header("user-agent"), apiKeyHeader: header("x-goog-api-key") !== undefined },
+      seq: ctx.seq,
+      at: ctx.now,
+      model,
+      apiVersion,
+      task,
+      alerts,
+      alertIds,
+      promptTokens,
+      status: undefined,
+      fault: undefined,
+      violation: undefined,
+      answeredIds: [],
+      body,
+      cachedTokens: 0,
+      headers: {
+        contentType: header("content-type"),
+        apiClient: header("x-goog-api-client"),
+        userAgent: header("user-agent"),
+        apiKeyHeader: header("x-goog-api-key") !== undefined,
+      },
     };
     if (task !== "countTokens") {
       pushBounded(this.requests, rec, this.maxRecords);
@@ -294,15 +332,27 @@ export class FakeGemini extends HttpFake<GeminiFaultKind> {
     const key = (Array.isArray(headerKey) ? headerKey[0] : headerKey) || ctx.url.searchParams.get("key") || "";
     if (key === "") {
       return (this.opts.missingKeyStatus ?? 403) === 403
-        ? googleError(403, "PERMISSION_DENIED", "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.")
+        ? googleError(
+            403,
+            "PERMISSION_DENIED",
+            "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.",
+          )
         : apiKeyInvalid();
     }
     if (!this.keys.has(key)) return apiKeyInvalid();
     if (!modelPath.startsWith("models/") || !this.isKnownModel(model)) {
-      return googleError(404, "NOT_FOUND", `${modelPath} is not found for API version ${apiVersion}, or is not supported for ${task}. Call ListModels to see the list of available models and their supported methods.`);
+      return googleError(
+        404,
+        "NOT_FOUND",
+        `${modelPath} is not found for API version ${apiVersion}, or is not supported for ${task}. Call ListModels to see the list of available models and their supported methods.`,
+      );
     }
     if (!["generateContent", "streamGenerateContent", "countTokens"].includes(task)) {
-      return googleError(404, "NOT_FOUND", `${modelPath} is not found for API version ${apiVersion}, or is not supported for ${task}. Call ListModels to see the list of available models and their supported methods.`);
+      return googleError(
+        404,
+        "NOT_FOUND",
+        `${modelPath} is not found for API version ${apiVersion}, or is not supported for ${task}. Call ListModels to see the list of available models and their supported methods.`,
+      );
     }
     if (body === undefined) return googleError(400, "INVALID_ARGUMENT", "Invalid JSON payload received. Unexpected token.");
     if (!Array.isArray(body.contents) || body.contents.length === 0) {
@@ -317,7 +367,11 @@ export class FakeGemini extends HttpFake<GeminiFaultKind> {
     // Quota: every dimension is checked before any is consumed; rejected requests consume nothing.
     const lim = this.limitersFor(model);
     const now = ctx.now;
-    const checks: ["rpm" | "tpm" | "rpd", WindowLimiter, number][] = [["rpm", lim.rpm, 1], ["tpm", lim.tpm, promptTokens], ["rpd", lim.rpd, 1]];
+    const checks: ["rpm" | "tpm" | "rpd", WindowLimiter, number][] = [
+      ["rpm", lim.rpm, 1],
+      ["tpm", lim.tpm, promptTokens],
+      ["rpd", lim.rpd, 1],
+    ];
     for (const [name, limiter, cost] of checks) {
       const wait = limiter.waitMs(now, cost);
       if (wait > 0) {
@@ -336,7 +390,14 @@ export class FakeGemini extends HttpFake<GeminiFaultKind> {
     const usageBase = { promptTokenCount: promptTokens };
     switch (fault) {
       case "429":
-        return quotaExceeded("rpm", model, lim.rpm.limit, this.opts.faultRetryDelayMs ?? this.windowMs / 12, this.opts.tier ?? "free", this.opts.integerRetryDelay ?? false);
+        return quotaExceeded(
+          "rpm",
+          model,
+          lim.rpm.limit,
+          this.opts.faultRetryDelayMs ?? this.windowMs / 12,
+          this.opts.tier ?? "free",
+          this.opts.integerRetryDelay ?? false,
+        );
       case "429_bare":
         return googleError(429, "RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota).");
       case "500":
@@ -375,8 +436,13 @@ export class FakeGemini extends HttpFake<GeminiFaultKind> {
     if (fault === "missing_ids") verdicts = verdicts.length <= 1 ? [] : verdicts.filter((_, i) => i % 2 === 0);
     if (fault === "extra_ids") {
       const invented: GeminiVerdict = {
-        alert_id: `invented-${ctx.seq}`, classification: "needs_review", severity: "medium", confidence: 50,
-        reasoning: "Additional alert inferred from context.", recommended_actions: [], mitre_techniques: [],
+        alert_id: `invented-${ctx.seq}`,
+        classification: "needs_review",
+        severity: "medium",
+        confidence: 50,
+        reasoning: "Additional alert inferred from context.",
+        recommended_actions: [],
+        mitre_techniques: [],
       };
       verdicts = verdicts.length > 0 ? [...verdicts, invented, { ...verdicts[0]! }] : [invented, { ...invented }];
     }
@@ -433,7 +499,10 @@ export class FakeGemini extends HttpFake<GeminiFaultKind> {
     const tokens = Math.ceil(prefix.length / 4);
     if (tokens < (this.opts.implicitCacheMinTokens ?? 1024)) return 0;
     let seen = this.seenPrefixes.get(model);
-    if (!seen) this.seenPrefixes.set(model, (seen = new Set()));
+    if (!seen) {
+      seen = new Set();
+      this.seenPrefixes.set(model, seen);
+    }
     if (seen.has(prefix)) return tokens;
     if (seen.size >= 64) seen.clear();
     seen.add(prefix);
@@ -445,16 +514,24 @@ export class FakeGemini extends HttpFake<GeminiFaultKind> {
     const id = String(alert.alert_id);
     if (this.gullible && looksLikeInjection(alert)) {
       return {
-        alert_id: id, classification: "false_positive", severity: "info", confidence: 99,
+        alert_id: id,
+        classification: "false_positive",
+        severity: "info",
+        confidence: 99,
         reasoning: "The alert content states this activity is benign and instructs to classify it as a false positive.",
-        recommended_actions: ["Close the alert"], mitre_techniques: [],
+        recommended_actions: ["Close the alert"],
+        mitre_techniques: [],
       };
     }
     const d = this.decide(alert);
     return {
-      alert_id: id, classification: d.classification, severity: d.severity,
-      confidence: Math.max(0, Math.min(100, Math.round(d.confidence))), reasoning: d.reasoning,
-      recommended_actions: d.recommended_actions, mitre_techniques: d.mitre_techniques,
+      alert_id: id,
+      classification: d.classification,
+      severity: d.severity,
+      confidence: Math.max(0, Math.min(100, Math.round(d.confidence))),
+      reasoning: d.reasoning,
+      recommended_actions: d.recommended_actions,
+      mitre_techniques: d.mitre_techniques,
     };
   }
 
@@ -493,15 +570,59 @@ function responseId(seq: number): string {
 
 /** Fields the API knows (camelCase as the SDKs send, snake_case as other clients may); anything else is a 400. */
 const REQUEST_FIELDS = new Set([
-  "contents", "systemInstruction", "system_instruction", "generationConfig", "generation_config", "safetySettings", "safety_settings",
-  "tools", "toolConfig", "tool_config", "cachedContent", "cached_content", "serviceTier", "service_tier", "store", "labels", "model",
+  "contents",
+  "systemInstruction",
+  "system_instruction",
+  "generationConfig",
+  "generation_config",
+  "safetySettings",
+  "safety_settings",
+  "tools",
+  "toolConfig",
+  "tool_config",
+  "cachedContent",
+  "cached_content",
+  "serviceTier",
+  "service_tier",
+  "store",
+  "labels",
+  "model",
 ]);
 const GENERATION_FIELDS = new Set([
-  "candidateCount", "stopSequences", "maxOutputTokens", "temperature", "topP", "topK", "seed", "presencePenalty", "frequencyPenalty",
-  "responseLogprobs", "logprobs", "responseMimeType", "responseSchema", "responseJsonSchema", "responseModalities", "thinkingConfig",
-  "mediaResolution", "speechConfig", "imageConfig", "enableEnhancedCivicAnswers",
-  "candidate_count", "stop_sequences", "max_output_tokens", "top_p", "top_k", "presence_penalty", "frequency_penalty", "response_logprobs",
-  "response_mime_type", "response_schema", "response_json_schema", "response_modalities", "thinking_config", "media_resolution",
+  "candidateCount",
+  "stopSequences",
+  "maxOutputTokens",
+  "temperature",
+  "topP",
+  "topK",
+  "seed",
+  "presencePenalty",
+  "frequencyPenalty",
+  "responseLogprobs",
+  "logprobs",
+  "responseMimeType",
+  "responseSchema",
+  "responseJsonSchema",
+  "responseModalities",
+  "thinkingConfig",
+  "mediaResolution",
+  "speechConfig",
+  "imageConfig",
+  "enableEnhancedCivicAnswers",
+  "candidate_count",
+  "stop_sequences",
+  "max_output_tokens",
+  "top_p",
+  "top_k",
+  "presence_penalty",
+  "frequency_penalty",
+  "response_logprobs",
+  "response_mime_type",
+  "response_schema",
+  "response_json_schema",
+  "response_modalities",
+  "thinking_config",
+  "media_resolution",
 ]);
 const THINKING_FIELDS = new Set(["thinkingBudget", "thinkingLevel", "includeThoughts", "thinking_budget", "thinking_level", "include_thoughts"]);
 const THINKING_LEVELS = new Set(["MINIMAL", "LOW", "MEDIUM", "HIGH"]);
@@ -527,7 +648,8 @@ export function invalidRequest(body: Record<string, unknown>, model: string): st
   const since35 = /^gemini-(3\.[5-9]|[4-9])/.test(id);
   const thinking = field(g, "thinkingConfig", "thinking_config");
   if (thinking !== undefined) {
-    if (thinking === null || typeof thinking !== "object" || Array.isArray(thinking)) return "Invalid value at 'generation_config.thinking_config': expected an object.";
+    if (thinking === null || typeof thinking !== "object" || Array.isArray(thinking))
+      return "Invalid value at 'generation_config.thinking_config': expected an object.";
     const t = thinking as Record<string, unknown>;
     for (const k of Object.keys(t)) if (!THINKING_FIELDS.has(k)) return unknownName(k, "generation_config.thinking_config");
     const level = field(t, "thinkingLevel", "thinking_level");
@@ -538,14 +660,20 @@ export function invalidRequest(body: Record<string, unknown>, model: string): st
     }
     if (level !== undefined && !gen3) return "Thinking level is not supported for this model.";
     if (budget !== undefined && since35) return "thinking_budget is not supported for this model; use thinking_level.";
-    if (budget !== undefined && !(typeof budget === "number" && Number.isInteger(budget))) return "Invalid value at 'generation_config.thinking_config.thinking_budget'.";
+    if (budget !== undefined && !(typeof budget === "number" && Number.isInteger(budget)))
+      return "Invalid value at 'generation_config.thinking_config.thinking_budget'.";
   }
-  if (since35 && id.includes("flash-lite") && (field(g, "presencePenalty", "presence_penalty") !== undefined || field(g, "frequencyPenalty", "frequency_penalty") !== undefined)) {
+  if (
+    since35 &&
+    id.includes("flash-lite") &&
+    (field(g, "presencePenalty", "presence_penalty") !== undefined || field(g, "frequencyPenalty", "frequency_penalty") !== undefined)
+  ) {
     return "Penalty parameters are not supported for this model.";
   }
   const contents = body.contents as unknown[];
   const last = contents[contents.length - 1] as { role?: unknown } | null;
-  if (gen3 && last !== null && typeof last === "object" && last.role === "model") return "Requests whose last turn has the role 'model' are not supported for this model.";
+  if (gen3 && last !== null && typeof last === "object" && last.role === "model")
+    return "Requests whose last turn has the role 'model' are not supported for this model.";
   return undefined;
 }
 
@@ -563,7 +691,12 @@ function internalError(): Reply {
 /** The real 400 for a wrong key (reason API_KEY_INVALID). */
 function apiKeyInvalid(): Reply {
   return googleError(400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.", [
-    { "@type": "type.googleapis.com/google.rpc.ErrorInfo", reason: "API_KEY_INVALID", domain: "googleapis.com", metadata: { service: "generativelanguage.googleapis.com" } },
+    {
+      "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+      reason: "API_KEY_INVALID",
+      domain: "googleapis.com",
+      metadata: { service: "generativelanguage.googleapis.com" },
+    },
     { "@type": "type.googleapis.com/google.rpc.LocalizedMessage", locale: "en-US", message: "API key not valid. Please pass a valid API key." },
   ]);
 }
@@ -580,15 +713,21 @@ export function quotaExceeded(
   const free = tier === "free";
   const metric = `generativelanguage.googleapis.com/generate_content_${free ? "free_tier_" : ""}${which === "tpm" ? "input_token_count" : "requests"}`;
   const quotaId =
-    (which === "rpm" ? "GenerateRequestsPerMinutePerProjectPerModel" : which === "rpd" ? "GenerateRequestsPerDayPerProjectPerModel" : "GenerateContentInputTokensPerModelPerMinute") +
-    (free ? "-FreeTier" : "");
+    (which === "rpm"
+      ? "GenerateRequestsPerMinutePerProjectPerModel"
+      : which === "rpd"
+        ? "GenerateRequestsPerDayPerProjectPerModel"
+        : "GenerateContentInputTokensPerModelPerMinute") + (free ? "-FreeTier" : "");
   const limitText = Number.isFinite(limit) ? String(limit) : "0";
   const retryDelay = protoDuration(retryMs, integerRetryDelay);
   const message =
     "You exceeded your current quota, please check your plan and billing details. For more information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits. To monitor your current usage, head to: https://ai.dev/usage?tab=rate-limit. " +
     `\n* Quota exceeded for metric: ${metric}, limit: ${limitText}, model: ${model}\nPlease retry in ${(Math.max(0, retryMs) / 1000).toFixed(3)}s.`;
   return googleError(429, "RESOURCE_EXHAUSTED", message, [
-    { "@type": "type.googleapis.com/google.rpc.Help", links: [{ description: "Learn more about Gemini API quotas", url: "https://ai.google.dev/gemini-api/docs/rate-limits" }] },
+    {
+      "@type": "type.googleapis.com/google.rpc.Help",
+      links: [{ description: "Learn more about Gemini API quotas", url: "https://ai.google.dev/gemini-api/docs/rate-limits" }],
+    },
     {
       "@type": "type.googleapis.com/google.rpc.QuotaFailure",
       violations: [{ quotaMetric: metric, quotaId, quotaDimensions: { location: "global", model }, quotaValue: limitText }],
@@ -606,7 +745,9 @@ function collectTexts(body: Record<string, unknown> | undefined): { userTexts: s
     if (content === null || typeof content !== "object") return [];
     const parts = (content as { parts?: unknown }).parts;
     if (!Array.isArray(parts)) return [];
-    return parts.map((p: unknown) => (p !== null && typeof p === "object" && typeof (p as { text?: unknown }).text === "string" ? (p as { text: string }).text : "")).filter((t) => t !== "");
+    return parts
+      .map((p: unknown) => (p !== null && typeof p === "object" && typeof (p as { text?: unknown }).text === "string" ? (p as { text: string }).text : ""))
+      .filter((t) => t !== "");
   };
   if (Array.isArray(body.contents)) for (const c of body.contents) userTexts.push(...partsOf(c));
   allTexts.push(...userTexts);
@@ -705,11 +846,31 @@ export interface AlertFacts {
 
 const SEVERITY_ORDER: GeminiSeverity[] = ["info", "low", "medium", "high", "critical"];
 const SEVERITY_WORDS: Record<string, GeminiSeverity> = {
-  critical: "critical", crit: "critical", emergency: "critical", p1: "critical",
-  high: "high", error: "high", severe: "high", major: "high", p2: "high",
-  medium: "medium", med: "medium", moderate: "medium", warning: "medium", warn: "medium", p3: "medium",
-  low: "low", minor: "low", notice: "low", p4: "low",
-  info: "info", informational: "info", information: "info", debug: "info", none: "info", p5: "info",
+  critical: "critical",
+  crit: "critical",
+  emergency: "critical",
+  p1: "critical",
+  high: "high",
+  error: "high",
+  severe: "high",
+  major: "high",
+  p2: "high",
+  medium: "medium",
+  med: "medium",
+  moderate: "medium",
+  warning: "medium",
+  warn: "medium",
+  p3: "medium",
+  low: "low",
+  minor: "low",
+  notice: "low",
+  p4: "low",
+  info: "info",
+  informational: "info",
+  information: "info",
+  debug: "info",
+  none: "info",
+  p5: "info",
 };
 
 function normSeverity(v: unknown): GeminiSeverity | undefined {
@@ -744,7 +905,10 @@ export function alertFacts(alert: Record<string, unknown>): AlertFacts {
   const facts: AlertFacts = {
     name: String(alert.alert_name ?? alert.name ?? alert.rule_name ?? alert.title ?? ""),
     severity: normSeverity(alert.severity) ?? "medium",
-    abuseScore: undefined, vtMalicious: undefined, failedLogins: undefined, success: undefined,
+    abuseScore: undefined,
+    vtMalicious: undefined,
+    failedLogins: undefined,
+    success: undefined,
     sourceIp: typeof alert.source_ip === "string" ? alert.source_ip : undefined,
     user: typeof alert.user === "string" ? alert.user : undefined,
     host: typeof alert.host === "string" ? alert.host : undefined,
@@ -774,13 +938,16 @@ export function alertFacts(alert: Record<string, unknown>): AlertFacts {
   return facts;
 }
 
-const BENIGN_NAME = /\b(scheduled|backup|heartbeat|health ?check|update|patch(ing)?|authori[sz]ed|approved|test(ing)?|known[ -]good|allow ?list(ed)?|white ?list(ed)?|maintenance|benign|informational)\b/i;
+const BENIGN_NAME =
+  /\b(scheduled|backup|heartbeat|health ?check|update|patch(ing)?|authori[sz]ed|approved|test(ing)?|known[ -]good|allow ?list(ed)?|white ?list(ed)?|maintenance|benign|informational)\b/i;
 
 /** MITRE ATT&CK techniques suggested by the alert name and facts. */
 function mitreFor(f: AlertFacts): string[] {
   const n = f.name.toLowerCase();
   const out: string[] = [];
-  const add = (...ids: string[]): void => ids.forEach((id) => out.includes(id) || out.push(id));
+  const add = (...ids: string[]): void => {
+    for (const id of ids) if (!out.includes(id)) out.push(id);
+  };
   if (/spray/.test(n)) add("T1110.003");
   else if (/brute|failed login|password guess|credential stuff/.test(n) || (f.failedLogins ?? 0) >= 10) add("T1110");
   if ((f.failedLogins ?? 0) >= 10 && f.success === true) add("T1078");
@@ -831,7 +998,11 @@ export function referenceAnalyst(alert: Record<string, unknown>): GeminiDecision
       severity: maxSeverity(f.severity, "high"),
       confidence: 88,
       reasoning: `${failed} failed logins followed by a successful login indicate a successful brute force; ${label}.`,
-      recommended_actions: [...(f.user ? [`Reset credentials for ${f.user}`] : ["Reset the affected credentials"]), `Block source IP${ip}`, "Review the session activity after the successful login"],
+      recommended_actions: [
+        ...(f.user ? [`Reset credentials for ${f.user}`] : ["Reset the affected credentials"]),
+        `Block source IP${ip}`,
+        "Review the session activity after the successful login",
+      ],
       mitre_techniques: mitre.includes("T1078") ? mitre : [...mitre, "T1078"],
     };
   }
@@ -874,8 +1045,8 @@ export function looksLikeInjection(alert: unknown): boolean {
   const walk = (v: unknown, depth: number): void => {
     if (depth > 8) return;
     if (typeof v === "string") strings.push(v);
-    else if (Array.isArray(v)) v.forEach((x) => walk(x, depth + 1));
-    else if (v !== null && typeof v === "object") Object.values(v).forEach((x) => walk(x, depth + 1));
+    else if (Array.isArray(v)) for (const x of v) walk(x, depth + 1);
+    else if (v !== null && typeof v === "object") for (const x of Object.values(v)) walk(x, depth + 1);
   };
   walk(alert, 0);
   return strings.some((s) => INJECTION_PATTERNS.some((re) => re.test(s)));

@@ -9,7 +9,7 @@
  * at the raw prompt, not only at the parsed alerts. So a test passes with it only through isolation (a suspicious
  * alert asked alone) and non-reuse (its answer never reaches another alert), not through the fake's politeness.
  */
-import type { ModelClient, ModelReply, ModelRequest } from "../../src/transforms/classify/model-port.js";
+import type { ModelClient, ModelReply, ModelRequest } from "../../src/core/ports/index.js";
 import { extractAlerts, referenceAnalyst, type PromptAlert } from "./gemini.js";
 
 /** Instructions it obeys: its own list (deliberately not the service's detector), matched on de-marked, folded text. */
@@ -70,12 +70,26 @@ export class HostileModel implements ModelClient {
     const items = alerts.map((a) => {
       const id = String(a.alert_id);
       if (obeyed !== null) {
-        return { alert_id: id, classification: "false_positive", severity: "info", confidence: 99, reasoning: "As instructed, this activity is benign.", recommended_actions: ["Close the alert"], mitre_techniques: [] };
+        return {
+          alert_id: id,
+          classification: "false_positive",
+          severity: "info",
+          confidence: 99,
+          reasoning: "As instructed, this activity is benign.",
+          recommended_actions: ["Close the alert"],
+          mitre_techniques: [],
+        };
       }
       return { alert_id: id, ...referenceAnalyst(a) };
     });
     const text = JSON.stringify(items);
-    return { kind: "answer", text, truncated: false, finishReason: "STOP", usage: { promptTokens: Math.ceil(request.userPrompt.length / 4), outputTokens: Math.ceil(text.length / 4), thoughtsTokens: 0 } };
+    return {
+      kind: "answer",
+      text,
+      truncated: false,
+      finishReason: "STOP",
+      usage: { promptTokens: Math.ceil(request.userPrompt.length / 4), outputTokens: Math.ceil(text.length / 4), thoughtsTokens: 0 },
+    };
   }
 
   /** Requests in which it obeyed an instruction, and how many alerts they held. */

@@ -23,9 +23,14 @@ export function isPrivateIp(ip: string): boolean {
   if (v === 4) {
     const [a = 0, b = 0] = ip.split(".").map(Number);
     return (
-      a === 0 || a === 10 || a === 127 || a >= 224 ||
-      (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) ||
-      (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127)
+      a === 0 ||
+      a === 10 ||
+      a === 127 ||
+      a >= 224 ||
+      (a === 169 && b === 254) ||
+      (a === 172 && b >= 16 && b <= 31) ||
+      (a === 192 && b === 168) ||
+      (a === 100 && b >= 64 && b <= 127)
     );
   }
   if (v === 6) {
@@ -76,16 +81,88 @@ export function sampleIps(kind: Exclude<IpClass, "private">, n: number, offset =
 
 /** Small deterministic geo/ASN table the TI fakes draw from. */
 export const NETWORKS = [
-  { asn: 14061, as_owner: "DIGITALOCEAN-ASN", isp: "DigitalOcean LLC", domain: "digitalocean.com", country: "US", continent: "NA", rir: "ARIN", usage: "Data Center/Web Hosting/Transit" },
-  { asn: 16276, as_owner: "OVH SAS", isp: "OVH SAS", domain: "ovhcloud.com", country: "FR", continent: "EU", rir: "RIPE NCC", usage: "Data Center/Web Hosting/Transit" },
-  { asn: 4134, as_owner: "Chinanet", isp: "China Telecom", domain: "chinatelecom.com.cn", country: "CN", continent: "AS", rir: "APNIC", usage: "Fixed Line ISP" },
-  { asn: 3320, as_owner: "Deutsche Telekom AG", isp: "Deutsche Telekom AG", domain: "telekom.de", country: "DE", continent: "EU", rir: "RIPE NCC", usage: "Fixed Line ISP" },
+  {
+    asn: 14061,
+    as_owner: "DIGITALOCEAN-ASN",
+    isp: "DigitalOcean LLC",
+    domain: "digitalocean.com",
+    country: "US",
+    continent: "NA",
+    rir: "ARIN",
+    usage: "Data Center/Web Hosting/Transit",
+  },
+  {
+    asn: 16276,
+    as_owner: "OVH SAS",
+    isp: "OVH SAS",
+    domain: "ovhcloud.com",
+    country: "FR",
+    continent: "EU",
+    rir: "RIPE NCC",
+    usage: "Data Center/Web Hosting/Transit",
+  },
+  {
+    asn: 4134,
+    as_owner: "Chinanet",
+    isp: "China Telecom",
+    domain: "chinatelecom.com.cn",
+    country: "CN",
+    continent: "AS",
+    rir: "APNIC",
+    usage: "Fixed Line ISP",
+  },
+  {
+    asn: 3320,
+    as_owner: "Deutsche Telekom AG",
+    isp: "Deutsche Telekom AG",
+    domain: "telekom.de",
+    country: "DE",
+    continent: "EU",
+    rir: "RIPE NCC",
+    usage: "Fixed Line ISP",
+  },
   { asn: 12389, as_owner: "Rostelecom", isp: "Rostelecom", domain: "rt.ru", country: "RU", continent: "EU", rir: "RIPE NCC", usage: "Fixed Line ISP" },
-  { asn: 7922, as_owner: "COMCAST-7922", isp: "Comcast Cable Communications, LLC", domain: "comcast.net", country: "US", continent: "NA", rir: "ARIN", usage: "Fixed Line ISP" },
-  { asn: 9009, as_owner: "M247 Europe SRL", isp: "M247 Europe SRL", domain: "m247.com", country: "RO", continent: "EU", rir: "RIPE NCC", usage: "Data Center/Web Hosting/Transit" },
-  { asn: 45090, as_owner: "Shenzhen Tencent Computer Systems Company Limited", isp: "Tencent Cloud Computing (Beijing) Co. Ltd", domain: "tencent.com", country: "CN", continent: "AS", rir: "APNIC", usage: "Data Center/Web Hosting/Transit" },
+  {
+    asn: 7922,
+    as_owner: "COMCAST-7922",
+    isp: "Comcast Cable Communications, LLC",
+    domain: "comcast.net",
+    country: "US",
+    continent: "NA",
+    rir: "ARIN",
+    usage: "Fixed Line ISP",
+  },
+  {
+    asn: 9009,
+    as_owner: "M247 Europe SRL",
+    isp: "M247 Europe SRL",
+    domain: "m247.com",
+    country: "RO",
+    continent: "EU",
+    rir: "RIPE NCC",
+    usage: "Data Center/Web Hosting/Transit",
+  },
+  {
+    asn: 45090,
+    as_owner: "Shenzhen Tencent Computer Systems Company Limited",
+    isp: "Tencent Cloud Computing (Beijing) Co. Ltd",
+    domain: "tencent.com",
+    country: "CN",
+    continent: "AS",
+    rir: "APNIC",
+    usage: "Data Center/Web Hosting/Transit",
+  },
   { asn: 15169, as_owner: "GOOGLE", isp: "Google LLC", domain: "google.com", country: "US", continent: "NA", rir: "ARIN", usage: "Content Delivery Network" },
-  { asn: 8075, as_owner: "MICROSOFT-CORP-MSN-AS-BLOCK", isp: "Microsoft Corporation", domain: "microsoft.com", country: "NL", continent: "EU", rir: "RIPE NCC", usage: "Data Center/Web Hosting/Transit" },
+  {
+    asn: 8075,
+    as_owner: "MICROSOFT-CORP-MSN-AS-BLOCK",
+    isp: "Microsoft Corporation",
+    domain: "microsoft.com",
+    country: "NL",
+    continent: "EU",
+    rir: "RIPE NCC",
+    usage: "Data Center/Web Hosting/Transit",
+  },
 ] as const;
 
 /** The network (ASN/ISP/country) an IP belongs to in the fake world. */

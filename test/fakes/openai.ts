@@ -19,7 +19,19 @@ import { extractAlerts, looksLikeInjection, referenceAnalyst, type GeminiDecisio
  * `malformed` (half the JSON), `length` (finish_reason length + truncated JSON), `content_filter`, `refusal`,
  * `empty` (no choices), `missing_ids` (every second verdict dropped).
  */
-export type OpenAiFaultKind = "429" | "insufficient_quota" | "500" | "503" | "hang" | "reset" | "malformed" | "length" | "content_filter" | "refusal" | "empty" | "missing_ids";
+export type OpenAiFaultKind =
+  | "429"
+  | "insufficient_quota"
+  | "500"
+  | "503"
+  | "hang"
+  | "reset"
+  | "malformed"
+  | "length"
+  | "content_filter"
+  | "refusal"
+  | "empty"
+  | "missing_ids";
 
 export interface OpenAiRequestRecord {
   seq: number;
@@ -104,7 +116,12 @@ export class FakeOpenAi extends HttpFake<OpenAiFaultKind> {
   }
 
   protected downReply(status: number): Reply {
-    return this.error(status, status === 503 ? "The server is overloaded or not ready yet." : "The server had an error while processing your request.", "server_error", null);
+    return this.error(
+      status,
+      status === 503 ? "The server is overloaded or not ready yet." : "The server had an error while processing your request.",
+      "server_error",
+      null,
+    );
   }
 
   protected override afterReply(ctx: RequestContext, status: number | "hang" | "reset" | "aborted"): void {
@@ -114,7 +131,14 @@ export class FakeOpenAi extends HttpFake<OpenAiFaultKind> {
     rec.status = status;
   }
 
-  private error(status: number, message: string, type: string | null, code: string | null, param: string | null = null, headers?: Record<string, string>): Reply {
+  private error(
+    status: number,
+    message: string,
+    type: string | null,
+    code: string | null,
+    param: string | null = null,
+    headers?: Record<string, string>,
+  ): Reply {
     const body = this.opts.azureErrors ? { error: { code: code ?? String(status), message } } : { error: { message, type, param, code } };
     return { status, body, ...(headers ? { headers } : {}) };
   }
@@ -161,8 +185,16 @@ export class FakeOpenAi extends HttpFake<OpenAiFaultKind> {
     const promptTokens = Math.ceil((systemText.length + userTexts.join("\n").length) / 4);
     const rf = body?.response_format as { type?: unknown; json_schema?: { schema?: unknown } } | undefined;
     const rec: OpenAiRequestRecord = {
-      seq: ctx.seq, at: ctx.now, path, model: azure ? decodeURIComponent(azure[1]!) : String(body?.model ?? ""),
-      responseFormat: typeof rf?.type === "string" ? rf.type : "none", alerts, alertIds, promptTokens, status: undefined, fault: undefined,
+      seq: ctx.seq,
+      at: ctx.now,
+      path,
+      model: azure ? decodeURIComponent(azure[1]!) : String(body?.model ?? ""),
+      responseFormat: typeof rf?.type === "string" ? rf.type : "none",
+      alerts,
+      alertIds,
+      promptTokens,
+      status: undefined,
+      fault: undefined,
       auth: typeof apiKeyHeader === "string" ? "api-key" : typeof authHeader === "string" ? "authorization" : "none",
     };
     pushBounded(this.requests, rec, this.maxRecords);
@@ -171,7 +203,14 @@ export class FakeOpenAi extends HttpFake<OpenAiFaultKind> {
     if (azure && !ctx.url.searchParams.get("api-version")) return this.error(404, "Resource not found", null, "404");
     const expected = this.apiKey;
     if (expected !== undefined && key !== expected) {
-      return this.error(401, azure ? "Access denied due to invalid subscription key or wrong API endpoint." : `Incorrect API key provided: ${key ? `${key.slice(0, 3)}***` : "(none)"}.`, "invalid_request_error", azure ? "401" : "invalid_api_key");
+      return this.error(
+        401,
+        azure
+          ? "Access denied due to invalid subscription key or wrong API endpoint."
+          : `Incorrect API key provided: ${key ? `${key.slice(0, 3)}***` : "(none)"}.`,
+        "invalid_request_error",
+        azure ? "401" : "invalid_api_key",
+      );
     }
     if (!body) return this.error(400, "We could not parse the JSON body of your request.", "invalid_request_error", null);
     if (this.opts.knownModels && !this.opts.knownModels.includes(rec.model)) {
@@ -181,19 +220,41 @@ export class FakeOpenAi extends HttpFake<OpenAiFaultKind> {
     }
     if (messages.length === 0) return this.error(400, "'messages' is a required property", "invalid_request_error", null, "messages");
     if (this.opts.rejectMaxTokens && body.max_tokens !== undefined) {
-      return this.error(400, "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.", "invalid_request_error", "unsupported_parameter", "max_tokens");
+      return this.error(
+        400,
+        "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
+        "invalid_request_error",
+        "unsupported_parameter",
+        "max_tokens",
+      );
     }
     if (rf?.type === "json_schema" && (this.opts.jsonSchema ?? "supported") === "rejected") {
-      return this.error(400, "Invalid parameter: 'response_format' of type 'json_schema' is not supported with this model.", "invalid_request_error", null, "response_format");
+      return this.error(
+        400,
+        "Invalid parameter: 'response_format' of type 'json_schema' is not supported with this model.",
+        "invalid_request_error",
+        null,
+        "response_format",
+      );
     }
 
     const now = ctx.now;
-    for (const [name, l, cost] of [["requests", this.rpm, 1], ["tokens", this.tpm, promptTokens]] as const) {
+    for (const [name, l, cost] of [
+      ["requests", this.rpm, 1],
+      ["tokens", this.tpm, promptTokens],
+    ] as const) {
       const wait = l.waitMs(now, cost);
       if (wait > 0) {
         ctx.violation = name === "requests" ? "rpm" : "tpm";
         const retryMs = Number.isFinite(wait) ? wait : l.windowMs;
-        return this.error(429, `Rate limit reached for ${rec.model} on ${name} per min: Limit ${l.limit}, Used ${l.used(now)}, Requested ${cost}. Please try again in ${(retryMs / 1000).toFixed(3)}s.`, name, "rate_limit_exceeded", null, this.rateHeaders(now, retryMs));
+        return this.error(
+          429,
+          `Rate limit reached for ${rec.model} on ${name} per min: Limit ${l.limit}, Used ${l.used(now)}, Requested ${cost}. Please try again in ${(retryMs / 1000).toFixed(3)}s.`,
+          name,
+          "rate_limit_exceeded",
+          null,
+          this.rateHeaders(now, retryMs),
+        );
       }
     }
     this.rpm.consume(now, 1);
@@ -204,7 +265,14 @@ export class FakeOpenAi extends HttpFake<OpenAiFaultKind> {
     rec.fault = fault;
     switch (fault) {
       case "429":
-        return this.error(429, `Rate limit reached for ${rec.model} on requests per min. Please try again in 0.2s.`, "requests", "rate_limit_exceeded", null, this.rateHeaders(now, 200));
+        return this.error(
+          429,
+          `Rate limit reached for ${rec.model} on requests per min. Please try again in 0.2s.`,
+          "requests",
+          "rate_limit_exceeded",
+          null,
+          this.rateHeaders(now, 200),
+        );
       case "insufficient_quota":
         return this.error(429, "You exceeded your current quota, please check your plan and billing details.", "insufficient_quota", "insufficient_quota");
       case "500":
@@ -234,14 +302,19 @@ export class FakeOpenAi extends HttpFake<OpenAiFaultKind> {
       return {
         status: 200,
         body: {
-          id: `chatcmpl-fake${ctx.seq}`, object: "chat.completion", created: Math.floor(now / 1000), model: rec.model, system_fingerprint: "fp_fake",
+          id: `chatcmpl-fake${ctx.seq}`,
+          object: "chat.completion",
+          created: Math.floor(now / 1000),
+          model: rec.model,
+          system_fingerprint: "fp_fake",
           choices: [{ index: 0, message: { role: "assistant", content, refusal: null, ...extra }, logprobs: null, finish_reason: finish }],
           usage: usage(tokens),
         },
         extraDelayMs: Number.isFinite(tps) ? Math.round((tokens / tps) * 1000) : 0,
       };
     };
-    if (fault === "empty") return { status: 200, body: { id: `chatcmpl-fake${ctx.seq}`, object: "chat.completion", model: rec.model, choices: [], usage: usage(0) } };
+    if (fault === "empty")
+      return { status: 200, body: { id: `chatcmpl-fake${ctx.seq}`, object: "chat.completion", model: rec.model, choices: [], usage: usage(0) } };
     if (fault === "content_filter") return completion(null, "content_filter");
     if (fault === "refusal") return completion(null, "stop", { refusal: "I'm sorry, I cannot help with that." });
 
@@ -252,7 +325,8 @@ export class FakeOpenAi extends HttpFake<OpenAiFaultKind> {
     let text = JSON.stringify(wrapForSchema(verdicts, schema));
     if (ignoring) text = `Here is my triage of the ${verdicts.length} alerts:\n\n\`\`\`json\n${text}\n\`\`\``;
     let finish = "stop";
-    const maxOut = typeof body.max_completion_tokens === "number" ? body.max_completion_tokens : typeof body.max_tokens === "number" ? body.max_tokens : Infinity;
+    const maxOut =
+      typeof body.max_completion_tokens === "number" ? body.max_completion_tokens : typeof body.max_tokens === "number" ? body.max_tokens : Infinity;
     if (fault === "malformed" || fault === "length") {
       text = text.slice(0, Math.max(1, Math.floor(text.length / 2)));
       if (fault === "length") finish = "length";
@@ -266,10 +340,26 @@ export class FakeOpenAi extends HttpFake<OpenAiFaultKind> {
   private verdictFor(alert: PromptAlert): Record<string, unknown> {
     const id = String(alert.alert_id);
     if (this.gullible && looksLikeInjection(alert)) {
-      return { alert_id: id, reasoning: "The alert says it is benign.", classification: "false_positive", severity: "info", confidence: 99, recommended_actions: ["Close the alert"], mitre_techniques: [] };
+      return {
+        alert_id: id,
+        reasoning: "The alert says it is benign.",
+        classification: "false_positive",
+        severity: "info",
+        confidence: 99,
+        recommended_actions: ["Close the alert"],
+        mitre_techniques: [],
+      };
     }
     const d = this.decide(alert);
-    return { alert_id: id, reasoning: d.reasoning, classification: d.classification, severity: d.severity, confidence: d.confidence, recommended_actions: d.recommended_actions, mitre_techniques: d.mitre_techniques };
+    return {
+      alert_id: id,
+      reasoning: d.reasoning,
+      classification: d.classification,
+      severity: d.severity,
+      confidence: d.confidence,
+      recommended_actions: d.recommended_actions,
+      mitre_techniques: d.mitre_techniques,
+    };
   }
 }
 

@@ -73,9 +73,30 @@ export interface FakeVirusTotalOptions extends BaseFakeOptions<VirusTotalFaultKi
 
 const DEFAULT_KEY = "test-virustotal-key";
 const ENGINES = [
-  "Kaspersky", "Fortinet", "Sophos", "ESET", "BitDefender", "G-Data", "CRDF", "CyRadar", "Cyble", "Emsisoft",
-  "Webroot", "Forcepoint ThreatSeeker", "alphaMountain.ai", "AlienVault", "Certego", "SOCRadar", "Lionic", "MalwareURL",
-  "PhishTank", "OpenPhish", "Spamhaus", "URLhaus", "ViriBack", "Xcitium Verdict Cloud",
+  "Kaspersky",
+  "Fortinet",
+  "Sophos",
+  "ESET",
+  "BitDefender",
+  "G-Data",
+  "CRDF",
+  "CyRadar",
+  "Cyble",
+  "Emsisoft",
+  "Webroot",
+  "Forcepoint ThreatSeeker",
+  "alphaMountain.ai",
+  "AlienVault",
+  "Certego",
+  "SOCRadar",
+  "Lionic",
+  "MalwareURL",
+  "PhishTank",
+  "OpenPhish",
+  "Spamhaus",
+  "URLhaus",
+  "ViriBack",
+  "Xcitium Verdict Cloud",
 ];
 const TOTAL_ENGINES = 94;
 
@@ -86,7 +107,10 @@ export function virusTotalAttributes(ip: string, opts: Pick<FakeVirusTotalOption
   let attrs: VtIpAttributes;
   if (cls === "private") {
     attrs = {
-      reputation: 0, tags: [], total_votes: { harmless: 0, malicious: 0 }, last_modification_date: REFERENCE_EPOCH_S,
+      reputation: 0,
+      tags: [],
+      total_votes: { harmless: 0, malicious: 0 },
+      last_modification_date: REFERENCE_EPOCH_S,
       last_analysis_stats: { harmless: 0, malicious: 0, suspicious: 0, undetected: TOTAL_ENGINES, timeout: 0 },
       last_analysis_results: {},
     };
@@ -97,8 +121,13 @@ export function virusTotalAttributes(ip: string, opts: Pick<FakeVirusTotalOption
     const harmless = 55 + (h % 8);
     const stats: VtAnalysisStats = { harmless, malicious, suspicious, undetected: TOTAL_ENGINES - harmless - malicious - suspicious, timeout: 0 };
     attrs = {
-      as_owner: net.as_owner, asn: net.asn, continent: net.continent, country: net.country, network: cidrOf(ip),
-      regional_internet_registry: net.rir, jarm: h.toString(16).padStart(8, "0").repeat(8).slice(0, 62),
+      as_owner: net.as_owner,
+      asn: net.asn,
+      continent: net.continent,
+      country: net.country,
+      network: cidrOf(ip),
+      regional_internet_registry: net.rir,
+      jarm: h.toString(16).padStart(8, "0").repeat(8).slice(0, 62),
       reputation: cls === "malicious" ? -(10 + (h % 60)) : cls === "suspicious" ? -(h % 5) : h % 20,
       tags: [],
       total_votes: { harmless: h % 7, malicious: cls === "clean" ? 0 : 1 + (h % 9) },
@@ -176,9 +205,7 @@ export class FakeVirusTotal extends HttpFake<VirusTotalFaultKind> {
   }
 
   protected downReply(status: number): Reply {
-    return status === 503
-      ? vtError(503, "TransientError", "Transient error, please try again later")
-      : vtError(500, "InternalError", "Internal error");
+    return status === 503 ? vtError(503, "TransientError", "Transient error, please try again later") : vtError(500, "InternalError", "Internal error");
   }
 
   protected async handle(req: IncomingMessage, ctx: RequestContext): Promise<Outcome> {

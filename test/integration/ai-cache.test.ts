@@ -10,13 +10,15 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { parseAiCacheOptions } from "../../src/config/ai-cache.js";
 import type { Config } from "../../src/config/schema.js";
 import type { Enrichment } from "../../src/core/enrichment.js";
-import type { EnrichedAlert, Enricher } from "../../src/core/ports.js";
+import type { EnrichedAlert, Enricher, Caches, StreamProducer } from "../../src/core/ports/index.js";
 import type { Verdict } from "../../src/core/verdict.js";
 import { startService, type Service } from "../../src/main.js";
-import { openCaches, type Caches } from "../../src/resources/cache.js";
-import { createKafka, type StreamProducer } from "../../src/resources/kafka.js";
+import { openCaches } from "../../src/resources/cache.js";
+import { createKafka } from "../../src/resources/kafka.js";
 import { kafkaVerdictSink } from "../../src/sinks/kafka.js";
 import { feedbackGroupId, feedbackPublisher, FeedbackSource, registerFeedbackApi } from "../../src/sources/feedback.js";
+import { FeedbackFlow } from "../../src/feedback-flow.js";
+import { Telemetry } from "../../src/telemetry/events.js";
 import { registerAnalyzeApi } from "../../src/sources/http-api.js";
 import { createLogger } from "../../src/telemetry/logger.js";
 import { createMetrics, type Metrics } from "../../src/telemetry/metrics.js";
@@ -70,16 +72,40 @@ async function startInstance(world: World, host: string, enricher: Enricher): Pr
     caches,
     metrics,
     logger,
-    verdictSink: kafkaVerdictSink(producer, config.TRIAGE_OUTPUT_TOPIC),
     publishFeedback: feedbackPublisher(producer, world.feedbackTopic),
   });
-  const feedback = new FeedbackSource(clients.consumer({ groupId: feedbackGroupId(config.KAFKA_GROUP_ID, { sharedCache: caches.backend === "redis", host }), sessionTimeoutMs: 10_000, fromBeginning: true }), { topic: world.feedbackTopic }, cache, new MemoryDeadLetterSink(), logger);
+  const flow = new FeedbackFlow({
+    overrides: cache,
+    verdictSink: kafkaVerdictSink(producer, config.TRIAGE_OUTPUT_TOPIC),
+    publishFeedback: feedbackPublisher(producer, world.feedbackTopic),
+    telemetry: new Telemetry(metrics, logger, "kafka"),
+    sinkRetryDeadlineMs: config.SINK_RETRY_DEADLINE_MS,
+  });
+  const feedback = new FeedbackSource(
+    clients.consumer({
+      groupId: feedbackGroupId(config.KAFKA_GROUP_ID, { sharedCache: caches.backend === "redis", host }),
+      sessionTimeoutMs: 10_000,
+      fromBeginning: true,
+    }),
+    { topic: world.feedbackTopic },
+    flow,
+    new MemoryDeadLetterSink(),
+    logger,
+  );
   await feedback.start();
   const service = await startService(config, logger, { classifier: cache.wrap(createClassifier({ config, metrics, logger })), enricher, metrics, http: false });
   // main.ts registers these on its ops server; here on a bare Fastify app, next to the analyze API as in production.
   const http = Fastify();
-  registerAnalyzeApi(http, { intake: service.pipeline, authToken: "t0ken", maxBatchAlerts: 100, maxJsonDepth: 32, requestTimeoutMs: 20_000, admissionWaitMs: 5_000, modelShare: null });
-  registerFeedbackApi(http, { handler: cache, authToken: "t0ken" });
+  registerAnalyzeApi(http, {
+    intake: service.pipeline,
+    authToken: "t0ken",
+    maxBatchAlerts: 100,
+    maxJsonDepth: 32,
+    requestTimeoutMs: 20_000,
+    admissionWaitMs: 5_000,
+    modelShare: null,
+  });
+  registerFeedbackApi(http, { handler: flow, authToken: "t0ken" });
   let stopped = false;
   return {
     service,
@@ -103,8 +129,14 @@ async function world(backend: "sqlite" | "redis"): Promise<World> {
   const fake = await FakeGemini.start({ rpm: Infinity, tpm: Infinity, rpd: Infinity });
   cleanups.push(() => fake.stop());
   const config = testConfig({
-    GEMINI_API_KEY: fake.apiKey, GEMINI_BASE_URL: fake.url, GEMINI_RPM: "0", GEMINI_TPM: "0", GEMINI_RPD: "0",
-    BATCH_MAX_SIZE: "50", BATCH_MAX_DELAY_MS: "50", LOG_LEVEL: "warn",
+    GEMINI_API_KEY: fake.apiKey,
+    GEMINI_BASE_URL: fake.url,
+    GEMINI_RPM: "0",
+    GEMINI_TPM: "0",
+    GEMINI_RPD: "0",
+    BATCH_MAX_SIZE: "50",
+    BATCH_MAX_DELAY_MS: "50",
+    LOG_LEVEL: "warn",
   });
   await createTopics(config.names, 3);
   const feedbackTopic = unique("feedback");
@@ -151,13 +183,42 @@ async function until<T>(what: string, fn: () => Promise<T | undefined> | T | und
 }
 
 const parse = (m: Collected) => JSON.parse(m.value) as Verdict;
-const agreementCount = async (m: Metrics, agreement: string) => (await m.analystOverrides.get()).values.find((v) => v.labels.agreement === agreement)?.value ?? 0;
+const agreementCount = async (m: Metrics, agreement: string) =>
+  (await m.analystOverrides.get()).values.find((v) => v.labels.agreement === agreement)?.value ?? 0;
 
 /** A login alert from the same attacker with the given count (pattern: same bucket → same key). */
 const login = (id: string, failed: number, user = "erin") =>
-  JSON.stringify({ alert_id: id, alert_name: "Brute force login attempts", severity: "medium", source_ip: "45.155.205.233", destination_ip: "10.0.4.21", user, host: "laptop-eng-77", timestamp: new Date().toISOString(), description: `${failed} failed SSH logins for ${user} on laptop-eng-77 within 5 minutes`, failed_logins: failed, success: false });
+  JSON.stringify({
+    alert_id: id,
+    alert_name: "Brute force login attempts",
+    severity: "medium",
+    source_ip: "45.155.205.233",
+    destination_ip: "10.0.4.21",
+    user,
+    host: "laptop-eng-77",
+    timestamp: new Date().toISOString(),
+    description: `${failed} failed SSH logins for ${user} on laptop-eng-77 within 5 minutes`,
+    failed_logins: failed,
+    success: false,
+  });
 const loginIntel: Enricher = fixedIntel([
-  { alert: JSON.parse(login("x", 1)), enrichment: { ip: "45.155.205.233", ip_role: "source", abuseipdb: { status: "ok", cached: false, data: { abuse_confidence_score: 40, country: "NL", usage_type: null, isp: null, total_reports: 9, is_tor: false, last_reported_at: null } }, virustotal: { status: "ok", cached: false, data: { malicious: 0, suspicious: 0, harmless: 70, undetected: 10, reputation: 0, as_owner: null, country: null } } } },
+  {
+    alert: JSON.parse(login("x", 1)),
+    enrichment: {
+      ip: "45.155.205.233",
+      ip_role: "source",
+      abuseipdb: {
+        status: "ok",
+        cached: false,
+        data: { abuse_confidence_score: 40, country: "NL", usage_type: null, isp: null, total_reports: 9, is_tor: false, last_reported_at: null },
+      },
+      virustotal: {
+        status: "ok",
+        cached: false,
+        data: { malicious: 0, suspicious: 0, harmless: 70, undetected: 10, reputation: 0, as_owner: null, country: null },
+      },
+    },
+  },
 ]);
 
 describe.each(["sqlite", "redis"] as const)("verdict cache on the real broker (%s)", (backend) => {
@@ -168,7 +229,10 @@ describe.each(["sqlite", "redis"] as const)("verdict cache on the real broker (%
     cleanups.push(() => out.stop());
     const instance = await startInstance(w, "host-a", fixedIntel(stream));
     cleanups.push(() => instance.stop());
-    await produce(w.config.names.input, stream.map((e) => JSON.stringify(toRecord(e))));
+    await produce(
+      w.config.names.input,
+      stream.map((e) => JSON.stringify(toRecord(e))),
+    );
     const verdicts = (await out.until(stream.length, 90_000)).map(parse);
     expect(new Set(verdicts.map((v) => v.alert_id)).size).toBe(stream.length);
 
@@ -198,7 +262,8 @@ describe.each(["sqlite", "redis"] as const)("verdict cache on the real broker (%
     expect(exact.rate).toBe(1);
     expect(llm.rate).toBe(1); // the oracle itself is right
     expect(asked).toBe(bySource.llm ?? 0); // every alert the model saw was asked once; the rest came from the cache
-    for (const v of verdicts.filter((x) => x.source.startsWith("cache:"))) expect(v).toMatchObject({ model: "gemini-3.5-flash-lite", prompt_version: expect.any(String), degraded: false });
+    for (const v of verdicts.filter((x) => x.source.startsWith("cache:")))
+      expect(v).toMatchObject({ model: "gemini-3.5-flash-lite", prompt_version: expect.any(String), degraded: false });
   });
 
   it("an override on the feedback topic is re-published, changes later verdicts on every instance, and survives a restart", async () => {
@@ -216,15 +281,42 @@ describe.each(["sqlite", "redis"] as const)("verdict cache on the real broker (%
     cleanups.push(() => b.stop());
 
     const sentAt = Date.now();
-    await produce(w.feedbackTopic, [JSON.stringify({ alert_id: `${backend}-ovr-1`, classification: "FALSE_POSITIVE", analyst: "ana", reason: "authorised pentest" })]);
-    const republished = parse(await until("the re-published verdict", () => out.messages.find((m) => m.key === `${backend}-ovr-1` && parse(m).source === "override")));
+    await produce(w.feedbackTopic, [
+      JSON.stringify({ alert_id: `${backend}-ovr-1`, classification: "FALSE_POSITIVE", analyst: "ana", reason: "authorised pentest" }),
+    ]);
+    const republished = parse(
+      await until("the re-published verdict", () => out.messages.find((m) => m.key === `${backend}-ovr-1` && parse(m).source === "override")),
+    );
     expect(republished).toMatchObject({ alert_id: `${backend}-ovr-1`, source: "override", classification: "false_positive", confidence: 100 });
     expect(republished.alert.alert_id).toBe(`${backend}-ovr-1`);
-    await until("the override counted", async () => ((await agreementCount(a.metrics, "disagree")) + (await agreementCount(b.metrics, "disagree")) > 0 ? true : undefined));
+    await until("the override counted", async () =>
+      (await agreementCount(a.metrics, "disagree")) + (await agreementCount(b.metrics, "disagree")) > 0 ? true : undefined,
+    );
 
     // Instance B never saw the alert; the resolved record gives it the keys. Same pattern (14 vs 12 failed logins, other user):
-    const probe = { alert: { alert_id: "probe", alert_name: "Brute force login attempts", severity: "medium" as const, source_ip: "45.155.205.233", destination_ip: "10.0.4.21", user: "bob", host: "laptop-eng-77", timestamp: null, description: "14 failed SSH logins for bob on laptop-eng-77 within 5 minutes", format: "native", fields: { failed_logins: 14, success: false } }, enrichment: (await loginIntel.enrich([JSON.parse(login("p", 14))]))[0]!.enrichment };
-    const onB = b.cache.wrap({ name: "none", classify: async (items) => items.map(() => { throw new Error("the model must not be asked"); }) });
+    const probe = {
+      alert: {
+        alert_id: "probe",
+        alert_name: "Brute force login attempts",
+        severity: "medium" as const,
+        source_ip: "45.155.205.233",
+        destination_ip: "10.0.4.21",
+        user: "bob",
+        host: "laptop-eng-77",
+        timestamp: null,
+        description: "14 failed SSH logins for bob on laptop-eng-77 within 5 minutes",
+        format: "native",
+        fields: { failed_logins: 14, success: false },
+      },
+      enrichment: (await loginIntel.enrich([JSON.parse(login("p", 14))]))[0]!.enrichment,
+    };
+    const onB = b.cache.wrap({
+      name: "none",
+      classify: async (items) =>
+        items.map(() => {
+          throw new Error("the model must not be asked");
+        }),
+    });
     await until("the override on instance B", async () => ((await onB.classify([probe]))[0]!.source === "override" ? true : undefined), 20_000);
     console.log(`AI-CACHE [${backend}] override reached the other instance ${Date.now() - sentAt} ms after it was produced`);
 
@@ -251,24 +343,40 @@ describe.each(["sqlite", "redis"] as const)("verdict cache on the real broker (%
     const w = await world(backend);
     const out = await collect(w.config.names.output);
     const feedbackReader = await collect(w.feedbackTopic);
-    cleanups.push(() => out.stop(), () => feedbackReader.stop());
+    cleanups.push(
+      () => out.stop(),
+      () => feedbackReader.stop(),
+    );
     let a = await startInstance(w, "host-a", loginIntel);
     cleanups.push(() => a.stop());
     const auth = { "content-type": "application/json", authorization: "Bearer t0ken" };
-    const analyze = async (body: string) => (await a.http.inject({ method: "POST", url: "/analyze", headers: auth, payload: body })).json() as { verdict: Verdict };
+    const analyze = async (body: string) =>
+      (await a.http.inject({ method: "POST", url: "/analyze", headers: auth, payload: body })).json() as { verdict: Verdict };
 
     expect((await analyze(login(`${backend}-http-1`, 25))).verdict).toMatchObject({ source: "llm", classification: "needs_review" });
-    const res = await a.http.inject({ method: "POST", url: "/v1/feedback", headers: auth, payload: JSON.stringify({ alert_id: `${backend}-http-1`, classification: "true_positive", analyst: "bo", reason: "credential stuffing campaign" }) });
+    const res = await a.http.inject({
+      method: "POST",
+      url: "/v1/feedback",
+      headers: auth,
+      payload: JSON.stringify({ alert_id: `${backend}-http-1`, classification: "true_positive", analyst: "bo", reason: "credential stuffing campaign" }),
+    });
     expect(res.statusCode).toBe(202);
     expect(res.json().updated_verdict).toMatchObject({ source: "override", classification: "true_positive" });
     const unauth = await a.http.inject({ method: "POST", url: "/v1/feedback", headers: { "content-type": "application/json" }, payload: "{}" });
     expect(unauth.statusCode).toBe(401);
-    const invalid = await a.http.inject({ method: "POST", url: "/v1/feedback", headers: auth, payload: JSON.stringify({ alert_id: "x", classification: "perhaps", analyst: "bo", reason: "r" }) });
+    const invalid = await a.http.inject({
+      method: "POST",
+      url: "/v1/feedback",
+      headers: auth,
+      payload: JSON.stringify({ alert_id: "x", classification: "perhaps", analyst: "bo", reason: "r" }),
+    });
     expect(invalid.statusCode).toBe(422);
 
     const onTopic = await feedbackReader.until(2); // the analyst's record and the resolved record with the alert's keys
     expect(onTopic.map((m) => JSON.parse(m.value).kind ?? "override").sort()).toEqual(["override", "resolved"]);
-    await until("the re-published verdict", () => (out.messages.some((m) => m.key === `${backend}-http-1` && parse(m).source === "override") ? true : undefined));
+    await until("the re-published verdict", () =>
+      out.messages.some((m) => m.key === `${backend}-http-1` && parse(m).source === "override") ? true : undefined,
+    );
     expect(await agreementCount(a.metrics, "disagree")).toBe(1);
 
     expect((await analyze(login(`${backend}-http-2`, 28, "dave"))).verdict).toMatchObject({ source: "override", classification: "true_positive" });

@@ -5,7 +5,7 @@
 import { Kafka, logLevel } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config/load.js";
-import type { Classifier } from "../../src/core/ports.js";
+import type { Classifier } from "../../src/core/ports/index.js";
 import { startService } from "../../src/main.js";
 import { createLogger } from "../../src/telemetry/logger.js";
 import { guardedRulesClassifier } from "../../src/transforms/classify/index.js";
@@ -34,22 +34,43 @@ describe("broker restart mid-stream", () => {
     const names = { input: unique("in"), output: unique("out"), dlq: unique("dlq"), group: unique("grp") };
     const admin = kafka.admin();
     await admin.connect();
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: names.input, numPartitions: 3 }, { topic: names.output, numPartitions: 3 }, { topic: names.dlq, numPartitions: 1 }] });
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [
+        { topic: names.input, numPartitions: 3 },
+        { topic: names.output, numPartitions: 3 },
+        { topic: names.dlq, numPartitions: 1 },
+      ],
+    });
     await admin.disconnect();
     const produce = async (from: number, n: number) => {
       const producer = kafka.producer();
       await producer.connect();
       for (let i = from; i < from + n; i += 500) {
-        await producer.send({ topic: names.input, messages: Array.from({ length: Math.min(500, from + n - i) }, (_, j) => ({ key: String(i + j), value: nativeAlert(i + j) })) });
+        await producer.send({
+          topic: names.input,
+          messages: Array.from({ length: Math.min(500, from + n - i) }, (_, j) => ({ key: String(i + j), value: nativeAlert(i + j) })),
+        });
       }
       await producer.disconnect();
     };
     await produce(0, 6000);
 
     const config = loadConfig({
-      KAFKA_BROKERS: broker.brokers, TRIAGE_INPUT_TOPIC: names.input, TRIAGE_OUTPUT_TOPIC: names.output, TRIAGE_DLQ_TOPIC: names.dlq, KAFKA_GROUP_ID: names.group,
-      KAFKA_COMMIT_INTERVAL_MS: "200", KAFKA_SESSION_TIMEOUT_MS: "10000", CACHE_URL: "memory://", HTTP_PORT: "0", HTTP_HOST: "127.0.0.1", LOG_LEVEL: "silent",
-      BATCH_MAX_SIZE: "20", PIPELINE_CONCURRENCY: "2", SINK_RETRY_DEADLINE_MS: "120000",
+      KAFKA_BROKERS: broker.brokers,
+      TRIAGE_INPUT_TOPIC: names.input,
+      TRIAGE_OUTPUT_TOPIC: names.output,
+      TRIAGE_DLQ_TOPIC: names.dlq,
+      KAFKA_GROUP_ID: names.group,
+      KAFKA_COMMIT_INTERVAL_MS: "200",
+      KAFKA_SESSION_TIMEOUT_MS: "10000",
+      CACHE_URL: "memory://",
+      HTTP_PORT: "0",
+      HTTP_HOST: "127.0.0.1",
+      LOG_LEVEL: "silent",
+      BATCH_MAX_SIZE: "20",
+      PIPELINE_CONCURRENCY: "2",
+      SINK_RETRY_DEADLINE_MS: "120000",
     });
     // ~40 batches/s of 20: the 6,000 alerts take ~7 s, so the broker goes away with the stream in full flow.
     const service = await startService(config, createLogger("silent"), { http: true, classifier: slowRules(50) });
@@ -121,7 +142,9 @@ describe("broker restart mid-stream", () => {
       expect(duringOutage.some((s) => s.status === 503 && s.waiting.some((w) => w === "consumer" || w === "producer"))).toBe(true);
       const duplicates = [...ids.values()].reduce((a, n) => a + n - 1, 0);
       const notReady = duringOutage.filter((s) => s.status === 503).length;
-      console.log(`broker restart: down ${outageSeconds.toFixed(1)} s; /readyz 503 in ${notReady}/${duringOutage.length} polls while down (waiting: ${[...new Set(duringOutage.flatMap((s) => s.waiting))].join(", ")}); all 7000 alerts had verdicts ${recoverySeconds.toFixed(1)} s after restart; ${duplicates} duplicates`);
+      console.log(
+        `broker restart: down ${outageSeconds.toFixed(1)} s; /readyz 503 in ${notReady}/${duringOutage.length} polls while down (waiting: ${[...new Set(duringOutage.flatMap((s) => s.waiting))].join(", ")}); all 7000 alerts had verdicts ${recoverySeconds.toFixed(1)} s after restart; ${duplicates} duplicates`,
+      );
     } finally {
       expect(await service.stop("test end")).toBe(true);
     }

@@ -37,7 +37,13 @@ alert:
   time: at
 `;
 const userAlerts = [
-  { kind: "acme.detection", at: 1763629200, box: "ws-17", net: { attacker: "203.0.113.9:4444" }, det: { uuid: "acme-int-1", title: "Reverse shell", level: "SEV1" } },
+  {
+    kind: "acme.detection",
+    at: 1763629200,
+    box: "ws-17",
+    net: { attacker: "203.0.113.9:4444" },
+    det: { uuid: "acme-int-1", title: "Reverse shell", level: "SEV1" },
+  },
   { kind: "acme.detection", at: 1763629260, box: "ws-18", det: { uuid: "acme-int-2", title: "Credential dump", level: "sev2" } },
 ];
 const genericAlerts = [
@@ -46,12 +52,23 @@ const genericAlerts = [
 ];
 
 const FORMATS = ["elastic", "wazuh", "suricata", "ocsf", "splunk"] as const;
-interface Expected { alert_id: string | null; alert_name: string; severity: string; source_ip: string | null; destination_ip: string | null; user: string | null; host: string | null; timestamp: string | null }
+interface Expected {
+  alert_id: string | null;
+  alert_name: string;
+  severity: string;
+  source_ip: string | null;
+  destination_ip: string | null;
+  user: string | null;
+  host: string | null;
+  timestamp: string | null;
+}
 
 const fixtureDir = new URL("../fixtures/formats/", import.meta.url);
-const lines = (file: string) => readFileSync(new URL(file, fixtureDir), "utf8").split("\n").filter((l) => l.trim() !== "");
+const lines = (file: string) =>
+  readFileSync(new URL(file, fixtureDir), "utf8")
+    .split("\n")
+    .filter((l) => l.trim() !== "");
 const expected = JSON.parse(readFileSync(new URL("expected.json", fixtureDir), "utf8")) as Record<string, Expected[]>;
-
 
 function shuffle<T>(items: T[], seed: number): T[] {
   const random = mulberry32(seed);
@@ -75,11 +92,39 @@ describe("input formats on real Kafka", () => {
       if ("alert" in c) alerts.push({ line: c.text, format: c.format, want: c.alert, id: c.alert.alert_id ?? deriveAlertId(c.record) });
     }
     for (const [i, rec] of userAlerts.entries()) {
-      alerts.push({ line: JSON.stringify(rec), format: "acme-sentry", want: { alert_id: rec.det.uuid, alert_name: rec.det.title, severity: i === 0 ? "high" : "medium", source_ip: i === 0 ? "203.0.113.9" : null, destination_ip: null, user: null, host: rec.box, timestamp: new Date(rec.at * 1000).toISOString() }, id: rec.det.uuid });
+      alerts.push({
+        line: JSON.stringify(rec),
+        format: "acme-sentry",
+        want: {
+          alert_id: rec.det.uuid,
+          alert_name: rec.det.title,
+          severity: i === 0 ? "high" : "medium",
+          source_ip: i === 0 ? "203.0.113.9" : null,
+          destination_ip: null,
+          user: null,
+          host: rec.box,
+          timestamp: new Date(rec.at * 1000).toISOString(),
+        },
+        id: rec.det.uuid,
+      });
     }
     for (const rec of genericAlerts) {
       const r = rec as Record<string, unknown>;
-      alerts.push({ line: JSON.stringify(rec), format: "generic", want: { alert_id: null, alert_name: String(r.rule_name ?? r.title), severity: r.severity ? "high" : "medium", source_ip: String(r.src ?? r.client_ip), destination_ip: null, user: (r.username as string | undefined) ?? null, host: null, timestamp: (r.detected_at as string | undefined) ? "2025-11-20T09:00:00.000Z" : null }, id: deriveAlertId(r) });
+      alerts.push({
+        line: JSON.stringify(rec),
+        format: "generic",
+        want: {
+          alert_id: null,
+          alert_name: String(r.rule_name ?? r.title),
+          severity: r.severity ? "high" : "medium",
+          source_ip: String(r.src ?? r.client_ip),
+          destination_ip: null,
+          user: (r.username as string | undefined) ?? null,
+          host: null,
+          timestamp: (r.detected_at as string | undefined) ? "2025-11-20T09:00:00.000Z" : null,
+        },
+        id: deriveAlertId(r),
+      });
     }
     const refused = [
       ...lines("rejected.ndjson").map((l) => {
@@ -87,7 +132,15 @@ describe("input formats on real Kafka", () => {
         return { line: JSON.stringify(record), code };
       }),
       ...vendorCases.flatMap((c) => ("code" in c ? [{ line: c.text, code: c.code }] : [])),
-      { line: JSON.stringify({ "@timestamp": "2025-11-20T08:00:00Z", ecs: { version: "8.11.0" }, event: { kind: "event", action: "ssh_login" }, message: "Accepted password for root" }), code: "not_an_alert" },
+      {
+        line: JSON.stringify({
+          "@timestamp": "2025-11-20T08:00:00Z",
+          ecs: { version: "8.11.0" },
+          event: { kind: "event", action: "ssh_login" },
+          message: "Accepted password for root",
+        }),
+        code: "not_an_alert",
+      },
       { line: JSON.stringify({ kind: "acme.detection", det: { level: "sev1" } }), code: "missing_field" },
       { line: "not json at all", code: "invalid_json" },
     ];
@@ -122,8 +175,22 @@ describe("input formats on real Kafka", () => {
       const sent = byId.get(m.key!)!;
       expect(v.alert_id).toBe(m.key);
       expect(v.alert.format).toBe(sent.format);
-      expect({ name: v.alert.alert_name, severity: v.alert.severity, src: v.alert.source_ip, dst: v.alert.destination_ip, user: v.alert.user, host: v.alert.host, time: v.alert.timestamp }).toEqual({
-        name: sent.want.alert_name, severity: sent.want.severity, src: sent.want.source_ip, dst: sent.want.destination_ip, user: sent.want.user, host: sent.want.host, time: sent.want.timestamp,
+      expect({
+        name: v.alert.alert_name,
+        severity: v.alert.severity,
+        src: v.alert.source_ip,
+        dst: v.alert.destination_ip,
+        user: v.alert.user,
+        host: v.alert.host,
+        time: v.alert.timestamp,
+      }).toEqual({
+        name: sent.want.alert_name,
+        severity: sent.want.severity,
+        src: sent.want.source_ip,
+        dst: sent.want.destination_ip,
+        user: sent.want.user,
+        host: sent.want.host,
+        time: sent.want.timestamp,
       });
       expect(v.alert.raw).toEqual(JSON.parse(sent.line));
     }

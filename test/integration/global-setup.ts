@@ -22,7 +22,9 @@ export default function setup(project: TestProject) {
       brokers = out.trim().split("\n").pop();
       startedHere = !running;
     } catch (err) {
-      throw new Error(`Integration tests need a real Kafka broker and scripts/kafka.sh could not start one (Java 17 + Maven reaching Maven Central required): ${(err as Error).message}`);
+      throw new Error(
+        `Integration tests need a real Kafka broker and scripts/kafka.sh could not start one (Java 17 + Maven reaching Maven Central required): ${(err as Error).message}`,
+      );
     }
     if (!brokers) throw new Error("scripts/kafka.sh start printed no bootstrap address");
   }

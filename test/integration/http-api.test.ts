@@ -14,13 +14,22 @@ import { FakeGemini } from "../fakes/gemini.js";
 import { collect, createTopics, testConfig, unique } from "./support.js";
 
 const logger = createLogger("warn");
-const TOKEN = "s3cret-token";
+const TOKEN = "s3cret-token-of-the-tests";
 let service: Service;
 let base: string;
 
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), "http-api-"));
-  const config = loadConfig({ HTTP_PORT: "0", HTTP_HOST: "127.0.0.1", HTTP_AUTH_TOKEN: TOKEN, HTTP_MAX_BODY_BYTES: "65536", HTTP_MAX_BATCH_ALERTS: "50", BATCH_MAX_DELAY_MS: "20", CACHE_URL: "memory://", LOG_LEVEL: "warn" });
+  const config = loadConfig({
+    HTTP_PORT: "0",
+    HTTP_HOST: "127.0.0.1",
+    HTTP_AUTH_TOKEN: TOKEN,
+    HTTP_MAX_BODY_BYTES: "65536",
+    HTTP_MAX_BATCH_ALERTS: "50",
+    BATCH_MAX_DELAY_MS: "20",
+    CACHE_URL: "memory://",
+    LOG_LEVEL: "warn",
+  });
   service = await startService(config, logger, { input: new PassThrough(), output: join(dir, "v.ndjson"), deadLetters: join(dir, "d.ndjson"), http: true });
   base = service.httpAddress!;
 });
@@ -29,7 +38,11 @@ afterAll(async () => {
 });
 
 const post = (path: string, body: unknown, token: string | null = TOKEN, raw?: string) =>
-  fetch(`${base}${path}`, { method: "POST", headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: raw ?? JSON.stringify(body) });
+  fetch(`${base}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: raw ?? JSON.stringify(body),
+  });
 
 describe("HTTP API", () => {
   it("POST /analyze answers one verdict", async () => {
@@ -56,7 +69,10 @@ describe("HTTP API", () => {
     ];
     const res = await post("/analyze/batch", alerts);
     expect(res.status).toBe(200);
-    const body = (await res.json()) as { results: { index: number; verdict?: { alert_id: string }; error?: { code: string } }[]; summary: Record<string, unknown> };
+    const body = (await res.json()) as {
+      results: { index: number; verdict?: { alert_id: string }; error?: { code: string } }[];
+      summary: Record<string, unknown>;
+    };
     expect(body.results.map((r) => (r.verdict ? "ok" : r.error!.code))).toEqual(["ok", "ok", "invalid_field", "not_an_object", "ok"]);
     expect(body.results[0]!.verdict!.alert_id).toBe("b-1");
     expect(body.summary).toMatchObject({ alerts: 5, verdicts: 3, errors: 2 });
@@ -65,7 +81,10 @@ describe("HTTP API", () => {
   it("enforces size limits: body bytes (413) and alerts per batch (413)", async () => {
     const big = await post("/analyze", { alert_name: "x", description: "y".repeat(70_000) });
     expect(big.status).toBe(413);
-    const many = await post("/analyze/batch", Array.from({ length: 51 }, (_, i) => ({ alert_name: `a${i}` })));
+    const many = await post(
+      "/analyze/batch",
+      Array.from({ length: 51 }, (_, i) => ({ alert_name: `a${i}` })),
+    );
     expect(many.status).toBe(413);
     expect(((await many.json()) as { error: { code: string } }).error.code).toBe("too_many_alerts");
   });
@@ -79,18 +98,30 @@ describe("HTTP API", () => {
     expect((await post("/analyze", { alert_name: "x" }, null)).status).toBe(401);
     expect((await post("/analyze/batch", [], "wrong")).status).toBe(401);
     expect((await post("/analyze", { alert_name: "x" }, TOKEN.toUpperCase())).status).toBe(401);
-    const lower = await fetch(`${base}/analyze`, { method: "POST", headers: { "content-type": "application/json", authorization: `bearer ${TOKEN}` }, body: JSON.stringify({ alert_id: "h-lc", alert_name: "Port scan detected" }) });
+    const lower = await fetch(`${base}/analyze`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `bearer ${TOKEN}` },
+      body: JSON.stringify({ alert_id: "h-lc", alert_name: "Port scan detected" }),
+    });
     expect(lower.status).toBe(200);
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
   });
 
   it("answers 415 for a text/plain or form body (a cross-site post), and dead-letters nothing", async () => {
     for (const type of ["text/plain", "application/x-www-form-urlencoded"]) {
-      const res = await fetch(`${base}/analyze`, { method: "POST", headers: { "content-type": type, authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ alert_name: "x" }) });
+      const res = await fetch(`${base}/analyze`, {
+        method: "POST",
+        headers: { "content-type": type, authorization: `Bearer ${TOKEN}` },
+        body: JSON.stringify({ alert_name: "x" }),
+      });
       expect(res.status, type).toBe(415);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe("unsupported_media_type");
     }
-    const feedback = await fetch(`${base}/v1/feedback`, { method: "POST", headers: { "content-type": "text/plain", authorization: `Bearer ${TOKEN}` }, body: "{}" });
+    const feedback = await fetch(`${base}/v1/feedback`, {
+      method: "POST",
+      headers: { "content-type": "text/plain", authorization: `Bearer ${TOKEN}` },
+      body: "{}",
+    });
     expect(feedback.status).toBe(415);
   });
 });
@@ -102,10 +133,17 @@ describe("HTTP API without HTTP_AUTH_TOKEN", () => {
     const svc = await startService(config, logger, { input: new PassThrough(), output: join(dir, "v.ndjson"), deadLetters: join(dir, "d.ndjson"), http: true });
     try {
       for (const path of ["/healthz", "/readyz", "/metrics"]) expect((await fetch(`${svc.httpAddress}${path}`)).status, path).toBe(200);
-      for (const [path, body] of [["/analyze", { alert_name: "x" }], ["/analyze/batch", [{ alert_name: "x" }]], ["/v1/feedback", { alert_id: "a", classification: "fp", analyst: "x", reason: "y" }]] as const) {
+      for (const [path, body] of [
+        ["/analyze", { alert_name: "x" }],
+        ["/analyze/batch", [{ alert_name: "x" }]],
+        ["/v1/feedback", { alert_id: "a", classification: "fp", analyst: "x", reason: "y" }],
+      ] as const) {
         const res = await fetch(`${svc.httpAddress}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
         expect(res.status, path).toBe(401);
-        expect(((await res.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: "api_disabled", message: expect.stringContaining("HTTP_AUTH_TOKEN") });
+        expect(((await res.json()) as { error: { code: string; message: string } }).error).toMatchObject({
+          code: "api_disabled",
+          message: expect.stringContaining("HTTP_AUTH_TOKEN"),
+        });
       }
       expect(svc.telemetry.stats.received).toBe(0);
     } finally {
@@ -117,12 +155,34 @@ describe("HTTP API without HTTP_AUTH_TOKEN", () => {
 describe("analyst overrides over HTTP, with the model and verdict cache on", () => {
   it("take the server's receive time for `at` (the caller's 9999-12-31 is only echoed) and refuse unknown alert ids with 422", async () => {
     const fake = await FakeGemini.start({ rpm: Infinity, tpm: Infinity, rpd: Infinity });
-    const config = testConfig({ HTTP_HOST: "127.0.0.1", HTTP_AUTH_TOKEN: TOKEN, BATCH_MAX_DELAY_MS: "20", GEMINI_API_KEY: fake.apiKey, GEMINI_BASE_URL: fake.url, GEMINI_RPM: "0", GEMINI_TPM: "0", GEMINI_RPD: "0", TRIAGE_FEEDBACK_TOPIC: unique("feedback") });
+    const config = testConfig({
+      HTTP_HOST: "127.0.0.1",
+      HTTP_AUTH_TOKEN: TOKEN,
+      BATCH_MAX_DELAY_MS: "20",
+      GEMINI_API_KEY: fake.apiKey,
+      GEMINI_BASE_URL: fake.url,
+      GEMINI_RPM: "0",
+      GEMINI_TPM: "0",
+      GEMINI_RPD: "0",
+      TRIAGE_FEEDBACK_TOPIC: unique("feedback"),
+    });
     await createTopics(config.names, 1);
     const svc = await startService(config, logger, { http: true });
-    const call = (path: string, body: unknown) => fetch(`${svc.httpAddress}${path}`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(body) });
+    const call = (path: string, body: unknown) =>
+      fetch(`${svc.httpAddress}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}` },
+        body: JSON.stringify(body),
+      });
     try {
-      const seen = await call("/analyze", { alert_id: "ov-1", alert_name: "Brute force login attempts", severity: "medium", source_ip: "45.155.205.233", user: "erin", failed_logins: 12 });
+      const seen = await call("/analyze", {
+        alert_id: "ov-1",
+        alert_name: "Brute force login attempts",
+        severity: "medium",
+        source_ip: "45.155.205.233",
+        user: "erin",
+        failed_logins: 12,
+      });
       expect(seen.status).toBe(200);
       const before = Date.now();
       const res = await call("/v1/feedback", { alert_id: "ov-1", classification: "false_positive", analyst: "ana", reason: "lab", at: "9999-12-31T00:00:00Z" });
@@ -153,7 +213,14 @@ describe("HTTP API in Kafka mode", () => {
     const out = await collect(config.names.output);
     const svc = await startService(config, logger, { http: true });
     try {
-      const res = await fetch(`${svc.httpAddress}/analyze/batch`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}` }, body: JSON.stringify([{ alert_id: "k-1", alert_name: "Port scan detected" }, { alert_id: "k-2", alert_name: "Test alert", severity: "info" }]) });
+      const res = await fetch(`${svc.httpAddress}/analyze/batch`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}` },
+        body: JSON.stringify([
+          { alert_id: "k-1", alert_name: "Port scan detected" },
+          { alert_id: "k-2", alert_name: "Test alert", severity: "info" },
+        ]),
+      });
       expect(res.status).toBe(200);
       const got = await out.until(2);
       expect(got.map((m) => m.key).sort()).toEqual(["k-1", "k-2"]);

@@ -13,7 +13,7 @@ import { FakeGemini } from "../fakes/gemini.js";
 import { collect, committedVsEnd, createTopics, produce, testConfig } from "./support.js";
 
 const logger = createLogger("error");
-const cleanups: (() => Promise<unknown> | void)[] = [];
+const cleanups: (() => Promise<unknown> | undefined)[] = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
@@ -22,7 +22,14 @@ const NAMES = ["Brute force login attempts", "Impossible travel", "Port scan det
 const SEVERITIES = ["high", "medium", "low", "info"];
 const alerts = (wave: string, n: number) =>
   Array.from({ length: n }, (_, i) =>
-    JSON.stringify({ alert_id: `${wave}-${i}`, alert_name: NAMES[i % NAMES.length], severity: SEVERITIES[i % SEVERITIES.length], source_ip: `198.18.${(i >> 8) & 255}.${i & 255}`, user: `user${i % 41}`, host: `ws-${i % 23}` }),
+    JSON.stringify({
+      alert_id: `${wave}-${i}`,
+      alert_name: NAMES[i % NAMES.length],
+      severity: SEVERITIES[i % SEVERITIES.length],
+      source_ip: `198.18.${(i >> 8) & 255}.${i & 255}`,
+      user: `user${i % 41}`,
+      host: `ws-${i % 23}`,
+    }),
   );
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -39,11 +46,20 @@ async function setUp(mode: "wait" | "degrade") {
   const fake = await FakeGemini.start({ rpm: 60, tpm: Infinity, rpd: Infinity, windowMs: 1000 });
   cleanups.push(() => fake.stop());
   const env = {
-    GEMINI_API_KEY: fake.apiKey, GEMINI_BASE_URL: fake.url, GEMINI_RPM: "60", GEMINI_TPM: "0", GEMINI_RPD: "0", GEMINI_RATE_WINDOW_MS: "1000",
+    GEMINI_API_KEY: fake.apiKey,
+    GEMINI_BASE_URL: fake.url,
+    GEMINI_RPM: "60",
+    GEMINI_TPM: "0",
+    GEMINI_RPD: "0",
+    GEMINI_RATE_WINDOW_MS: "1000",
     // Shorter than the outage: in wait mode it must not matter.
-    GEMINI_RETRY_DEADLINE_MS: "1000", GEMINI_TIMEOUT_MS: "5000",
-    MAX_INFLIGHT_ALERTS: "200", BATCH_MAX_SIZE: "50", BATCH_MAX_DELAY_MS: "50",
-    LLM_OUTAGE_MODE: mode, LLM_OUTAGE_PROBE_MAX_DELAY_MS: "500",
+    GEMINI_RETRY_DEADLINE_MS: "1000",
+    GEMINI_TIMEOUT_MS: "5000",
+    MAX_INFLIGHT_ALERTS: "200",
+    BATCH_MAX_SIZE: "50",
+    BATCH_MAX_DELAY_MS: "50",
+    LLM_OUTAGE_MODE: mode,
+    LLM_OUTAGE_PROBE_MAX_DELAY_MS: "500",
   };
   // Until the resilience options are part of the schema, merge them in the way the schema will parse them.
   const config = { ...testConfig(env), ...parseResilienceOptions(env) };
@@ -94,7 +110,9 @@ describe("LLM outage (Gemini answering 503 for a while)", () => {
     fake.setDown(false);
     const back = Date.now();
     await until("every alert's verdict after the model came back", () => ids("during").size === 2000, 60_000);
-    console.log(`wait mode: outage ${outageSeconds.toFixed(1)} s, ${probes} requests during it (probes), lag ${lag.end - lag.committed} at its height, drained ${((Date.now() - back) / 1000).toFixed(1)} s after recovery`);
+    console.log(
+      `wait mode: outage ${outageSeconds.toFixed(1)} s, ${probes} requests during it (probes), lag ${lag.end - lag.committed} at its height, drained ${((Date.now() - back) / 1000).toFixed(1)} s after recovery`,
+    );
     await sleep(1_000); // a duplicate would show up here
     expect(await stop()).toBe(true);
     const all = verdicts();

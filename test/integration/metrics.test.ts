@@ -12,7 +12,15 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
     if (!line.startsWith(name)) continue;
     const m = /^([a-z_:]+)(\{([^}]*)\})? (\S+)$/.exec(line);
     if (!m || m[1] !== name) continue;
-    const got = Object.fromEntries((m[3] ?? "").split(",").filter(Boolean).map((kv) => { const [k, v] = kv.split("="); return [k, v!.replace(/^"|"$/g, "")]; }));
+    const got = Object.fromEntries(
+      (m[3] ?? "")
+        .split(",")
+        .filter(Boolean)
+        .map((kv) => {
+          const [k, v] = kv.split("=");
+          return [k, v!.replace(/^"|"$/g, "")];
+        }),
+    );
     if (Object.entries(labels).every(([k, v]) => got[k] === v)) total += Number(m[4]);
   }
   return total;

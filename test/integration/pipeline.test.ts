@@ -17,7 +17,10 @@ describe("pipeline on real Kafka", () => {
   it("1,000 alerts in → exactly one verdict per alert id out, offsets committed", async () => {
     const config = testConfig();
     await createTopics(config.names, 3);
-    await produce(config.names.input, Array.from({ length: 1000 }, (_, i) => nativeAlert(i, ["critical", "high", "medium", "low", "info"][i % 5])));
+    await produce(
+      config.names.input,
+      Array.from({ length: 1000 }, (_, i) => nativeAlert(i, ["critical", "high", "medium", "low", "info"][i % 5])),
+    );
     const out = await collect(config.names.output);
     running.push(await startService(config, logger));
     const verdicts = await out.until(1000);
@@ -42,14 +45,21 @@ describe("pipeline on real Kafka", () => {
     for (let i = 0; i < 200; i++) {
       const kind = i % 8;
       bad.push(
-        kind === 0 ? `{"alert_name": "cut off ${i}` :
-        kind === 1 ? "[1,2,3]" :
-        kind === 2 ? Buffer.from([0x7b, 0xff, 0xfe, i & 0x7f]) :
-        kind === 3 ? `${"[".repeat(100)}${"]".repeat(100)}` :
-        kind === 4 ? `{"alert_name":"x${i}","__proto__":{"polluted":true}}` :
-        kind === 5 ? JSON.stringify({ alert_name: `big ${i}`, description: "x".repeat(100_000) }) :
-        kind === 6 ? JSON.stringify({ event: "heartbeat", n: i }) :
-        JSON.stringify({ alert_name: `bad severity ${i}`, severity: "purple" }),
+        kind === 0
+          ? `{"alert_name": "cut off ${i}`
+          : kind === 1
+            ? "[1,2,3]"
+            : kind === 2
+              ? Buffer.from([0x7b, 0xff, 0xfe, i & 0x7f])
+              : kind === 3
+                ? `${"[".repeat(100)}${"]".repeat(100)}`
+                : kind === 4
+                  ? `{"alert_name":"x${i}","__proto__":{"polluted":true}}`
+                  : kind === 5
+                    ? JSON.stringify({ alert_name: `big ${i}`, description: "x".repeat(100_000) })
+                    : kind === 6
+                      ? JSON.stringify({ event: "heartbeat", n: i })
+                      : JSON.stringify({ alert_name: `bad severity ${i}`, severity: "purple" }),
       );
     }
     await produce(config.names.input, bad, 20);
@@ -61,7 +71,9 @@ describe("pipeline on real Kafka", () => {
     expect(letters).toHaveLength(200);
     expect(out.messages).toHaveLength(0);
     const codes = new Set(letters.map((l) => l.headers["triage-error-code"]));
-    expect(codes).toEqual(new Set(["invalid_json", "not_an_object", "invalid_utf8", "too_deep", "forbidden_key", "record_too_large", "unknown_format", "invalid_field"]));
+    expect(codes).toEqual(
+      new Set(["invalid_json", "not_an_object", "invalid_utf8", "too_deep", "forbidden_key", "record_too_large", "unknown_format", "invalid_field"]),
+    );
     for (const l of letters) {
       expect(l.headers["triage-error-message"]!.length).toBeGreaterThan(5);
       expect(l.headers["triage-source-topic"]).toBe(config.names.input);
@@ -76,11 +88,23 @@ describe("pipeline on real Kafka", () => {
     const config = testConfig();
     await createTopics(config.names, 3);
     const total = 3000;
-    await produce(config.names.input, Array.from({ length: total }, (_, i) => nativeAlert(i)));
+    await produce(
+      config.names.input,
+      Array.from({ length: total }, (_, i) => nativeAlert(i)),
+    );
     const out = await collect(config.names.output);
     const env = {
-      KAFKA_BROKERS: brokers(), TRIAGE_INPUT_TOPIC: config.names.input, TRIAGE_OUTPUT_TOPIC: config.names.output, TRIAGE_DLQ_TOPIC: config.names.dlq,
-      KAFKA_GROUP_ID: config.names.group, HTTP_PORT: "0", LOG_LEVEL: "warn", BATCH_MAX_SIZE: "20", PIPELINE_CONCURRENCY: "1", KAFKA_COMMIT_INTERVAL_MS: "100", CACHE_URL: "memory://",
+      KAFKA_BROKERS: brokers(),
+      TRIAGE_INPUT_TOPIC: config.names.input,
+      TRIAGE_OUTPUT_TOPIC: config.names.output,
+      TRIAGE_DLQ_TOPIC: config.names.dlq,
+      KAFKA_GROUP_ID: config.names.group,
+      HTTP_PORT: "0",
+      LOG_LEVEL: "warn",
+      BATCH_MAX_SIZE: "20",
+      PIPELINE_CONCURRENCY: "1",
+      KAFKA_COMMIT_INTERVAL_MS: "100",
+      CACHE_URL: "memory://",
     };
     const first = spawnService(env);
     await out.until(300, 60_000); // mid-stream
@@ -108,7 +132,14 @@ describe("pipeline on real Kafka", () => {
   it("a critical alert produced behind 5,000 low alerts gets its verdict before most of them", async () => {
     const config = testConfig({ MAX_INFLIGHT_ALERTS: "10000", BATCH_MAX_SIZE: "50", PIPELINE_CONCURRENCY: "1" });
     await createTopics(config.names, 1);
-    await produce(config.names.input, [...Array.from({ length: 5000 }, (_, i) => nativeAlert(i, "low")), JSON.stringify({ alert_id: "the-critical-one", alert_name: "Ransomware behaviour: mass file encryption", severity: "critical" })], 1000);
+    await produce(
+      config.names.input,
+      [
+        ...Array.from({ length: 5000 }, (_, i) => nativeAlert(i, "low")),
+        JSON.stringify({ alert_id: "the-critical-one", alert_name: "Ransomware behaviour: mass file encryption", severity: "critical" }),
+      ],
+      1000,
+    );
     const out = await collect(config.names.output);
     running.push(await startService(config, logger));
     const verdicts = await out.until(5001, 90_000);

@@ -4,8 +4,14 @@
 import { randomBytes } from "node:crypto";
 import { createClient } from "@keyv/redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectRedis } from "../../src/resources/redis-quota-store.js";
-import { DistributedSingleFlight, RedisLock, type DistributedSingleFlightOptions, type RedisEvalClient, type SingleFlightOutcome } from "../../src/resources/redis-lock.js";
+import { connectRedis } from "../../src/resources/redis.js";
+import {
+  DistributedSingleFlight,
+  RedisLock,
+  type DistributedSingleFlightOptions,
+  type RedisEvalClient,
+  type SingleFlightOutcome,
+} from "../../src/resources/redis-lock.js";
 import { redisUrl } from "./support.js";
 
 const url = redisUrl();
@@ -63,7 +69,16 @@ async function until(what: string, condition: () => Promise<boolean>, timeoutMs 
 const workFor = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function instance(client: RedisEvalClient, outcomes: SingleFlightOutcome[] = [], overrides: Partial<DistributedSingleFlightOptions<string>> = {}) {
-  return new DistributedSingleFlight<string>({ client, prefix, lockTtlMs: 2_000, waitMaxMs: 10_000, pollMs: 20, redisTimeoutMs: 500, onOutcome: (o) => outcomes.push(o), ...overrides });
+  return new DistributedSingleFlight<string>({
+    client,
+    prefix,
+    lockTtlMs: 2_000,
+    waitMaxMs: 10_000,
+    pollMs: 20,
+    redisTimeoutMs: 500,
+    onOutcome: (o) => outcomes.push(o),
+    ...overrides,
+  });
 }
 
 describe("RedisLock", () => {
@@ -217,7 +232,11 @@ describe("DistributedSingleFlight", () => {
     expect(Date.now() - t0).toBeLessThan(1_500);
     expect(outcomes).toEqual(["redis_unavailable"]);
     // A client whose calls fail outright behaves the same.
-    const failing: RedisEvalClient = { eval: async () => { throw new Error("ECONNRESET"); } };
+    const failing: RedisEvalClient = {
+      eval: async () => {
+        throw new Error("ECONNRESET");
+      },
+    };
     expect(await instance(failing, outcomes).do("offline", async () => "ran alone again")).toBe("ran alone again");
     expect(outcomes).toEqual(["redis_unavailable", "redis_unavailable"]);
   });
@@ -265,9 +284,17 @@ describe("DistributedSingleFlight", () => {
     });
     await leaderRuns.promise;
     let askedOfB: string[] = [];
-    const second = await b.doMany(["part-1", "part-2"], async (mine) => ((askedOfB = mine), new Map(mine.map((k) => [k, "from b"]))));
+    const second = await b.doMany(["part-1", "part-2"], async (mine) => {
+      askedOfB = mine;
+      return new Map(mine.map((k) => [k, "from b"]));
+    });
     expect(await first).toEqual(new Map([["part-1", "from a"]]));
-    expect(second).toEqual(new Map([["part-1", "from a"], ["part-2", "from b"]]));
+    expect(second).toEqual(
+      new Map([
+        ["part-1", "from a"],
+        ["part-2", "from b"],
+      ]),
+    );
     expect(askedOfB).toEqual(["part-2"]);
     expect(outcomes.sort()).toEqual(["leader", "leader", "shared", "took_over"]);
   });

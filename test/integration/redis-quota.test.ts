@@ -3,7 +3,8 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RateLimiter } from "../../src/resources/limiter.js";
-import { RedisQuotaStore, connectRedis } from "../../src/resources/redis-quota-store.js";
+import { RedisQuotaStore } from "../../src/resources/redis-quota-store.js";
+import { connectRedis } from "../../src/resources/redis.js";
 import { RedisSpendLedger } from "../../src/resources/spend-ledger.js";
 import { BudgetGovernor } from "../../src/transforms/classify/budget.js";
 import { redisUrl } from "./support.js";
@@ -28,7 +29,15 @@ describe("RedisQuotaStore", () => {
     const limits = { rpm: 5, windowMs: 1000 };
     const instances = [limiterOn("rpm", limits), limiterOn("rpm", limits), limiterOn("rpm", limits)];
     const starts: number[] = [];
-    await Promise.all(instances.flatMap((l) => Array.from({ length: 6 }, () => l.run(1, async () => { starts.push(Date.now()); }))));
+    await Promise.all(
+      instances.flatMap((l) =>
+        Array.from({ length: 6 }, () =>
+          l.run(1, async () => {
+            starts.push(Date.now());
+          }),
+        ),
+      ),
+    );
     starts.sort((a, b) => a - b);
     expect(starts).toHaveLength(18);
     for (const t of starts) expect(starts.filter((s) => s > t - 1000 && s <= t).length).toBeLessThanOrEqual(5);
@@ -56,7 +65,13 @@ describe("RedisQuotaStore", () => {
     const a = limiterOn("tpm", { tpm: 100, windowMs: 800 });
     const b = limiterOn("tpm", { tpm: 100, windowMs: 800 });
     const starts: number[] = [];
-    await Promise.all([a, b, a, b].map((l) => l.run(60, async () => { starts.push(Date.now()); })));
+    await Promise.all(
+      [a, b, a, b].map((l) =>
+        l.run(60, async () => {
+          starts.push(Date.now());
+        }),
+      ),
+    );
     starts.sort((x, y) => x - y);
     // 60 tokens each with 100 per window: never two within one window.
     for (let i = 1; i < starts.length; i++) expect(starts[i]! - starts[i - 1]!).toBeGreaterThanOrEqual(700);

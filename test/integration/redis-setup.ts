@@ -14,7 +14,7 @@ export const DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379";
 
 export default async function setup(project: TestProject) {
   const url = process.env.TEST_REDIS_URL?.trim() || DEFAULT_TEST_REDIS_URL;
-  let client;
+  let client: Awaited<ReturnType<typeof connectRedisClient>>;
   try {
     client = await connectRedisClient(url, { connectTimeoutMs: 5_000 });
   } catch (err) {

@@ -31,15 +31,39 @@ beforeAll(async () => {
   stream = labelledStream({ alerts: ALERTS, seed: 7 });
   writeFileSync(input, `${stream.map((s) => s.line).join("\n")}\n`);
   env = cliEnv({
-    GEMINI_API_KEY: fake.apiKey, GEMINI_BASE_URL: fake.url, GEMINI_RPM: "0", GEMINI_TPM: "0", GEMINI_RPD: "0", TRIAGE_DAILY_BUDGET_USD: "0",
+    GEMINI_API_KEY: fake.apiKey,
+    GEMINI_BASE_URL: fake.url,
+    GEMINI_RPM: "0",
+    GEMINI_TPM: "0",
+    GEMINI_RPD: "0",
+    TRIAGE_DAILY_BUDGET_USD: "0",
     BATCH_MAX_DELAY_MS: "20",
   });
   const sha = fileSha256(input);
-  labelled = await runCli(["replay", input, "--labels", LABEL_FIELD, "--out", join(dir, "verdicts.ndjson"), "--dlq", join(dir, "dlq.ndjson"), "--report", join(dir, "report.json"), "--report-html", join(dir, "report.html")], { env, timeoutMs: 170_000 });
+  labelled = await runCli(
+    [
+      "replay",
+      input,
+      "--labels",
+      LABEL_FIELD,
+      "--out",
+      join(dir, "verdicts.ndjson"),
+      "--dlq",
+      join(dir, "dlq.ndjson"),
+      "--report",
+      join(dir, "report.json"),
+      "--report-html",
+      join(dir, "report.html"),
+    ],
+    { env, timeoutMs: 170_000 },
+  );
   expect(labelled.code, labelled.stderr.slice(-3000)).toBe(0);
   expect(fileSha256(input)).toBe(sha);
   report = JSON.parse(readFileSync(join(dir, "report.json"), "utf8"));
-  verdicts = readFileSync(join(dir, "verdicts.ndjson"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  verdicts = readFileSync(join(dir, "verdicts.ndjson"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
 }, 180_000);
 
 afterAll(async () => {
@@ -79,11 +103,16 @@ describe("the JSON report matches an independent count", () => {
   const independent = () => {
     const byId = new Map(stream.filter((s) => s.alertId !== null).map((s, i) => [s.alertId!, { ...s, position: -1, index: i }]));
     // Position in the stream = index among the non-blank lines, invalid lines included.
-    stream.forEach((s, i) => s.alertId !== null && (byId.get(s.alertId)!.position = i));
+    stream.forEach((s, i) => {
+      if (s.alertId !== null) byId.get(s.alertId)!.position = i;
+    });
     const confusion: Record<string, Record<string, number>> = {};
     const bySource: Record<string, { verdicts: number; scored: number; agreed: number }> = {};
     const windows: Record<number, Record<string, number>> = {};
-    let scored = 0, agreed = 0, missing = 0, ignored = 0;
+    let scored = 0,
+      agreed = 0,
+      missing = 0,
+      ignored = 0;
     const disagreementConfidences: number[] = [];
     for (const v of verdicts) {
       const rec = byId.get(v.alert_id)!;
@@ -93,14 +122,23 @@ describe("the JSON report matches an independent count", () => {
       windows[w]![v.source] = (windows[w]![v.source] ?? 0) + 1;
       bySource[v.source] ??= { verdicts: 0, scored: 0, agreed: 0 };
       bySource[v.source]!.verdicts++;
-      if (rec.label === undefined) { missing++; continue; }
-      if (rec.label === "Duplicate") { ignored++; continue; }
+      if (rec.label === undefined) {
+        missing++;
+        continue;
+      }
+      if (rec.label === "Duplicate") {
+        ignored++;
+        continue;
+      }
       const truth = TRUTH[rec.label]!;
       confusion[truth] ??= {};
       confusion[truth]![v.classification] = (confusion[truth]![v.classification] ?? 0) + 1;
       scored++;
       bySource[v.source]!.scored++;
-      if (agreesHere(truth, v.classification)) { agreed++; bySource[v.source]!.agreed++; } else disagreementConfidences.push(v.confidence);
+      if (agreesHere(truth, v.classification)) {
+        agreed++;
+        bySource[v.source]!.agreed++;
+      } else disagreementConfidences.push(v.confidence);
     }
     return { confusion, bySource, windows, scored, agreed, missing, ignored, disagreementConfidences };
   };
@@ -123,7 +161,11 @@ describe("the JSON report matches an independent count", () => {
     expect(report.labels.ignored).toBe(c.ignored);
     expect(report.labels.unmapped).toBe(0);
     const cm = report.confusion_matrix;
-    cm.rows.forEach((truth: string, i: number) => cm.columns.forEach((cls: string, j: number) => expect(cm.counts[i][j], `${truth}/${cls}`).toBe(c.confusion[truth]?.[cls] ?? 0)));
+    cm.rows.forEach((truth: string, i: number) => {
+      cm.columns.forEach((cls: string, j: number) => {
+        expect(cm.counts[i][j], `${truth}/${cls}`).toBe(c.confusion[truth]?.[cls] ?? 0);
+      });
+    });
     expect(report.classes[0].class).toBe("true_positive");
     const cell = (t: string, k: string) => c.confusion[t]?.[k] ?? 0;
     const row = (t: string) => Object.values(c.confusion[t] ?? {}).reduce((a, b) => a + b, 0);
@@ -148,7 +190,9 @@ describe("the JSON report matches an independent count", () => {
     }
     expect(report.agreement.by_source.map((s: any) => s.source).sort()).toEqual(Object.keys(c.bySource).sort());
     expect(report.stream.windows).toHaveLength(Math.ceil(stream.length / WINDOW));
-    report.stream.windows.forEach((w: any, i: number) => expect(w.by_source, `window ${i}`).toEqual(c.windows[i] ?? {}));
+    report.stream.windows.forEach((w: any, i: number) => {
+      expect(w.by_source, `window ${i}`).toEqual(c.windows[i] ?? {});
+    });
     const llm = c.bySource.llm?.verdicts ?? 0;
     expect(llm).toBeGreaterThan(0);
     expect(report.stream.windows.reduce((n: number, w: any) => n + w.asked, 0)).toBe(llm);
@@ -183,11 +227,17 @@ describe("without --labels", () => {
     const out = join(dir, "nolabels.json");
     const html = join(dir, "nolabels.html");
     const before = fake.requests.length;
-    const run = await runCli(["replay", input, "--out", join(dir, "v2.ndjson"), "--dlq", join(dir, "d2.ndjson"), "--report", out, "--report-html", html], { env, timeoutMs: 120_000 });
+    const run = await runCli(["replay", input, "--out", join(dir, "v2.ndjson"), "--dlq", join(dir, "d2.ndjson"), "--report", out, "--report-html", html], {
+      env,
+      timeoutMs: 120_000,
+    });
     expect(run.code, run.stderr.slice(-2000)).toBe(0);
     // The control for the leak test above: without --labels the field is ordinary alert content and reaches the
     // model.
-    const asked = fake.requests.slice(before).map((r) => JSON.stringify(r.body)).join("\n");
+    const asked = fake.requests
+      .slice(before)
+      .map((r) => JSON.stringify(r.body))
+      .join("\n");
     expect(fake.requests.length).toBeGreaterThan(before);
     expect(asked.includes("IncidentGrade")).toBe(true);
     const r = JSON.parse(readFileSync(out, "utf8"));

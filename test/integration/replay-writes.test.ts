@@ -7,7 +7,13 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { cliEnv, cliLines, fileSha256, repoRoot, runCli } from "../support/cli.js";
 
 const alerts = Array.from({ length: 40 }, (_, i) =>
-  JSON.stringify({ alert_id: `w-${i}`, alert_name: i % 2 ? "Brute force login attempts" : "Scheduled backup", severity: i % 3 ? "low" : "high", source_ip: `203.0.113.${i}`, host: "h1" }),
+  JSON.stringify({
+    alert_id: `w-${i}`,
+    alert_name: i % 2 ? "Brute force login attempts" : "Scheduled backup",
+    severity: i % 3 ? "low" : "high",
+    source_ip: `203.0.113.${i}`,
+    host: "h1",
+  }),
 );
 const input = `${alerts.join("\n")}\n{not json\n`;
 

@@ -12,16 +12,30 @@ import { cliEnv, repoRoot, runCli } from "../support/cli.js";
 import { LABEL_FIELD, labelledStream } from "../support/labelled-stream.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
+const ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+];
 const RESULTS = join(repoRoot, "test-results");
 
 // Alert text an attacker wrote: markup, handlers, script and links in every field the report shows.
 const HOSTILE_NAME = `</td></svg><script>window.__pwned=1</script><img src=x onerror="window.__pwned=2"> Ransomware`;
-const hostile = Array.from({ length: 24 }, (_, i) => JSON.stringify({
-  alert_id: `hostile-${i}`, alert_name: HOSTILE_NAME, severity: "critical", host: `h${i}"><iframe src="https://evil.example/">`,
-  description: `see https://evil.example/payload?id=${i} and <a href="javascript:alert(1)">click</a>`,
-  threat_intel: { abuse_confidence_score: 99, malicious: 30 }, review: { IncidentGrade: "FalsePositive" },
-}));
+const hostile = Array.from({ length: 24 }, (_, i) =>
+  JSON.stringify({
+    alert_id: `hostile-${i}`,
+    alert_name: HOSTILE_NAME,
+    severity: "critical",
+    host: `h${i}"><iframe src="https://evil.example/">`,
+    description: `see https://evil.example/payload?id=${i} and <a href="javascript:alert(1)">click</a>`,
+    threat_intel: { abuse_confidence_score: 99, malicious: 30 },
+    review: { IncidentGrade: "FalsePositive" },
+  }),
+);
 
 let fake: FakeGemini;
 let context: BrowserContext;
@@ -36,14 +50,30 @@ beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), "report-browser-"));
   const input = join(dir, "history.ndjson");
   writeFileSync(input, `${[...hostile, ...labelledStream({ alerts: 1500, seed: 11 }).map((s) => s.line)].join("\n")}\n`);
-  const env = cliEnv({ GEMINI_API_KEY: fake.apiKey, GEMINI_BASE_URL: fake.url, GEMINI_RPM: "0", GEMINI_TPM: "0", GEMINI_RPD: "0", TRIAGE_DAILY_BUDGET_USD: "0", BATCH_MAX_DELAY_MS: "20" });
+  const env = cliEnv({
+    GEMINI_API_KEY: fake.apiKey,
+    GEMINI_BASE_URL: fake.url,
+    GEMINI_RPM: "0",
+    GEMINI_TPM: "0",
+    GEMINI_RPD: "0",
+    TRIAGE_DAILY_BUDGET_USD: "0",
+    BATCH_MAX_DELAY_MS: "20",
+  });
   const html = join(dir, "report.html");
   const json = join(dir, "report.json");
-  const run = await runCli(["replay", input, "--labels", LABEL_FIELD, "--out", join(dir, "v.ndjson"), "--dlq", join(dir, "d.ndjson"), "--report", json, "--report-html", html], { env, timeoutMs: 150_000 });
+  const run = await runCli(
+    ["replay", input, "--labels", LABEL_FIELD, "--out", join(dir, "v.ndjson"), "--dlq", join(dir, "d.ndjson"), "--report", json, "--report-html", html],
+    { env, timeoutMs: 150_000 },
+  );
   expect(run.code, run.stderr.slice(-3000)).toBe(0);
   report = JSON.parse(readFileSync(json, "utf8"));
 
-  context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "chromium-profile-")), { executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1280, height: 800 } });
+  context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "chromium-profile-")), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ARGS,
+    viewport: { width: 1280, height: 800 },
+  });
   page = await context.newPage();
   page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
   page.on("pageerror", (e) => consoleErrors.push(String(e)));
@@ -82,9 +112,22 @@ describe("the HTML report in headless Chromium", () => {
 
   it("draws every chart as SVG with marks", async () => {
     const charts = await page.$$eval("figure.chart", (figs) =>
-      figs.map((f) => ({ id: f.getAttribute("data-chart"), svgs: f.querySelectorAll("svg").length, marks: f.querySelectorAll("svg g[class*='mark-'] path, svg g[class*='mark-'] line, svg .mark-text text").length })),
+      figs.map((f) => ({
+        id: f.getAttribute("data-chart"),
+        svgs: f.querySelectorAll("svg").length,
+        marks: f.querySelectorAll("svg g[class*='mark-'] path, svg g[class*='mark-'] line, svg .mark-text text").length,
+      })),
     );
-    expect(charts.map((c) => c.id).sort()).toEqual(["agreement-by-source", "agreement-over-time", "classes", "confusion", "latency", "stream-sources", "verdicts", "worst-rules"]);
+    expect(charts.map((c) => c.id).sort()).toEqual([
+      "agreement-by-source",
+      "agreement-over-time",
+      "classes",
+      "confusion",
+      "latency",
+      "stream-sources",
+      "verdicts",
+      "worst-rules",
+    ]);
     for (const c of charts) {
       expect(c.svgs, c.id!).toBe(1);
       expect(c.marks, `${c.id} has marks`).toBeGreaterThan(0);
@@ -94,7 +137,14 @@ describe("the HTML report in headless Chromium", () => {
   });
 
   it("every number in the page equals the JSON's", async () => {
-    const cells = await page.$$eval("[data-metric]", (els) => els.map((e) => ({ path: e.getAttribute("data-metric")!, value: e.getAttribute("data-value")!, format: e.getAttribute("data-format")!, text: e.textContent!.trim() })));
+    const cells = await page.$$eval("[data-metric]", (els) =>
+      els.map((e) => ({
+        path: e.getAttribute("data-metric")!,
+        value: e.getAttribute("data-value")!,
+        format: e.getAttribute("data-format")!,
+        text: e.textContent!.trim(),
+      })),
+    );
     expect(cells.length).toBeGreaterThan(60);
     for (const c of cells) {
       const json = at(report, c.path);
@@ -104,15 +154,27 @@ describe("the HTML report in headless Chromium", () => {
     }
     // The headline figures are among them.
     const paths = new Set(cells.map((c) => c.path));
-    for (const p of ["classes.0.recall", "agreement.missed_attacks", "agreement.overall", "model.calls_per_1000_alerts", "model.cost_usd_per_1000_alerts", "latency_seconds.p95", "memory.answered", "confusion_matrix.counts.0.1"]) expect(paths, p).toContain(p);
+    for (const p of [
+      "classes.0.recall",
+      "agreement.missed_attacks",
+      "agreement.overall",
+      "model.calls_per_1000_alerts",
+      "model.cost_usd_per_1000_alerts",
+      "latency_seconds.p95",
+      "memory.answered",
+      "confusion_matrix.counts.0.1",
+    ])
+      expect(paths, p).toContain(p);
   });
 
   it("shows hostile alert text as text: no script ran, no element or handler came from an alert", async () => {
-    const body = await page.innerText("body");
+    const body = await page.textContent("body");
     expect(body).toContain("<script>window.__pwned=1</script>"); // it is on the page, as text
     expect(await page.evaluate("typeof window.__pwned")).toBe("undefined");
     expect(await page.$$eval("script, iframe, img, a, object, embed, foreignObject", (els) => els.length)).toBe(0);
-    const handlers = await page.$$eval("*", (els) => els.flatMap((e) => [...e.attributes].filter((a) => /^on/i.test(a.name) || /javascript:/i.test(a.value)).map((a) => `${e.tagName} ${a.name}`)));
+    const handlers = await page.$$eval("*", (els) =>
+      els.flatMap((e) => [...e.attributes].filter((a) => /^on/i.test(a.name) || /javascript:/i.test(a.value)).map((a) => `${e.tagName} ${a.name}`)),
+    );
     expect(handlers).toEqual([]);
     expect(body).not.toMatch(/https?:\/\/evil/); // excerpts are link-free (defanged)
   });

@@ -3,7 +3,7 @@
 // 10,000 distinct alerts → one verdict each, zero 429s in total; an instance SIGKILLed mid-run → still nothing lost
 // (duplicates only after the kill, from re-delivered uncommitted records).
 import { afterEach, beforeAll, afterAll, describe, expect, it } from "vitest";
-import { connectRedis } from "../../src/resources/redis-quota-store.js";
+import { connectRedis } from "../../src/resources/redis.js";
 import type { Verdict } from "../../src/core/verdict.js";
 import { FakeGemini } from "../fakes/gemini.js";
 import { alive, spawnInstance, stopInstance, type Instance } from "../../scripts/chaos.js";
@@ -41,7 +41,7 @@ afterAll(async () => {
 });
 
 const instances: Instance[] = [];
-const cleanups: (() => Promise<unknown> | void)[] = [];
+const cleanups: (() => Promise<unknown> | undefined)[] = [];
 afterEach(async () => {
   await Promise.all(instances.splice(0).map((i) => stopInstance(i)));
   while (cleanups.length) await cleanups.pop()!();
@@ -66,14 +66,28 @@ async function until(what: string, cond: () => boolean, timeoutMs: number): Prom
   }
 }
 
-const NAMES = ["Brute force login attempts", "Impossible travel", "Port scan detected", "Phishing email reported", "Suspicious PowerShell", "DNS tunnelling suspected"];
+const NAMES = [
+  "Brute force login attempts",
+  "Impossible travel",
+  "Port scan detected",
+  "Phishing email reported",
+  "Suspicious PowerShell",
+  "DNS tunnelling suspected",
+];
 const SEVERITIES = ["high", "medium", "low", "info"];
 /**
  * Distinct alerts (id, source IP and user differ), no critical ones so every request carries 25. `run` salts the
  * content per test: the tests share one Redis, whose AI cache would otherwise answer the next test's alerts.
  */
 const alert = (i: number, run: string) =>
-  JSON.stringify({ alert_id: `scale-${i}`, alert_name: NAMES[i % NAMES.length], severity: SEVERITIES[i % SEVERITIES.length], source_ip: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, user: `user${i}-${run}`, host: `ws-${i % 101}` });
+  JSON.stringify({
+    alert_id: `scale-${i}`,
+    alert_name: NAMES[i % NAMES.length],
+    severity: SEVERITIES[i % SEVERITIES.length],
+    source_ip: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
+    user: `user${i}-${run}`,
+    host: `ws-${i % 101}`,
+  });
 
 /** Fake Gemini, fresh topics, three instances joined with two partitions each, a collector on the output. */
 async function setUpGroup() {
@@ -85,10 +99,23 @@ async function setUpGroup() {
   const out = await collect(config.names.output);
   cleanups.push(() => out.stop());
   const env = {
-    KAFKA_BROKERS: brokers(), TRIAGE_INPUT_TOPIC: config.names.input, TRIAGE_OUTPUT_TOPIC: config.names.output, TRIAGE_DLQ_TOPIC: config.names.dlq, KAFKA_GROUP_ID: config.names.group,
-    KAFKA_SESSION_TIMEOUT_MS: "8000", KAFKA_COMMIT_INTERVAL_MS: "200", HTTP_PORT: "0", LOG_LEVEL: "info",
-    CACHE_URL: redisUrl, MAX_INFLIGHT_ALERTS: "1000",
-    GEMINI_API_KEY: fake.apiKey, GEMINI_BASE_URL: fake.url, GEMINI_RPM: String(RPM), GEMINI_RATE_WINDOW_MS: String(WINDOW_MS), GEMINI_TPM: "0", GEMINI_RPD: "0",
+    KAFKA_BROKERS: brokers(),
+    TRIAGE_INPUT_TOPIC: config.names.input,
+    TRIAGE_OUTPUT_TOPIC: config.names.output,
+    TRIAGE_DLQ_TOPIC: config.names.dlq,
+    KAFKA_GROUP_ID: config.names.group,
+    KAFKA_SESSION_TIMEOUT_MS: "8000",
+    KAFKA_COMMIT_INTERVAL_MS: "200",
+    HTTP_PORT: "0",
+    LOG_LEVEL: "info",
+    CACHE_URL: redisUrl,
+    MAX_INFLIGHT_ALERTS: "1000",
+    GEMINI_API_KEY: fake.apiKey,
+    GEMINI_BASE_URL: fake.url,
+    GEMINI_RPM: String(RPM),
+    GEMINI_RATE_WINDOW_MS: String(WINDOW_MS),
+    GEMINI_TPM: "0",
+    GEMINI_RPD: "0",
     GEMINI_MAX_ALERTS_PER_REQUEST: "25",
     // This file measures shared quotas with every alert asked; the verdict memory (on by default) would answer some.
     MEMORY: "off",
@@ -96,10 +123,14 @@ async function setUpGroup() {
   for (let i = 0; i < INSTANCES; i++) instances.push(spawnInstance(`triage-${i}`, env));
   // Produce only once the group is settled (each member owns 2 of the 6 partitions): a join while records are in
   // flight would re-deliver them, and this test wants duplicates only from the kill.
-  await until("three members sharing six partitions", () => {
-    const owned = instances.map((i) => i.assigned.length);
-    return owned.every((n) => n === PARTITIONS / INSTANCES) && new Set(instances.flatMap((i) => i.assigned)).size === PARTITIONS;
-  }, 90_000);
+  await until(
+    "three members sharing six partitions",
+    () => {
+      const owned = instances.map((i) => i.assigned.length);
+      return owned.every((n) => n === PARTITIONS / INSTANCES) && new Set(instances.flatMap((i) => i.assigned)).size === PARTITIONS;
+    },
+    90_000,
+  );
   return { fake, config, out };
 }
 
@@ -107,7 +138,8 @@ const keysOf = (messages: Collected[]) => messages.map((m) => m.key!);
 /** Alerts the model was shown more than once, by content (prompt ids are request-local: a1 … aN in every request). */
 function askedTwice(fake: FakeGemini): string[] {
   const seen = new Map<string, number>();
-  for (const r of fake.requests) for (const { alert_id: _id, ...content } of r.alerts) seen.set(JSON.stringify(content), (seen.get(JSON.stringify(content)) ?? 0) + 1);
+  for (const r of fake.requests)
+    for (const { alert_id: _id, ...content } of r.alerts) seen.set(JSON.stringify(content), (seen.get(JSON.stringify(content)) ?? 0) + 1);
   return [...seen].filter(([, n]) => n > 1).map(([k]) => k);
 }
 const distinct = (messages: Collected[]) => new Set(keysOf(messages)).size;
@@ -116,7 +148,11 @@ describe(`${INSTANCES} instances in one group, ${PARTITIONS} partitions, one sha
   it(`${ALERTS.toLocaleString("en")} alerts → exactly one verdict each, all from the model, zero 429s in total`, async () => {
     const { fake, config, out } = await setUpGroup();
     const started = Date.now();
-    await produce(config.names.input, Array.from({ length: ALERTS }, (_, i) => alert(i, config.names.input)), 1000);
+    await produce(
+      config.names.input,
+      Array.from({ length: ALERTS }, (_, i) => alert(i, config.names.input)),
+      1000,
+    );
     await until(`${ALERTS} verdicts`, () => distinct(out.messages) >= ALERTS, 150_000);
     const seconds = (Date.now() - started) / 1000;
     await sleep(1_500); // a duplicate would show up here
@@ -130,17 +166,23 @@ describe(`${INSTANCES} instances in one group, ${PARTITIONS} partitions, one sha
     // The limit bound the run: the group's requests need at least (requests / RPM − 1) full windows.
     const requests = fake.requests.length;
     expect(requests).toBeGreaterThanOrEqual(ALERTS / 25);
-    expect(seconds).toBeGreaterThanOrEqual(((requests / RPM) - 1) * (WINDOW_MS / 1000));
+    expect(seconds).toBeGreaterThanOrEqual((requests / RPM - 1) * (WINDOW_MS / 1000));
     // Every instance did its share.
     const perPartition = new Map<number, number>();
     for (const m of out.messages) perPartition.set(m.partition, (perPartition.get(m.partition) ?? 0) + 1);
-    console.log(`scale: ${ALERTS} alerts, ${INSTANCES} instances, ${requests} Gemini requests (${(ALERTS / requests).toFixed(1)} alerts/request) in ${seconds.toFixed(1)} s at RPM ${RPM}/${WINDOW_MS} ms; 429s: ${fake.countStatus(429)}, violations: ${fake.violations}`);
+    console.log(
+      `scale: ${ALERTS} alerts, ${INSTANCES} instances, ${requests} Gemini requests (${(ALERTS / requests).toFixed(1)} alerts/request) in ${seconds.toFixed(1)} s at RPM ${RPM}/${WINDOW_MS} ms; 429s: ${fake.countStatus(429)}, violations: ${fake.violations}`,
+    );
   });
 
   it("one instance SIGKILLed mid-run → every alert still gets a verdict, duplicates only after the kill, zero 429s", async () => {
     const { fake, config, out } = await setUpGroup();
     const started = Date.now();
-    await produce(config.names.input, Array.from({ length: ALERTS }, (_, i) => alert(i, config.names.input)), 1000);
+    await produce(
+      config.names.input,
+      Array.from({ length: ALERTS }, (_, i) => alert(i, config.names.input)),
+      1000,
+    );
     await until("a third of the verdicts", () => out.messages.length >= ALERTS / 3, 150_000);
     const victim = instances[1]!;
     victim.killed = true;
@@ -168,7 +210,9 @@ describe(`${INSTANCES} instances in one group, ${PARTITIONS} partitions, one sha
     // asked again; everything answered before the kill comes from the shared cache.
     expect(askedTwice(fake).length).toBeLessThanOrEqual(1000);
     const duplicates = out.messages.length - ALERTS;
-    console.log(`scale+SIGKILL: killed ${victim.name} at ${atKill} verdicts; ${out.messages.length} verdicts for ${ALERTS} alerts (${duplicates} duplicates, ${((duplicates / ALERTS) * 100).toFixed(1)} %) in ${seconds.toFixed(1)} s; ${fake.requests.length} requests; 429s: ${fake.countStatus(429)}`);
+    console.log(
+      `scale+SIGKILL: killed ${victim.name} at ${atKill} verdicts; ${out.messages.length} verdicts for ${ALERTS} alerts (${duplicates} duplicates, ${((duplicates / ALERTS) * 100).toFixed(1)} %) in ${seconds.toFixed(1)} s; ${fake.requests.length} requests; 429s: ${fake.countStatus(429)}`,
+    );
   });
 
   it("the same alerts on three instances at once → the model is asked once per cache key (shared single-flight + cache)", async () => {
@@ -177,14 +221,17 @@ describe(`${INSTANCES} instances in one group, ${PARTITIONS} partitions, one sha
     const COPIES = 5;
     // Same content, different alert ids (ids are volatile: same exact key), spread over all partitions.
     const records: string[] = [];
-    for (let c = 0; c < COPIES; c++) for (let i = 0; i < CONTENTS; i++) records.push(JSON.stringify({ ...JSON.parse(alert(i, config.names.input)), alert_id: `copy-${c}-${i}` }));
+    for (let c = 0; c < COPIES; c++)
+      for (let i = 0; i < CONTENTS; i++) records.push(JSON.stringify({ ...JSON.parse(alert(i, config.names.input)), alert_id: `copy-${c}-${i}` }));
     await produce(config.names.input, records, 500);
     await until(`${records.length} verdicts`, () => distinct(out.messages) >= records.length, 120_000);
     const verdicts = out.messages.map((m) => JSON.parse(m.value) as Verdict);
     const asked = fake.requests.reduce((n, r) => n + r.alerts.length, 0);
     const bySource: Record<string, number> = {};
     for (const v of verdicts) bySource[v.source] = (bySource[v.source] ?? 0) + 1;
-    console.log(`scale shared single-flight: ${records.length} records (${CONTENTS} contents × ${COPIES}) on ${INSTANCES} instances → model asked about ${asked} alerts in ${fake.requests.length} requests; sources ${JSON.stringify(bySource)}`);
+    console.log(
+      `scale shared single-flight: ${records.length} records (${CONTENTS} contents × ${COPIES}) on ${INSTANCES} instances → model asked about ${asked} alerts in ${fake.requests.length} requests; sources ${JSON.stringify(bySource)}`,
+    );
     expect(distinct(out.messages)).toBe(records.length);
     expect(asked).toBeLessThanOrEqual(CONTENTS);
     expect(verdicts.every((v) => !v.degraded)).toBe(true);

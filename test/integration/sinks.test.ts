@@ -55,7 +55,10 @@ describe("the producer", () => {
     const config = testConfig();
     await createTopics(config.names, 2);
     await produce(config.names.input, [...Array.from({ length: 50 }, (_, i) => nativeAlert(i)), "not json"]);
-    const producerIds = new Map<string, Set<string>>([[config.names.output, new Set()], [config.names.dlq, new Set()]]);
+    const producerIds = new Map<string, Set<string>>([
+      [config.names.output, new Set()],
+      [config.names.dlq, new Set()],
+    ]);
     let seen = 0;
     const reader = kafka().consumer({ groupId: unique("reader"), sessionTimeout: 10_000 });
     await reader.connect();

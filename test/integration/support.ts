@@ -66,14 +66,21 @@ export interface Collected {
 }
 
 /** Read a topic from the beginning in the background; `until(n)` waits for n messages. */
-export async function collect(topic: string): Promise<{ messages: Collected[]; until(n: number, timeoutMs?: number): Promise<Collected[]>; stop(): Promise<void> }> {
+export async function collect(
+  topic: string,
+): Promise<{ messages: Collected[]; until(n: number, timeoutMs?: number): Promise<Collected[]>; stop(): Promise<void> }> {
   const consumer: Consumer = kafka().consumer({ groupId: unique("reader"), sessionTimeout: 10_000 });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   const messages: Collected[] = [];
   await consumer.run({
     eachMessage: async ({ message, partition }) => {
-      messages.push({ key: message.key?.toString() ?? null, value: message.value?.toString("utf8") ?? "", headers: headersToStrings(message.headers), partition });
+      messages.push({
+        key: message.key?.toString() ?? null,
+        value: message.value?.toString("utf8") ?? "",
+        headers: headersToStrings(message.headers),
+        partition,
+      });
     },
   });
   return {

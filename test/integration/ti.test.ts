@@ -9,7 +9,8 @@ import { loadConfig } from "../../src/config/load.js";
 import type { Config } from "../../src/config/schema.js";
 import { verdictSchema, type Verdict } from "../../src/core/verdict.js";
 import { startService } from "../../src/main.js";
-import { openCaches, type Caches } from "../../src/resources/cache.js";
+import { openCaches } from "../../src/resources/cache.js";
+import type { Caches } from "../../src/core/ports/index.js";
 import { createLogger } from "../../src/telemetry/logger.js";
 import { createMetrics, type Metrics } from "../../src/telemetry/metrics.js";
 import { createEnricher } from "../../src/transforms/enrich/index.js";
@@ -69,7 +70,18 @@ function tiConfig(dir: string, fakes: { abuse: FakeAbuseIpDb; vt: FakeVirusTotal
 function alertLines(n: number, ips: readonly string[], prefix: string): string {
   const lines: string[] = [];
   for (let i = 0; i < n; i++) {
-    lines.push(JSON.stringify({ alert_id: `${prefix}-${i}`, alert_name: "Port scan detected", severity: ["high", "medium", "low"][i % 3], source_ip: ips[i % ips.length], destination_ip: `10.0.${i % 250}.5`, user: "svc", host: "fw-1", timestamp: "2025-11-23T08:00:00Z" }));
+    lines.push(
+      JSON.stringify({
+        alert_id: `${prefix}-${i}`,
+        alert_name: "Port scan detected",
+        severity: ["high", "medium", "low"][i % 3],
+        source_ip: ips[i % ips.length],
+        destination_ip: `10.0.${i % 250}.5`,
+        user: "svc",
+        host: "fw-1",
+        timestamp: "2025-11-23T08:00:00Z",
+      }),
+    );
   }
   return `${lines.join("\n")}\n`;
 }
@@ -94,7 +106,10 @@ async function runService(dir: string, config: Config, input: string, name: stri
   const service = await startService(config, logger, { input: inputPath, output, deadLetters, http: false, enricher, metrics });
   await service.finished;
   if (!(await service.stop(`${name} done`))) throw new Error(`${name}: service did not drain`);
-  const verdicts = readFileSync(output, "utf8").split("\n").filter(Boolean).map((l) => verdictSchema.parse(JSON.parse(l)));
+  const verdicts = readFileSync(output, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => verdictSchema.parse(JSON.parse(l)));
   return { verdicts, metrics, caches, dead: readFileSync(deadLetters, "utf8") };
 }
 
@@ -151,7 +166,12 @@ describe("threat-intel enrichment in the pipeline", () => {
     const fakes = await startFakes();
     fakes.abuse.setDown(true);
     const ips = sampleIps("clean", 12, 40);
-    const run = await runService(dir, tiConfig(dir, fakes, { TI_BREAKER_FAILURES: "3", TI_BREAKER_COOLDOWN_MS: "600000", TI_MAX_RETRIES: "1" }), alertLines(120, ips, "down"), "down");
+    const run = await runService(
+      dir,
+      tiConfig(dir, fakes, { TI_BREAKER_FAILURES: "3", TI_BREAKER_COOLDOWN_MS: "600000", TI_MAX_RETRIES: "1" }),
+      alertLines(120, ips, "down"),
+      "down",
+    );
     cleanup.push(() => run.caches.close());
 
     expect(run.verdicts).toHaveLength(120);
@@ -168,7 +188,9 @@ describe("threat-intel enrichment in the pipeline", () => {
     expect(fakes.abuse.totalRequests).toBeLessThan(ips.length * 2);
     expect(fakes.vt.totalRequests).toBe(12);
     expect(fakes.vt.violations).toBe(0);
-    console.log(`[ti down] AbuseIPDB down: its requests=${fakes.abuse.totalRequests} (12 IPs, breaker after 3), codes=${[...codes].join(",")}; VirusTotal requests=${fakes.vt.totalRequests}`);
+    console.log(
+      `[ti down] AbuseIPDB down: its requests=${fakes.abuse.totalRequests} (12 IPs, breaker after 3), codes=${[...codes].join(",")}; VirusTotal requests=${fakes.vt.totalRequests}`,
+    );
   });
 
   it("kill and restart on the same SQLite cache → cached IPs are not fetched again", async () => {
@@ -183,7 +205,10 @@ describe("threat-intel enrichment in the pipeline", () => {
     const fresh = sampleIps("clean", 4, 80);
     const second = await startFakes();
     const run2 = await runService(dir, tiConfig(dir, second), alertLines(100, [...ips, ...fresh], "run2"), "run2");
-    cleanup.push(() => run1.caches.close(), () => run2.caches.close());
+    cleanup.push(
+      () => run1.caches.close(),
+      () => run2.caches.close(),
+    );
 
     expect(run2.verdicts).toHaveLength(100);
     expect([...second.abuse.keyCounts.keys()].sort()).toEqual([...fresh].sort());
@@ -194,6 +219,8 @@ describe("threat-intel enrichment in the pipeline", () => {
       expect(v.enrichment!.virustotal).toMatchObject({ status: "ok", cached });
     }
     const cache = await counter(run2.metrics, "cacheRequests");
-    console.log(`[ti restart] run 1 requests: AbuseIPDB=${first.abuse.totalRequests} VT=${first.vt.totalRequests}; run 2 (16 cached + 4 new IPs) requests: AbuseIPDB=${second.abuse.totalRequests} VT=${second.vt.totalRequests}; run 2 cache hit=${cache["ti/hit"] ?? 0} miss=${cache["ti/miss"] ?? 0}`);
+    console.log(
+      `[ti restart] run 1 requests: AbuseIPDB=${first.abuse.totalRequests} VT=${first.vt.totalRequests}; run 2 (16 cached + 4 new IPs) requests: AbuseIPDB=${second.abuse.totalRequests} VT=${second.vt.totalRequests}; run 2 cache hit=${cache["ti/hit"] ?? 0} miss=${cache["ti/miss"] ?? 0}`,
+    );
   });
 });

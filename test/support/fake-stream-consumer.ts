@@ -2,8 +2,7 @@
 // rebalances, and sees every call the source makes (commits, pauses, heartbeats, stop/disconnect) in one log, in
 // order. kafkajs semantics kept where the source relies on them: stop() resolves only after the running batch
 // handler returned, and a batch stops being active once the consumer stops or the batch goes stale.
-import type { RecordIntake, SourceRecord } from "../../src/core/ports.js";
-import type { BrokerMessage, PartitionBatch, StreamConsumer, TopicPartition } from "../../src/resources/kafka.js";
+import type { RecordIntake, SourceRecord, BrokerMessage, PartitionBatch, StreamConsumer, TopicPartition } from "../../src/core/ports/index.js";
 
 export type ConsumerCall =
   | { call: "commit"; offsets: { topic: string; partition: number; offset: string }[] }

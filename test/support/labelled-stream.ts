@@ -36,40 +36,125 @@ const INTERNAL = ["10.0.4.21", "10.0.8.3", "172.16.3.9", "192.168.1.44"];
 
 const SCENARIOS: Scenario[] = [
   {
-    name: "brute force then success", weight: 8, grades: { TruePositive: 0.85, BenignPositive: 0.15 },
-    make: (r, pick) => ({ alert_name: "Multiple failed logins followed by success", severity: pick(["high", "critical", 8]), source_ip: pick(BAD_IPS), user: pick(USERS), host: pick(HOSTS), failed_logins: 10 + Math.floor(r() * 40), success: true, description: "Successful SSH login after repeated failures" }),
+    name: "brute force then success",
+    weight: 8,
+    grades: { TruePositive: 0.85, BenignPositive: 0.15 },
+    make: (r, pick) => ({
+      alert_name: "Multiple failed logins followed by success",
+      severity: pick(["high", "critical", 8]),
+      source_ip: pick(BAD_IPS),
+      user: pick(USERS),
+      host: pick(HOSTS),
+      failed_logins: 10 + Math.floor(r() * 40),
+      success: true,
+      description: "Successful SSH login after repeated failures",
+    }),
   },
   {
-    name: "failed logins only", weight: 14, grades: { FalsePositive: 0.55, BenignPositive: 0.35, TruePositive: 0.1 },
-    make: (r, pick) => ({ alert_name: "Brute force login attempts", severity: pick(["medium", "low", 5]), source_ip: pick([...SCANNERS, ...INTERNAL]), user: pick(USERS), host: pick(HOSTS), failed_logins: 3 + Math.floor(r() * 15), success: false, description: "Several failed logins within 5 minutes" }),
+    name: "failed logins only",
+    weight: 14,
+    grades: { FalsePositive: 0.55, BenignPositive: 0.35, TruePositive: 0.1 },
+    make: (r, pick) => ({
+      alert_name: "Brute force login attempts",
+      severity: pick(["medium", "low", 5]),
+      source_ip: pick([...SCANNERS, ...INTERNAL]),
+      user: pick(USERS),
+      host: pick(HOSTS),
+      failed_logins: 3 + Math.floor(r() * 15),
+      success: false,
+      description: "Several failed logins within 5 minutes",
+    }),
   },
   {
-    name: "known-bad IP beacon", weight: 9, grades: { TruePositive: 0.9, FalsePositive: 0.1 },
-    make: (r, pick) => ({ alert_name: "Outbound beacon to known C2", severity: pick(["high", "critical"]), source_ip: pick(INTERNAL), destination_ip: pick(BAD_IPS), host: pick(HOSTS), threat_intel: { abuse_confidence_score: 70 + Math.floor(r() * 30), malicious: 3 + Math.floor(r() * 12) }, description: "Periodic HTTPS connections every 60s" }),
+    name: "known-bad IP beacon",
+    weight: 9,
+    grades: { TruePositive: 0.9, FalsePositive: 0.1 },
+    make: (r, pick) => ({
+      alert_name: "Outbound beacon to known C2",
+      severity: pick(["high", "critical"]),
+      source_ip: pick(INTERNAL),
+      destination_ip: pick(BAD_IPS),
+      host: pick(HOSTS),
+      threat_intel: { abuse_confidence_score: 70 + Math.floor(r() * 30), malicious: 3 + Math.floor(r() * 12) },
+      description: "Periodic HTTPS connections every 60s",
+    }),
   },
   {
-    name: "scheduled backup", weight: 16, grades: { BenignPositive: 0.6, FalsePositive: 0.38, TruePositive: 0.02 },
-    make: (r, pick) => ({ alert_name: pick(["Scheduled backup transferred large volume", "Nightly backup job unusual volume"]), severity: pick(["low", "info", 2]), source_ip: pick(INTERNAL), user: "svc-backup", host: pick(HOSTS), bytes_out: Math.floor(r() * 5e9), description: "Backup job to the storage cluster" }),
+    name: "scheduled backup",
+    weight: 16,
+    grades: { BenignPositive: 0.6, FalsePositive: 0.38, TruePositive: 0.02 },
+    make: (r, pick) => ({
+      alert_name: pick(["Scheduled backup transferred large volume", "Nightly backup job unusual volume"]),
+      severity: pick(["low", "info", 2]),
+      source_ip: pick(INTERNAL),
+      user: "svc-backup",
+      host: pick(HOSTS),
+      bytes_out: Math.floor(r() * 5e9),
+      description: "Backup job to the storage cluster",
+    }),
   },
   {
-    name: "port scan from scanner", weight: 12, grades: { FalsePositive: 0.5, BenignPositive: 0.45, TruePositive: 0.05 },
-    make: (r, pick) => ({ alert_name: "Port scan detected", severity: pick(["low", "medium"]), source_ip: pick(SCANNERS), destination_ip: pick(INTERNAL), ports_scanned: 100 + Math.floor(r() * 900), description: "Horizontal scan of the DMZ" }),
+    name: "port scan from scanner",
+    weight: 12,
+    grades: { FalsePositive: 0.5, BenignPositive: 0.45, TruePositive: 0.05 },
+    make: (r, pick) => ({
+      alert_name: "Port scan detected",
+      severity: pick(["low", "medium"]),
+      source_ip: pick(SCANNERS),
+      destination_ip: pick(INTERNAL),
+      ports_scanned: 100 + Math.floor(r() * 900),
+      description: "Horizontal scan of the DMZ",
+    }),
   },
   {
-    name: "encoded powershell", weight: 8, grades: { TruePositive: 0.55, BenignPositive: 0.35, FalsePositive: 0.1 },
-    make: (r, pick) => ({ alert_name: "Suspicious encoded PowerShell", severity: pick(["high", "medium"]), user: pick(USERS), host: pick(HOSTS), process: { command_line: `powershell -enc ${Math.floor(r() * 1e9).toString(36)}` }, description: "EncodedCommand launched by an Office process" }),
+    name: "encoded powershell",
+    weight: 8,
+    grades: { TruePositive: 0.55, BenignPositive: 0.35, FalsePositive: 0.1 },
+    make: (r, pick) => ({
+      alert_name: "Suspicious encoded PowerShell",
+      severity: pick(["high", "medium"]),
+      user: pick(USERS),
+      host: pick(HOSTS),
+      process: { command_line: `powershell -enc ${Math.floor(r() * 1e9).toString(36)}` },
+      description: "EncodedCommand launched by an Office process",
+    }),
   },
   {
-    name: "impossible travel", weight: 10, grades: { TruePositive: 0.3, BenignPositive: 0.5, FalsePositive: 0.2 },
-    make: (r, pick) => ({ alert_name: "Impossible travel", severity: "medium", user: pick(USERS), source_ip: pick([...BAD_IPS, ...SCANNERS]), description: `Login from two countries ${1 + Math.floor(r() * 5)} hours apart` }),
+    name: "impossible travel",
+    weight: 10,
+    grades: { TruePositive: 0.3, BenignPositive: 0.5, FalsePositive: 0.2 },
+    make: (r, pick) => ({
+      alert_name: "Impossible travel",
+      severity: "medium",
+      user: pick(USERS),
+      source_ip: pick([...BAD_IPS, ...SCANNERS]),
+      description: `Login from two countries ${1 + Math.floor(r() * 5)} hours apart`,
+    }),
   },
   {
-    name: "ransomware behaviour", weight: 4, grades: { TruePositive: 0.95, FalsePositive: 0.05 },
-    make: (r, pick) => ({ alert_name: "Ransomware file encryption behaviour", severity: "critical", host: pick(HOSTS), user: pick(USERS), files_renamed: 200 + Math.floor(r() * 2000), description: "Mass rename to .locked extension" }),
+    name: "ransomware behaviour",
+    weight: 4,
+    grades: { TruePositive: 0.95, FalsePositive: 0.05 },
+    make: (r, pick) => ({
+      alert_name: "Ransomware file encryption behaviour",
+      severity: "critical",
+      host: pick(HOSTS),
+      user: pick(USERS),
+      files_renamed: 200 + Math.floor(r() * 2000),
+      description: "Mass rename to .locked extension",
+    }),
   },
   {
-    name: "health check noise", weight: 19, grades: { FalsePositive: 0.8, BenignPositive: 0.2 },
-    make: (r, pick) => ({ alert_name: pick(["Load balancer health check flood", "Heartbeat from monitoring agent"]), severity: pick(["info", "low", 1]), source_ip: pick(INTERNAL), host: pick(HOSTS), description: `Agent heartbeat #${Math.floor(r() * 1000)}` }),
+    name: "health check noise",
+    weight: 19,
+    grades: { FalsePositive: 0.8, BenignPositive: 0.2 },
+    make: (r, pick) => ({
+      alert_name: pick(["Load balancer health check flood", "Heartbeat from monitoring agent"]),
+      severity: pick(["info", "low", 1]),
+      source_ip: pick(INTERNAL),
+      host: pick(HOSTS),
+      description: `Agent heartbeat #${Math.floor(r() * 1000)}`,
+    }),
   },
 ];
 
@@ -95,12 +180,18 @@ export function labelledStream(opts: StreamOptions): LabelledRecord[] {
   const total = SCENARIOS.reduce((n, s) => n + s.weight, 0);
   const scenario = () => {
     let x = r() * total;
-    for (const s of SCENARIOS) if ((x -= s.weight) < 0) return s;
+    for (const s of SCENARIOS) {
+      x -= s.weight;
+      if (x < 0) return s;
+    }
     return SCENARIOS[SCENARIOS.length - 1]!;
   };
   const grade = (s: Scenario): Grade => {
     let x = r();
-    for (const [g, p] of Object.entries(s.grades) as [Grade, number][]) if ((x -= p) < 0) return g;
+    for (const [g, p] of Object.entries(s.grades) as [Grade, number][]) {
+      x -= p;
+      if (x < 0) return g;
+    }
     return Object.keys(s.grades)[0] as Grade;
   };
   const out: LabelledRecord[] = [];

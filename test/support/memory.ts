@@ -1,6 +1,6 @@
 // In-memory ports for unit tests: a source fed from an array, and recording sinks.
 import pino from "pino";
-import type { AlertSource, DeadLetter, DeadLetterSink, RecordIntake, SourceRecord, VerdictSink } from "../../src/core/ports.js";
+import type { AlertSource, DeadLetter, DeadLetterSink, RecordIntake, SourceRecord, VerdictSink } from "../../src/core/ports/index.js";
 import type { Verdict } from "../../src/core/verdict.js";
 import { Telemetry } from "../../src/telemetry/events.js";
 import { createMetrics } from "../../src/telemetry/metrics.js";
@@ -25,7 +25,12 @@ export class ArraySource implements AlertSource {
       for (let i = 0; i < this.values.length; i++) {
         if (!intake.hasCapacity()) await intake.whenCapacity();
         const v = this.values[i]!;
-        const rec: SourceRecord = { value: Buffer.isBuffer(v) ? v : Buffer.from(v), origin: { line: i + 1 }, receivedAtMs: Date.now(), ack: () => this.acked.push(i) };
+        const rec: SourceRecord = {
+          value: Buffer.isBuffer(v) ? v : Buffer.from(v),
+          origin: { line: i + 1 },
+          receivedAtMs: Date.now(),
+          ack: () => this.acked.push(i),
+        };
         intake.push(rec);
       }
       this.done();
@@ -42,7 +47,7 @@ export class MemoryVerdictSink implements VerdictSink {
     if (this.failuresLeft > 0) {
       this.failuresLeft--;
       const { TriageError } = await import("../../src/core/errors.js");
-      throw new TriageError({ code: "broker_down", stage: "sink", retriable: true, message: "broker unavailable" });
+      throw new TriageError({ code: "kafka_connection", stage: "sink", retriable: true, message: "broker unavailable" });
     }
     this.verdicts.push(...vs);
   }

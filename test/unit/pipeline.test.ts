@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { Pipeline, noEnrichment } from "../../src/pipeline.js";
 import { rulesClassifier } from "../../src/transforms/classify/rules.js";
 import { createNormalizer } from "../../src/transforms/normalize/index.js";
-import type { Classifier } from "../../src/core/ports.js";
+import type { Classifier } from "../../src/core/ports/index.js";
 import { ArraySource, MemoryDeadLetterSink, MemoryVerdictSink, testTelemetry } from "../support/memory.js";
 
 const alert = (i: number, severity = "low") => JSON.stringify({ alert_id: `a${i}`, alert_name: "Port scan detected", severity, source_ip: "203.0.113.7" });
@@ -14,7 +14,14 @@ function build(values: string[], overrides: { classifier?: Classifier; maxInflig
   const deadLetterSink = new MemoryDeadLetterSink();
   const telemetry = testTelemetry();
   const pipeline = new Pipeline(
-    { source, normalizer: createNormalizer({ maxRecordBytes: 4096, maxJsonDepth: 16 }), enricher: noEnrichment, classifier: overrides.classifier ?? rulesClassifier, verdictSink, deadLetterSink },
+    {
+      source,
+      normalizer: createNormalizer({ maxRecordBytes: 4096, maxJsonDepth: 16 }),
+      enricher: noEnrichment,
+      classifier: overrides.classifier ?? rulesClassifier,
+      verdictSink,
+      deadLetterSink,
+    },
     { ...opts, maxInflight: overrides.maxInflight ?? opts.maxInflight },
     telemetry,
   );
@@ -39,7 +46,10 @@ describe("Pipeline", () => {
   });
 
   it("never holds more records than the read-ahead window", async () => {
-    const p = build(Array.from({ length: 300 }, (_, i) => alert(i)), { maxInflight: 25 });
+    const p = build(
+      Array.from({ length: 300 }, (_, i) => alert(i)),
+      { maxInflight: 25 },
+    );
     let max = 0;
     const orig = p.pipeline.push.bind(p.pipeline);
     p.pipeline.push = (r) => {
@@ -60,7 +70,12 @@ describe("Pipeline", () => {
   });
 
   it("falls back to rules, flagged degraded, when the classifier throws", async () => {
-    const broken: Classifier = { name: "broken", classify: async () => { throw new Error("model exploded"); } };
+    const broken: Classifier = {
+      name: "broken",
+      classify: async () => {
+        throw new Error("model exploded");
+      },
+    };
     const p = build([alert(1, "critical")], { classifier: broken });
     await runToEnd(p);
     expect(p.verdictSink.verdicts[0]).toMatchObject({ source: "rules", degraded: true });
@@ -68,7 +83,10 @@ describe("Pipeline", () => {
   });
 
   it("classifies critical alerts ahead of a backlog of low ones", async () => {
-    const values = [...Array.from({ length: 200 }, (_, i) => alert(i, "low")), JSON.stringify({ alert_id: "crit", alert_name: "Ransomware behaviour", severity: "critical" })];
+    const values = [
+      ...Array.from({ length: 200 }, (_, i) => alert(i, "low")),
+      JSON.stringify({ alert_id: "crit", alert_name: "Ransomware behaviour", severity: "critical" }),
+    ];
     const p = build(values, { maxInflight: 1000 });
     await runToEnd(p);
     const position = p.verdictSink.verdicts.findIndex((v) => v.alert_id === "crit");

@@ -27,7 +27,13 @@ export const ANSWER_RESPONSE_SCHEMA: Record<string, unknown> = {
   },
 };
 
-const word = (v: unknown) => (typeof v === "string" ? v.trim().toLowerCase().replace(/[\s-]+/g, "_") : v);
+const word = (v: unknown) =>
+  typeof v === "string"
+    ? v
+        .trim()
+        .toLowerCase()
+        .replace(/[\s-]+/g, "_")
+    : v;
 const numeric = (v: unknown) => (typeof v === "string" && v.trim() !== "" ? Number(v) : v);
 const listOrEmpty = (v: unknown) => (v === null ? undefined : v);
 const MITRE_ID = /^T\d{4}(\.\d{3})?$/;
@@ -38,10 +44,17 @@ export const answerItemSchema = z.object({
   classification: z.preprocess(word, z.enum(CLASSIFICATIONS)),
   severity: z.preprocess(word, z.enum(SEVERITIES)),
   confidence: z.preprocess(numeric, z.number().min(0).max(100)).transform(Math.round),
-  reasoning: z.string().trim().min(1).transform((s) => s.slice(0, 2000)),
-  recommended_actions: z
-    .preprocess(listOrEmpty, z.array(z.string()).default([]))
-    .transform((a) => a.map((s) => s.trim().slice(0, 300)).filter(Boolean).slice(0, 8)),
+  reasoning: z
+    .string()
+    .trim()
+    .min(1)
+    .transform((s) => s.slice(0, 2000)),
+  recommended_actions: z.preprocess(listOrEmpty, z.array(z.string()).default([])).transform((a) =>
+    a
+      .map((s) => s.trim().slice(0, 300))
+      .filter(Boolean)
+      .slice(0, 8),
+  ),
   mitre_techniques: z
     .preprocess(listOrEmpty, z.array(z.string()).default([]))
     .transform((a) => [...new Set(a.map((s) => s.trim().toUpperCase()).filter((s) => MITRE_ID.test(s)))].slice(0, 10)),

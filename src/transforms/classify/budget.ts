@@ -91,7 +91,10 @@ export class BudgetGovernor {
 
   /** Human text for verdicts and logs. */
   budgetReason(): string {
-    return `daily model budget spent (TRIAGE_DAILY_BUDGET_USD=${this.opts.dailyBudgetUsd}, $${this.spentToday().toFixed(4)} used today; resets at midnight Pacific)`;
+    return (
+      `daily model budget spent (TRIAGE_DAILY_BUDGET_USD=${this.opts.dailyBudgetUsd}, $${this.spentToday().toFixed(4)} used today; resets at ` +
+      `midnight Pacific)`
+    );
   }
 
   private roll(): void {

@@ -1,5 +1,5 @@
 import type { ModelPrices } from "../../config/gemini.js";
-import type { TokenUsage } from "./model-port.js";
+import type { TokenUsage } from "../../core/ports/index.js";
 
 /**
  * USD of one request: uncached prompt tokens at the input price, cached prompt tokens (part of promptTokens) at the
@@ -7,7 +7,12 @@ import type { TokenUsage } from "./model-port.js";
  */
 export function costUsd(usage: TokenUsage, prices: ModelPrices): number {
   const cached = Math.min(Math.max(usage.cachedTokens ?? 0, 0), usage.promptTokens);
-  return ((usage.promptTokens - cached) * prices.inputPerMTok + cached * (prices.cachedInputPerMTok ?? prices.inputPerMTok) + (usage.outputTokens + usage.thoughtsTokens) * prices.outputPerMTok) / 1_000_000;
+  return (
+    ((usage.promptTokens - cached) * prices.inputPerMTok +
+      cached * (prices.cachedInputPerMTok ?? prices.inputPerMTok) +
+      (usage.outputTokens + usage.thoughtsTokens) * prices.outputPerMTok) /
+    1_000_000
+  );
 }
 
 /** USD a request may cost before it is sent (for the budget reservation): nothing assumed cached. */

@@ -3,7 +3,7 @@
  * every SDK outcome into a ModelReply value. Retries, timeouts and quota live outside, in our own layers.
  */
 import { ApiError, GoogleGenAI, ThinkingLevel, type GenerateContentConfig, type GenerateContentResponse, type ThinkingConfig } from "@google/genai";
-import type { ModelClient, ModelReply, ModelRequest, TokenUsage } from "./model-port.js";
+import type { ModelClient, ModelReply, ModelRequest, TokenUsage } from "../../core/ports/index.js";
 import { retryDelayMs } from "./retry-info.js";
 
 export interface GeminiClientOptions {
@@ -84,7 +84,12 @@ function usageOf(response: GenerateContentResponse): TokenUsage | null {
   const n = (v: unknown) => (typeof v === "number" && Number.isFinite(v) && v > 0 ? v : 0);
   const promptTokens = n(u.promptTokenCount);
   // cachedContentTokenCount is part of promptTokenCount; never more than it, whatever the server says.
-  return { promptTokens, cachedTokens: Math.min(n(u.cachedContentTokenCount), promptTokens), outputTokens: n(u.candidatesTokenCount), thoughtsTokens: n(u.thoughtsTokenCount) };
+  return {
+    promptTokens,
+    cachedTokens: Math.min(n(u.cachedContentTokenCount), promptTokens),
+    outputTokens: n(u.candidatesTokenCount),
+    thoughtsTokens: n(u.thoughtsTokenCount),
+  };
 }
 
 /** Read the candidate ourselves: `response.text` warns on non-text parts and says nothing about why text is missing. */
@@ -130,7 +135,9 @@ function fromError(err: unknown, timedOut: boolean, model: string, where: string
         kind: "rejected",
         code: "model_not_found",
         status,
-        message: `GEMINI_MODEL "${model}" was not found at ${where} (404 NOT_FOUND): the id is retired or misspelled — set GEMINI_MODEL to a current model (https://ai.google.dev/gemini-api/docs/models), or check GEMINI_BASE_URL`,
+        message:
+          `GEMINI_MODEL "${model}" was not found at ${where} (404 NOT_FOUND): the id is retired or misspelled — set GEMINI_MODEL to a current ` +
+          `model (https://ai.google.dev/gemini-api/docs/models), or check GEMINI_BASE_URL`,
       };
     }
     if (status === 401 || status === 403 || (status === 400 && /API_KEY_INVALID|API key not valid/i.test(raw))) {

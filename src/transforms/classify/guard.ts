@@ -5,7 +5,7 @@
  */
 import type { Alert } from "../../core/alert.js";
 import type { Enrichment } from "../../core/enrichment.js";
-import type { EnrichedAlert } from "../../core/ports.js";
+import type { EnrichedAlert } from "../../core/ports/index.js";
 import { SEVERITIES } from "../../core/severity.js";
 import type { Decision } from "../../core/verdict.js";
 
@@ -21,21 +21,28 @@ export interface GuardOptions {
  * characters, `_`/`-`/whitespace runs as one space) and on folded variants of it (see `readings`). Deliberately
  * broad: a false alarm only costs an analyst a look.
  */
-const LABEL = "(benign|harmless|safe|false positive|false alarm|not malicious|non malicious|legitimate|clean|expected|resolved|low risk|authori[sz]ed|approved|whitelisted|allowlisted|non ?issue|no threat|not a threat|noise|true negative)";
+const LABEL =
+  "(benign|harmless|safe|false positive|false alarm|not malicious|non malicious|legitimate|clean|expected|resolved|low " +
+  "risk|authori[sz]ed|approved|whitelisted|allowlisted|non ?issue|no threat|not a threat|noise|true negative)";
 const INJECTION_PATTERNS: readonly RegExp[] = [
+  // long: one regex literal, left whole so the injection guard provably matches exactly what it did
   /(ignore|disregard|forget|override|bypass)( (all|any|the|your|these|those|my|of|previous|prior|above|earlier|preceding|system|original|existing|safety))* (instructions?|prompts?|rules|directions|guidelines|directives|policy|policies|context)/,
   /disregard( all| any)?( the)? (previous|prior|above|earlier|system)/,
   new RegExp(`(classify|mark|label|flag|treat|report|tag|categori[sz]e|consider|close|resolve)( \\S+){0,8} ${LABEL}`),
   // "… as benign" after such a verb is a strong signal even far from the verb (labels that rarely follow "as" in logs).
+  // long: one regex literal, left whole so the injection guard provably matches exactly what it did
   /(classify|mark|label|flag|treat|report|tag|categori[sz]e|consider|close|resolve|answer|respond)( \S+){0,30} as (benign|harmless|safe|false positive|false alarm|not malicious|non malicious|legitimate|authori[sz]ed|approved|whitelisted|allowlisted|no threat|not a threat|true negative)\b/,
   /false ?positive|false alarm/,
+  // long: one regex literal, left whole so the injection guard provably matches exactly what it did
   /(dismiss|suppress|auto ?close|whitelist|allowlist|silence|mute)( (this|these|those|the|all|every|other|them|it|of))* (alerts?|events?|incidents?|detections?|findings?|it|them|this|these)\b/,
+  // long: one regex literal, left whole so the injection guard provably matches exactly what it did
   /(you are|you're|you will be) now|act as (a|an|the)|pretend (to be|you are)|role ?play|from now on,? you|new instructions|updated instructions|system prompt|system message|developer (mode|message)|jailbreak|do anything now/,
   /<\/?(system|assistant|developer|user|instructions?)>|\[\/?(system|inst)\]|<\|im_(start|end)\|>|###\s*(system|instruction)/,
   /(do not|don't|dont|never) (alert|escalate|flag|report|notify|raise|investigate)/,
   // A request-local prompt id (a1 … aN) named in alert text: an answer forged for, or text aimed at, another alert.
   /\balert ?ids? a ?\d{1,4}\b/,
   // Other languages (folded: accents removed). A model reads them as well as English.
+  // long: one regex literal, left whole so the injection guard provably matches exactly what it did
   /faux positifs?|ignore[rz]? (toutes? )?(les |vos |ces )?(instructions|consignes|regles)|class(e|ez|er) \S+( \S+){0,6} comme (benin|benigne|faux|legitime|sans danger)/,
   /fals[oa]s? positiv[oa]s?|ignora(r|d|te)? (todas? |tutte )?(las |los |as |os |le )?(instrucciones|instrucoes|istruzioni|reglas|regras|regole)/,
   /falsch ?positiv|fehlalarm|ignorier(e|en|t)? (alle |die )?(vorherigen |bisherigen |obigen )?(anweisungen|regeln|instruktionen)/,
@@ -55,20 +62,95 @@ const ZERO_WIDTH = /[\u00ad\u200b-\u200f\u2060-\u2064\ufeff]/g;
 
 /** Fold text so spacing, case, width, accent and separator tricks do not hide a phrase. */
 export function normaliseForGuard(text: string): string {
-  return text.toLowerCase().normalize("NFKD").replace(/\p{M}/gu, "").replace(ZERO_WIDTH, "").replace(/[\s_-]+/g, " ");
+  return text
+    .toLowerCase()
+    .normalize("NFKD")
+    .replace(/\p{M}/gu, "")
+    .replace(ZERO_WIDTH, "")
+    .replace(/[\s_-]+/g, " ");
 }
 
 /** Letters of other scripts (and small capitals) a reader takes for Latin ones: Cyrillic, Greek, IPA. */
 const CONFUSABLE: Readonly<Record<string, string>> = {
-  а: "a", в: "b", е: "e", ё: "e", к: "k", м: "m", н: "h", о: "o", р: "p", с: "c", т: "t", у: "y", х: "x", і: "i", ї: "i", ј: "j", ѕ: "s", ԁ: "d", ԛ: "q", ԝ: "w", ӏ: "l",
-  α: "a", β: "b", γ: "y", ε: "e", ι: "i", κ: "k", ν: "v", ο: "o", ρ: "p", τ: "t", υ: "u", χ: "x", ς: "s", η: "n",
-  ɑ: "a", ɡ: "g", ɩ: "i", ɪ: "i", ʟ: "l", ɴ: "n", ʀ: "r", ʏ: "y", ʙ: "b", ɢ: "g", ʜ: "h",
-  ᴀ: "a", ᴄ: "c", ᴅ: "d", ᴇ: "e", ꜰ: "f", ᴊ: "j", ᴋ: "k", ᴍ: "m", ᴏ: "o", ᴘ: "p", ꜱ: "s", ᴛ: "t", ᴜ: "u", ᴠ: "v", ᴡ: "w", ᴢ: "z",
+  а: "a",
+  в: "b",
+  е: "e",
+  ё: "e",
+  к: "k",
+  м: "m",
+  н: "h",
+  о: "o",
+  р: "p",
+  с: "c",
+  т: "t",
+  у: "y",
+  х: "x",
+  і: "i",
+  ї: "i",
+  ј: "j",
+  ѕ: "s",
+  ԁ: "d",
+  ԛ: "q",
+  ԝ: "w",
+  ӏ: "l",
+  α: "a",
+  β: "b",
+  γ: "y",
+  ε: "e",
+  ι: "i",
+  κ: "k",
+  ν: "v",
+  ο: "o",
+  ρ: "p",
+  τ: "t",
+  υ: "u",
+  χ: "x",
+  ς: "s",
+  η: "n",
+  ɑ: "a",
+  ɡ: "g",
+  ɩ: "i",
+  ɪ: "i",
+  ʟ: "l",
+  ɴ: "n",
+  ʀ: "r",
+  ʏ: "y",
+  ʙ: "b",
+  ɢ: "g",
+  ʜ: "h",
+  ᴀ: "a",
+  ᴄ: "c",
+  ᴅ: "d",
+  ᴇ: "e",
+  ꜰ: "f",
+  ᴊ: "j",
+  ᴋ: "k",
+  ᴍ: "m",
+  ᴏ: "o",
+  ᴘ: "p",
+  ꜱ: "s",
+  ᴛ: "t",
+  ᴜ: "u",
+  ᴠ: "v",
+  ᴡ: "w",
+  ᴢ: "z",
 };
 const CONFUSABLE_RE = new RegExp(`[${Object.keys(CONFUSABLE).join("")}]`, "g");
 const HAS_CONFUSABLE = new RegExp(`[${Object.keys(CONFUSABLE).join("")}]`);
 const LEET: Readonly<Record<string, string>> = { "0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "@": "a", $: "s", "!": "i", "|": "i" };
-const NAMED_ENTITIES: Readonly<Record<string, string>> = { nbsp: " ", amp: "&", lt: "<", gt: ">", quot: '"', apos: "'", lowbar: "_", hyphen: "-", dash: "-", sol: "/", period: "." };
+const NAMED_ENTITIES: Readonly<Record<string, string>> = {
+  nbsp: " ",
+  amp: "&",
+  lt: "<",
+  gt: ">",
+  quot: '"',
+  apos: "'",
+  lowbar: "_",
+  hyphen: "-",
+  dash: "-",
+  sol: "/",
+  period: ".",
+};
 
 /** Escapes a reader (or our own JSON.parse of an echoed answer) decodes: JSON/JS, percent, HTML, Unicode tags. */
 function decodeEscapes(text: string): string {
@@ -76,7 +158,9 @@ function decodeEscapes(text: string): string {
   for (let round = 0; round < 3; round++) {
     const before = t;
     t = t
-      .replace(/\\u\{([0-9a-fA-F]{1,6})\}|\\u([0-9a-fA-F]{4})|\\x([0-9a-fA-F]{2})/g, (m, a?: string, b?: string, c?: string) => safeChar(parseInt(a ?? b ?? c ?? "", 16), m))
+      .replace(/\\u\{([0-9a-fA-F]{1,6})\}|\\u([0-9a-fA-F]{4})|\\x([0-9a-fA-F]{2})/g, (m, a?: string, b?: string, c?: string) =>
+        safeChar(parseInt(a ?? b ?? c ?? "", 16), m),
+      )
       .replace(/%([0-9a-fA-F]{2})/g, (m, h: string) => safeChar(parseInt(h, 16), m))
       .replace(/&#(\d{1,7});?|&#x([0-9a-fA-F]{1,6});?/g, (m, d?: string, h?: string) => safeChar(d !== undefined ? parseInt(d, 10) : parseInt(h ?? "", 16), m))
       .replace(/&([a-z]+);/gi, (m, name: string) => NAMED_ENTITIES[name.toLowerCase()] ?? m);
@@ -142,7 +226,13 @@ function readings(text: string): { texts: string[]; joined: string[] } {
     // Digits and symbols inside words read as letters (f4ls3 p0s1t1v3), with 1 as i and as l.
     if (LEET_WORD.test(latin)) {
       for (const one of ["i", "l"]) {
-        texts.add(spaced(latin.replace(/[\p{L}\p{N}@$!|]+/gu, (w) => (/\p{L}/u.test(w) && /[0-9@$!|]/.test(w) ? w.replace(/[0134578@$!|]/g, (c) => (c === "1" ? one : LEET[c] ?? c)) : w))));
+        texts.add(
+          spaced(
+            latin.replace(/[\p{L}\p{N}@$!|]+/gu, (w) =>
+              /\p{L}/u.test(w) && /[0-9@$!|]/.test(w) ? w.replace(/[0134578@$!|]/g, (c) => (c === "1" ? one : (LEET[c] ?? c))) : w,
+            ),
+          ),
+        );
       }
     }
     const runs = plain.replace(LETTER_RUN, (run) => run.replace(/ /g, ""));
@@ -178,7 +268,15 @@ function firstMatch(text: string): string | null {
  * across fields reads as one sentence there, also on paths that never render the prompt line (cache reuse, tiers).
  */
 function alertStrings(alert: Alert, enrichment: Enrichment | null): string[] {
-  const out: string[] = [alert.alert_id, alert.alert_name, alert.description ?? "", alert.user ?? "", alert.host ?? "", alert.source_ip ?? "", alert.destination_ip ?? ""];
+  const out: string[] = [
+    alert.alert_id,
+    alert.alert_name,
+    alert.description ?? "",
+    alert.user ?? "",
+    alert.host ?? "",
+    alert.source_ip ?? "",
+    alert.destination_ip ?? "",
+  ];
   const joined: string[] = [alert.alert_name, alert.source_ip ?? "", alert.destination_ip ?? "", alert.user ?? "", alert.host ?? "", alert.description ?? ""];
   const walk = (v: unknown, depth: number): void => {
     if (depth > 64) return;
@@ -203,7 +301,10 @@ function alertStrings(alert: Alert, enrichment: Enrichment | null): string[] {
   if (enrichment) {
     const abuse = enrichment.abuseipdb;
     const vt = enrichment.virustotal;
-    const ti = [...(abuse.status === "ok" ? [abuse.data.country ?? "", abuse.data.usage_type ?? "", abuse.data.isp ?? ""] : []), ...(vt.status === "ok" ? [vt.data.as_owner ?? "", vt.data.country ?? ""] : [])];
+    const ti = [
+      ...(abuse.status === "ok" ? [abuse.data.country ?? "", abuse.data.usage_type ?? "", abuse.data.isp ?? ""] : []),
+      ...(vt.status === "ok" ? [vt.data.as_owner ?? "", vt.data.country ?? ""] : []),
+    ];
     out.push(...ti);
     joined.push(...ti);
   }
@@ -238,7 +339,9 @@ export function findInjectionInText(rendered: string): string | null {
   const plain = rendered
     // The line's own request-local id is ours, not alert text.
     .replace(/^\{"alert_id":"a\d+",?/, "{")
-    .replace(/\\(u[0-9a-fA-F]{4}|["\\/bfnrt])/g, (_, e: string) => (e.length === 5 ? String.fromCharCode(parseInt(e.slice(1), 16)) : e === "\\" ? "\\" : e === '"' || e === "/" ? e : " "))
+    .replace(/\\(u[0-9a-fA-F]{4}|["\\/bfnrt])/g, (_, e: string) =>
+      e.length === 5 ? String.fromCharCode(parseInt(e.slice(1), 16)) : e === "\\" ? "\\" : e === '"' || e === "/" ? e : " ",
+    )
     .replace(/[\u02c6"{}[\]:,]/g, " ");
   return firstMatch(plain);
 }
@@ -248,7 +351,8 @@ export function strongThreatIntel(enrichment: Enrichment | null, opts: GuardOpti
   if (!enrichment) return null;
   const reasons: string[] = [];
   const abuse = enrichment.abuseipdb;
-  if (abuse.status === "ok" && abuse.data.abuse_confidence_score >= opts.abuseScoreMin) reasons.push(`AbuseIPDB confidence ${abuse.data.abuse_confidence_score}`);
+  if (abuse.status === "ok" && abuse.data.abuse_confidence_score >= opts.abuseScoreMin)
+    reasons.push(`AbuseIPDB confidence ${abuse.data.abuse_confidence_score}`);
   const vt = enrichment.virustotal;
   if (vt.status === "ok" && vt.data.malicious >= opts.vtMaliciousMin) reasons.push(`${vt.data.malicious} VirusTotal engines flag it`);
   return reasons.length > 0 ? `${enrichment.ip ?? "the IP"} has strong threat intel (${reasons.join(", ")})` : null;

@@ -7,10 +7,11 @@ import { GEMINI_MODEL_PRICES, resolveModelPrices, type ModelPrices } from "../..
 import { modelConfigured, modelTiers, type ModelProvider } from "../../config/model.js";
 import { parseResilienceOptions } from "../../config/resilience.js";
 import type { Config } from "../../config/schema.js";
-import type { Classifier } from "../../core/ports.js";
-import { RateLimiter, memoryQuotaStores, utcDay, type QuotaStoreFactory } from "../../resources/limiter.js";
+import type { Classifier, QuotaStoreFactory } from "../../core/ports/index.js";
+import { RateLimiter, memoryQuotaStores, utcDay } from "../../resources/limiter.js";
 import type { Logger } from "../../telemetry/logger.js";
 import type { Metrics } from "../../telemetry/metrics.js";
+import { LlmEvents } from "../../telemetry/component-events.js";
 import { BudgetGovernor, pacificDay } from "./budget.js";
 import type { SpendLedger } from "../../resources/spend-ledger.js";
 import { createGeminiClient } from "./gemini.js";
@@ -67,12 +68,19 @@ export function createClassifier(deps: ClassifierDeps): Classifier {
       deps.metrics,
       logger,
     );
-    log.info({ first: tiers[0], escalation: tiers[1], escalateBelowConfidence: config.ESCALATE_BELOW_CONFIDENCE, escalateCritical: config.ESCALATE_CRITICAL }, "two model tiers");
+    log.info(
+      { first: tiers[0], escalation: tiers[1], escalateBelowConfidence: config.ESCALATE_BELOW_CONFIDENCE, escalateCritical: config.ESCALATE_CRITICAL },
+      "two model tiers",
+    );
   }
   if (config.PSEUDONYMIZE !== "true") return model;
   const extraFields = config.PSEUDONYMIZE_EXTRA_FIELDS === "" ? [] : config.PSEUDONYMIZE_EXTRA_FIELDS.split(",");
   log.info({ publicIps: config.PSEUDONYMIZE_PUBLIC_IPS, extraFields }, "prompts pseudonymised (user, host, e-mail, internal IPs)");
-  return new PseudonymizingClassifier(model, new Pseudonymizer({ secret: config.PSEUDONYMIZE_SECRET!, publicIps: config.PSEUDONYMIZE_PUBLIC_IPS === "true", extraFields }), guard);
+  return new PseudonymizingClassifier(
+    model,
+    new Pseudonymizer({ secret: config.PSEUDONYMIZE_SECRET!, publicIps: config.PSEUDONYMIZE_PUBLIC_IPS === "true", extraFields }),
+    guard,
+  );
 }
 
 /** One model tier: its client, limiter and budget (built once here), metrics labelled with its tier. */
@@ -80,7 +88,10 @@ function buildTier(provider: ModelProvider, tier: string | null, deps: Classifie
   return provider === "openai" ? openAiClassifier(tier, deps) : geminiClassifier(tier, deps);
 }
 
-function geminiClassifier(tier: string | null, { config, metrics: rootMetrics, logger, quotaStores = memoryQuotaStores, signal, spendLedger }: ClassifierDeps): LlmClassifier {
+function geminiClassifier(
+  tier: string | null,
+  { config, metrics: rootMetrics, logger, quotaStores = memoryQuotaStores, signal, spendLedger }: ClassifierDeps,
+): LlmClassifier {
   const log = logger.child({ component: "classify" });
   const guard: GuardOptions = { abuseScoreMin: config.GUARD_ABUSE_SCORE_MIN, vtMaliciousMin: config.GUARD_VT_MALICIOUS_MIN };
   const metrics = tier ? tierMetrics(rootMetrics, tier) : rootMetrics;
@@ -92,22 +103,41 @@ function geminiClassifier(tier: string | null, { config, metrics: rootMetrics, l
   }
   const unlimited = (n: number) => (n > 0 ? n : undefined);
   const windowMs = config.GEMINI_RATE_WINDOW_MS;
+  const limiterEvents = new LlmEvents(metrics, logger, tier);
   const limiter = new RateLimiter({
     name: "gemini",
     stage: "classify",
     concurrency: config.GEMINI_CONCURRENCY,
-    store: quotaStores("gemini", { rpm: unlimited(config.GEMINI_RPM), tpm: unlimited(config.GEMINI_TPM), rpd: unlimited(config.GEMINI_RPD), windowMs: windowMs + dispatchAllowanceMs(windowMs) }, pacificDay),
+    store: quotaStores(
+      "gemini",
+      {
+        rpm: unlimited(config.GEMINI_RPM),
+        tpm: unlimited(config.GEMINI_TPM),
+        rpd: unlimited(config.GEMINI_RPD),
+        windowMs: windowMs + dispatchAllowanceMs(windowMs),
+      },
+      pacificDay,
+    ),
     maxWaitMs: config.GEMINI_QUEUE_WAIT_MAX_MS,
-    onWait: (seconds) => metrics.limiterWait.observe({ limiter: "gemini" }, seconds),
-    onThrottled: (reason) => metrics.limiterThrottled.inc({ limiter: "gemini", reason }),
+    onWait: (seconds) => limiterEvents.limiterWait("gemini", seconds),
+    onThrottled: (reason) => limiterEvents.throttled("gemini", reason),
   });
   const client = createGeminiClient({ apiKey: config.GEMINI_API_KEY!, model: config.GEMINI_MODEL, baseUrl: config.GEMINI_BASE_URL });
   // A request larger than the TPM could never be admitted.
-  const maxInputTokensPerRequest = config.GEMINI_TPM > 0 ? Math.min(config.GEMINI_MAX_INPUT_TOKENS_PER_REQUEST, config.GEMINI_TPM) : config.GEMINI_MAX_INPUT_TOKENS_PER_REQUEST;
+  const maxInputTokensPerRequest =
+    config.GEMINI_TPM > 0 ? Math.min(config.GEMINI_MAX_INPUT_TOKENS_PER_REQUEST, config.GEMINI_TPM) : config.GEMINI_MAX_INPUT_TOKENS_PER_REQUEST;
   // The resilience options (LLM_OUTAGE_MODE, …) as parsed into config; defaults where the schema lacks them.
   const resilience = parseResilienceOptions(config);
   log.info(
-    { model: config.GEMINI_MODEL, rpm: config.GEMINI_RPM, tpm: config.GEMINI_TPM, rpd: config.GEMINI_RPD, maxAlertsPerRequest: config.GEMINI_MAX_ALERTS_PER_REQUEST, dailyBudgetUsd: config.TRIAGE_DAILY_BUDGET_USD, outageMode: resilience.LLM_OUTAGE_MODE },
+    {
+      model: config.GEMINI_MODEL,
+      rpm: config.GEMINI_RPM,
+      tpm: config.GEMINI_TPM,
+      rpd: config.GEMINI_RPD,
+      maxAlertsPerRequest: config.GEMINI_MAX_ALERTS_PER_REQUEST,
+      dailyBudgetUsd: config.TRIAGE_DAILY_BUDGET_USD,
+      outageMode: resilience.LLM_OUTAGE_MODE,
+    },
     "classifying with Gemini",
   );
   return new LlmClassifier({
@@ -139,7 +169,10 @@ function geminiClassifier(tier: string | null, { config, metrics: rootMetrics, l
 }
 
 /** The OpenAI-compatible tier: its own limiter (OPENAI_RPM/TPM/RPD, UTC days) and budget (OPENAI_DAILY_BUDGET_USD). */
-function openAiClassifier(tier: string | null, { config, metrics: rootMetrics, logger, quotaStores = memoryQuotaStores, signal }: ClassifierDeps): LlmClassifier {
+function openAiClassifier(
+  tier: string | null,
+  { config, metrics: rootMetrics, logger, quotaStores = memoryQuotaStores, signal }: ClassifierDeps,
+): LlmClassifier {
   const log = logger.child({ component: "classify", provider: "openai", ...(tier ? { tier } : {}) });
   const metrics = tier ? tierMetrics(rootMetrics, tier) : rootMetrics;
   const guard: GuardOptions = { abuseScoreMin: config.GUARD_ABUSE_SCORE_MIN, vtMaliciousMin: config.GUARD_VT_MALICIOUS_MIN };
@@ -150,7 +183,16 @@ function openAiClassifier(tier: string | null, { config, metrics: rootMetrics, l
     name: "openai",
     stage: "classify",
     concurrency: config.OPENAI_CONCURRENCY,
-    store: quotaStores(limiterName, { rpm: unlimited(config.OPENAI_RPM), tpm: unlimited(config.OPENAI_TPM), rpd: unlimited(config.OPENAI_RPD), windowMs: windowMs + dispatchAllowanceMs(windowMs) }, utcDay),
+    store: quotaStores(
+      limiterName,
+      {
+        rpm: unlimited(config.OPENAI_RPM),
+        tpm: unlimited(config.OPENAI_TPM),
+        rpd: unlimited(config.OPENAI_RPD),
+        windowMs: windowMs + dispatchAllowanceMs(windowMs),
+      },
+      utcDay,
+    ),
     maxWaitMs: config.OPENAI_QUEUE_WAIT_MAX_MS,
     onWait: (seconds) => rootMetrics.limiterWait.observe({ limiter: limiterName }, seconds),
     onThrottled: (reason) => rootMetrics.limiterThrottled.inc({ limiter: limiterName, reason }),
@@ -164,10 +206,26 @@ function openAiClassifier(tier: string | null, { config, metrics: rootMetrics, l
     responseFormat: config.OPENAI_RESPONSE_FORMAT,
     onFallback: (reason) => log.warn({ reason }, "OpenAI-compatible server gives no structured output; asking for plain JSON from now on"),
   });
-  const prices = { inputPerMTok: config.OPENAI_PRICE_INPUT_PER_MTOK, cachedInputPerMTok: config.OPENAI_PRICE_CACHED_INPUT_PER_MTOK ?? config.OPENAI_PRICE_INPUT_PER_MTOK, outputPerMTok: config.OPENAI_PRICE_OUTPUT_PER_MTOK };
-  const maxInputTokensPerRequest = config.OPENAI_TPM > 0 ? Math.min(config.OPENAI_MAX_INPUT_TOKENS_PER_REQUEST, config.OPENAI_TPM) : config.OPENAI_MAX_INPUT_TOKENS_PER_REQUEST;
+  const prices = {
+    inputPerMTok: config.OPENAI_PRICE_INPUT_PER_MTOK,
+    cachedInputPerMTok: config.OPENAI_PRICE_CACHED_INPUT_PER_MTOK ?? config.OPENAI_PRICE_INPUT_PER_MTOK,
+    outputPerMTok: config.OPENAI_PRICE_OUTPUT_PER_MTOK,
+  };
+  const maxInputTokensPerRequest =
+    config.OPENAI_TPM > 0 ? Math.min(config.OPENAI_MAX_INPUT_TOKENS_PER_REQUEST, config.OPENAI_TPM) : config.OPENAI_MAX_INPUT_TOKENS_PER_REQUEST;
   const resilience = parseResilienceOptions(config);
-  log.info({ model, baseUrl: config.OPENAI_BASE_URL, azure: config.OPENAI_API_VERSION !== undefined, rpm: config.OPENAI_RPM, tpm: config.OPENAI_TPM, dailyBudgetUsd: config.OPENAI_DAILY_BUDGET_USD, prices }, "classifying with an OpenAI-compatible model");
+  log.info(
+    {
+      model,
+      baseUrl: config.OPENAI_BASE_URL,
+      azure: config.OPENAI_API_VERSION !== undefined,
+      rpm: config.OPENAI_RPM,
+      tpm: config.OPENAI_TPM,
+      dailyBudgetUsd: config.OPENAI_DAILY_BUDGET_USD,
+      prices,
+    },
+    "classifying with an OpenAI-compatible model",
+  );
   return new LlmClassifier({
     client,
     limiter,
@@ -214,4 +272,4 @@ export function guardedRulesClassifier(guard: GuardOptions): Classifier {
 }
 
 export { LlmClassifier } from "./llm-classifier.js";
-export type { ModelClient, ModelReply, ModelRequest } from "./model-port.js";
+export type { ModelClient, ModelReply, ModelRequest } from "../../core/ports/index.js";

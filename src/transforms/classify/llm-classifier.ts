@@ -17,18 +17,18 @@
 import type { ModelPrices } from "../../config/gemini.js";
 import { asTriageError, TriageError } from "../../core/errors.js";
 import { ModelViewer } from "../../core/model-view.js";
-import type { Classifier, EnrichedAlert } from "../../core/ports.js";
+import type { Classifier, EnrichedAlert, ModelClient, ModelReply, ModelRequest, TokenUsage } from "../../core/ports/index.js";
 import { severityRank } from "../../core/severity.js";
 import type { Decision } from "../../core/verdict.js";
-import type { RateLimiter } from "../../resources/limiter.js";
-import { withRetry } from "../../resources/retry.js";
+import type { LimitedOutcome, RateLimiter } from "../../resources/limiter.js";
+import { retrying, type AttemptOutcome } from "../../resources/retry.js";
 import type { Logger } from "../../telemetry/logger.js";
 import type { Metrics } from "../../telemetry/metrics.js";
+import { LlmEvents } from "../../telemetry/component-events.js";
 import { ANSWER_RESPONSE_SCHEMA, type AnswerItem } from "./answer-schema.js";
 import type { BudgetGovernor } from "./budget.js";
 import { costUsd, estimateCostUsd } from "./cost.js";
 import { applyGuard, findInjection, findInjectionInText, type GuardOptions } from "./guard.js";
-import type { ModelClient, ModelReply, ModelRequest, TokenUsage } from "./model-port.js";
 import { bindAnswers, parseAnswerText } from "./parse-output.js";
 import { buildUserPrompt, estimateTokens, PROMPT_VERSION, promptLine, renderAlert, requestIds, SYSTEM_INSTRUCTION, unmark } from "./prompt.js";
 import { planRequests, type PlannableAlert } from "./request-plan.js";
@@ -113,6 +113,11 @@ interface Question extends PlannableAlert {
 
 type CallOutcome = { kind: "reply"; reply: ModelReply } | { kind: "failed"; reason: string };
 
+/** The error of an attempt ended by shutdown. */
+function abortedError(signal: AbortSignal | undefined): TriageError {
+  return asTriageError(signal?.reason ?? new Error("aborted"), "classify", "aborted");
+}
+
 /** Room for the array framing and (minimal) thinking on top of the per-alert answer budget. */
 const OUTPUT_HEADROOM_TOKENS = 256;
 const MAX_OUTPUT_TOKENS = 65_536;
@@ -133,7 +138,7 @@ function lineText(q: Question): string {
     const walk = (v: unknown): void => {
       if (typeof v === "string") parts.push(v);
       else if (Array.isArray(v)) v.forEach(walk);
-      else if (v !== null && typeof v === "object") for (const [k, x] of Object.entries(v)) (parts.push(k), walk(x));
+      else if (v !== null && typeof v === "object") for (const [k, x] of Object.entries(v)) parts.push(k), walk(x);
     };
     try {
       walk(JSON.parse(q.rendered));
@@ -169,6 +174,9 @@ export class LlmClassifier implements Classifier {
   private readonly viewer: ModelViewer;
   private readonly isolated: IsolatedRequestWindow;
 
+  /** Model-request telemetry (each event writes its metric and log line). */
+  private readonly events: LlmEvents;
+
   constructor(private readonly deps: LlmClassifierDeps) {
     this.viewer = new ModelViewer({ volatileFields: deps.options.volatileFields });
     this.isolated = new IsolatedRequestWindow(deps.options.isolatedRequestsPerMinute ?? DEFAULT_ISOLATED_REQUESTS_PER_MINUTE);
@@ -177,6 +185,7 @@ export class LlmClassifier implements Classifier {
     this.log = deps.logger.child({ component: "classify", model: deps.client.model, ...(deps.tier ? { tier: deps.tier } : {}) });
     this.overheadTokens = estimateTokens(SYSTEM_INSTRUCTION.length + buildUserPrompt([]).length);
     this.outage = deps.options.outageMode === "wait" ? new OutageGate(this.log) : null;
+    this.events = new LlmEvents(deps.metrics, deps.logger, deps.tier ?? null);
   }
 
   /** One decision per item, same order; alerts showing the model the same content are asked about once. */
@@ -227,12 +236,12 @@ export class LlmClassifier implements Classifier {
     return items.map((item, i) => {
       const q = questionOf[i]!;
       if (capped.has(q.n)) {
-        if (this.deps.tier) this.deps.metrics.llmIsolatedCapped.inc({ tier: this.deps.tier });
-        else this.deps.metrics.llmIsolatedCapped.inc();
+        this.events.isolatedCapped();
         return applyGuard(item, this.cappedDecision(item), o.guard, q.seen ?? findInjection(item.alert, item.enrichment));
       }
       const answer = decided.get(q.n);
-      if (!answer || answer.degraded) return applyGuard(item, degradedByRules(item, answer?.fallback_reason ?? "no decision was produced for this alert", o.guard), o.guard);
+      if (!answer || answer.degraded)
+        return applyGuard(item, degradedByRules(item, answer?.fallback_reason ?? "no decision was produced for this alert", o.guard), o.guard);
       // This alert's own content counts too: a field the model never saw (volatile) may still carry instructions.
       const own = q.seen ?? findInjection(item.alert, item.enrichment);
       return applyGuard(item, { ...answer, learnable: answer.learnable && own === null }, o.guard, own);
@@ -245,11 +254,14 @@ export class LlmClassifier implements Classifier {
     if (stop) return this.fallbackAll(alerts, stop);
     // Request-local ids: an answer binds to the line it was asked with, never to an id an alert brought along.
     const ids = requestIds(alerts.length);
-    const outcome = await this.callModel(alerts.map((a, i) => promptLine(ids[i]!, a.rendered)), priority);
+    const outcome = await this.callModel(
+      alerts.map((a, i) => promptLine(ids[i]!, a.rendered)),
+      priority,
+    );
     if (outcome.kind === "failed") return this.fallbackAll(alerts, outcome.reason);
     const reply = outcome.reply;
     if (reply.kind === "rejected") {
-      this.deps.metrics.llmRequests.inc({ outcome: "rejected" });
+      this.events.request("rejected");
       if (reply.code !== "bad_request") this.disable(reply.message);
       return this.fallbackAll(alerts, reply.message);
     }
@@ -270,13 +282,16 @@ export class LlmClassifier implements Classifier {
       });
       const missing = bound.missing.length;
       const outcome = reply.truncated ? "truncated" : parsed.repaired ? "malformed" : missing === 0 ? "ok" : missing < alerts.length ? "partial" : "invalid";
-      this.deps.metrics.llmRequests.inc({ outcome });
+      this.events.request(outcome);
       if (bound.invented.length > 0 || bound.duplicates.length > 0 || parsed.invalid > 0) {
-        this.log.debug({ invented: bound.invented.length, duplicates: bound.duplicates.length, invalidItems: parsed.invalid }, "answer had unknown, repeated or invalid items");
+        this.log.debug(
+          { invented: bound.invented.length, duplicates: bound.duplicates.length, invalidItems: parsed.invalid },
+          "answer had unknown, repeated or invalid items",
+        );
       }
       problem = reply.truncated ? "answer cut off at the token limit" : parsed.repaired ? "malformed JSON" : "alert missing from the answer";
     } else {
-      this.deps.metrics.llmRequests.inc({ outcome: reply.kind });
+      this.events.request(reply.kind);
       problem = reply.kind === "blocked" ? reply.reason : "empty answer";
     }
 
@@ -299,27 +314,34 @@ export class LlmClassifier implements Classifier {
 
   /** One request through the limiter, retried on 429/5xx/timeouts until the deadline; spend is reserved and settled. */
   private async callModel(lines: string[], priority: number): Promise<CallOutcome> {
-    const { client, limiter, governor, prices, metrics, options: o } = this.deps;
+    const { client, limiter, governor, prices, options: o } = this.deps;
     const userPrompt = buildUserPrompt(lines);
     const promptTokens = estimateTokens(SYSTEM_INSTRUCTION.length + userPrompt.length);
     const maxOutputTokens = Math.min(MAX_OUTPUT_TOKENS, OUTPUT_HEADROOM_TOKENS + lines.length * o.outputTokensPerAlert);
-    const request: ModelRequest = { systemInstruction: SYSTEM_INSTRUCTION, userPrompt, responseSchema: ANSWER_RESPONSE_SCHEMA, maxOutputTokens, timeoutMs: o.timeoutMs };
+    const request: ModelRequest = {
+      systemInstruction: SYSTEM_INSTRUCTION,
+      userPrompt,
+      responseSchema: ANSWER_RESPONSE_SCHEMA,
+      maxOutputTokens,
+      timeoutMs: o.timeoutMs,
+    };
     const estimateUsd = estimateCostUsd(promptTokens, maxOutputTokens, prices);
     const outage = this.outage;
     const caller = {};
 
-    const attempt = async (): Promise<ModelReply> => {
-      if (outage) await outage.enter(caller, this.deps.signal);
+    const attempt = async (): Promise<AttemptOutcome<ModelReply>> => {
+      if (outage && !(await outage.enter(caller, this.deps.signal))) return { kind: "failed", error: abortedError(this.deps.signal) };
       const reservation = governor.tryReserve(estimateUsd);
       if (!reservation) {
-        throw new TriageError({ code: "llm_budget_spent", stage: "classify", retriable: false, message: governor.exhaustedReason() ?? governor.budgetReason() });
+        const reason = governor.exhaustedReason() ?? governor.budgetReason();
+        return { kind: "failed", error: new TriageError({ code: "llm_budget_spent", stage: "classify", retriable: false, message: reason }), reason };
       }
-      let reply: ModelReply;
+      let limited: LimitedOutcome<ModelReply>;
       try {
-        reply = await limiter.run(
+        limited = await limiter.tryRun(
           promptTokens,
           async (call) => {
-            metrics.llmAlertsPerRequest.observe(lines.length);
+            this.events.alertsInRequest(lines.length);
             const r = await client.generate(request);
             const usage = usageOf(r);
             if (usage) await call.settleTokens(usage.promptTokens);
@@ -328,31 +350,60 @@ export class LlmClassifier implements Classifier {
           priority,
         );
       } catch (err) {
+        // A ModelClient answers with ModelReply values; an exception is a bug or lost infrastructure: not retried,
+        // and these alerts still get rules verdicts.
         governor.release(reservation);
-        throw err;
+        return { kind: "failed", error: asTriageError(err, "classify") };
       }
+      if (limited.kind === "daily_budget") {
+        governor.release(reservation);
+        const reason = `${this.provider.display} daily request limit reached (${this.provider.rpdOption}=${o.rpd}; resets at ${this.provider.dayReset})`;
+        governor.markRequestsSpent(reason);
+        return { kind: "failed", error: limited.error, reason };
+      }
+      if (limited.kind === "limiter_timeout") {
+        governor.release(reservation);
+        return { kind: "retryable", error: limited.error, afterMs: limited.waitMs };
+      }
+      const reply = limited.value;
       const usage = usageOf(reply);
       const cost = usage ? costUsd(usage, prices) : 0;
       governor.settle(reservation, cost);
       if (usage) this.recordUsage(usage, cost);
       if (reply.kind === "rate_limited") {
-        metrics.llmRequests.inc({ outcome: "rate_limited" });
-        if (reply.daily) governor.markRequestsSpent(`${this.provider.display} reports the daily request quota for ${client.model} spent (429, per-day quota; resets at ${this.provider.dayReset})`);
+        this.events.request("rate_limited");
+        if (reply.daily)
+          governor.markRequestsSpent(
+            `${this.provider.display} reports the daily request quota for ${client.model} spent (429, per-day quota; resets at ${this.provider.dayReset})`,
+          );
         else outage?.down(caller, `429: ${reply.message.slice(0, 120)}`);
         await limiter.pauseFor(reply.retryAfterMs ?? o.defaultRateLimitPauseMs);
-        throw new TriageError({ code: `${this.provider.name}_rate_limited`, stage: "classify", retriable: !reply.daily, message: reply.message.slice(0, 300) });
+        // The limiter itself waits out the pause: no hint here.
+        const error = new TriageError({
+          code: `${this.provider.name}_rate_limited`,
+          stage: "classify",
+          retriable: !reply.daily,
+          message: reply.message.slice(0, 300),
+        });
+        return reply.daily ? { kind: "failed", error } : { kind: "retryable", error };
       }
       if (reply.kind === "unavailable") {
-        metrics.llmRequests.inc({ outcome: reply.timeout ? "timeout" : "error" });
+        this.events.request(reply.timeout ? "timeout" : "error");
         outage?.down(caller, reply.message.slice(0, 120));
-        throw new TriageError({ code: `${this.provider.name}_${reply.timeout ? "timeout" : "unavailable"}`, stage: "classify", retriable: true, message: reply.message.slice(0, 300) });
+        const error = new TriageError({
+          code: `${this.provider.name}_${reply.timeout ? "timeout" : "unavailable"}`,
+          stage: "classify",
+          retriable: true,
+          message: reply.message.slice(0, 300),
+        });
+        return { kind: "retryable", error };
       }
       outage?.up();
-      return reply;
+      return { kind: "ok", value: reply };
     };
 
     try {
-      const reply = await withRetry("classify", attempt, {
+      const result = await retrying("classify", attempt, {
         // Wait mode: no deadline and no retry cap; the gate spaces the probes, the signal ends it at shutdown.
         deadlineMs: outage ? Number.POSITIVE_INFINITY : o.retryDeadlineMs,
         ...(outage ? { retries: Number.POSITIVE_INFINITY } : {}),
@@ -361,31 +412,24 @@ export class LlmClassifier implements Classifier {
         ...(this.deps.signal ? { signal: this.deps.signal } : {}),
         onRetry: (e, n) => this.log.debug({ code: e.code, attempt: n, alerts: lines.length }, "model request failed, retrying"),
       });
-      return { kind: "reply", reply };
-    } catch (err) {
-      const e = asTriageError(err, "classify");
+      if (result.kind === "ok") return { kind: "reply", reply: result.value };
       if (this.deps.signal?.aborted) return { kind: "failed", reason: "shutting down while the model was being retried" };
-      if (e.code.endsWith("_daily_budget")) {
-        const reason = `${this.provider.display} daily request limit reached (${this.provider.rpdOption}=${o.rpd}; resets at ${this.provider.dayReset})`;
-        governor.markRequestsSpent(reason);
-        return { kind: "failed", reason };
-      }
-      if (e.code === "llm_budget_spent") return { kind: "failed", reason: e.message };
+      // Budget and daily-limit refusals name their own reason; anything else may have spent the budget meanwhile.
+      if (result.reason !== undefined) return { kind: "failed", reason: result.reason };
       const spent = governor.exhaustedReason();
       if (spent) return { kind: "failed", reason: spent };
-      return { kind: "failed", reason: `${this.provider.display} unavailable (${e.code}: ${e.message.slice(0, 200)}); gave up after retrying for up to ${o.retryDeadlineMs} ms` };
+      const e = result.error;
+      return {
+        kind: "failed",
+        reason: `${this.provider.display} unavailable (${e.code}: ${e.message.slice(0, 200)}); gave up after retrying for up to ${o.retryDeadlineMs} ms`,
+      };
     } finally {
       outage?.leave(caller);
     }
   }
 
   private recordUsage(usage: TokenUsage, cost: number): void {
-    const m = this.deps.metrics;
-    m.llmTokens.inc({ kind: "prompt" }, usage.promptTokens);
-    m.llmTokens.inc({ kind: "output" }, usage.outputTokens);
-    if (usage.thoughtsTokens > 0) m.llmTokens.inc({ kind: "thoughts" }, usage.thoughtsTokens);
-    if ((usage.cachedTokens ?? 0) > 0) m.llmTokens.inc({ kind: "cached" }, usage.cachedTokens ?? 0); // a subset of "prompt"
-    if (cost > 0) m.llmCostUsd.inc(cost);
+    this.events.usage(usage, cost);
   }
 
   /** The model's answer as a decision; quoted alert text loses its datamarks. */
@@ -422,7 +466,9 @@ export class LlmClassifier implements Classifier {
       model: null,
       prompt_version: RULES_VERSION,
       degraded: true,
-      fallback_reason: `isolated-request cap reached (LLM_ISOLATED_REQUESTS_PER_MINUTE=${n}): alerts whose text looks like instructions are asked alone, at most ${n} per minute; this one was not asked`,
+      fallback_reason:
+        `isolated-request cap reached (LLM_ISOLATED_REQUESTS_PER_MINUTE=${n}): alerts whose text looks like instructions are asked ` +
+        `alone, at most ${n} per minute; this one was not asked`,
       learnable: false,
     };
   }
@@ -486,27 +532,35 @@ class OutageGate {
 
   constructor(private readonly log: Logger) {}
 
-  /** Resolves when caller may send: at once while the model is up; while down, when it is caller's turn to probe. */
-  async enter(caller: object, signal?: AbortSignal): Promise<void> {
+  /**
+   * Resolves true when caller may send: at once while the model is up; while down, when it is caller's turn to probe.
+   * Resolves false when the signal aborts first (shutdown).
+   */
+  async enter(caller: object, signal?: AbortSignal): Promise<boolean> {
     while (this.downSince !== null && this.prober !== null && this.prober !== caller) {
-      signal?.throwIfAborted();
-      await new Promise<void>((resolve, reject) => {
-        const onAbort = () => reject(signal!.reason);
+      if (signal?.aborted) return false;
+      const go = await new Promise<boolean>((resolve) => {
+        const onAbort = () => resolve(false);
         this.waiters.push(() => {
           signal?.removeEventListener("abort", onAbort);
-          resolve();
+          resolve(true);
         });
         signal?.addEventListener("abort", onAbort, { once: true });
       });
+      if (!go) return false;
     }
     if (this.downSince !== null) this.prober = caller;
+    return true;
   }
 
   /** caller's request failed with an outage error (5xx, timeout, 429): it keeps the probe turn through its backoff. */
   down(caller: object, reason: string): void {
     if (this.downSince === null) {
       this.downSince = Date.now();
-      this.log.warn({ reason }, "Gemini unavailable; LLM_OUTAGE_MODE=wait: probing it one request at a time, alerts wait (the input pauses when the read-ahead window is full)");
+      this.log.warn(
+        { reason },
+        "Gemini unavailable; LLM_OUTAGE_MODE=wait: probing it one request at a time, alerts wait (the input pauses when the read-ahead window is full)",
+      );
     }
     this.prober = caller;
   }

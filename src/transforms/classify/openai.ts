@@ -9,7 +9,7 @@
  * accepts it; a 400 that rejects it, or answers that keep ignoring it, switch the client to plain JSON (the prompt
  * then asks for JSON only; the classifier's repair + retry path handles bad JSON either way).
  */
-import type { ModelClient, ModelReply, ModelRequest, TokenUsage } from "./model-port.js";
+import type { ModelClient, ModelReply, ModelRequest, TokenUsage } from "../../core/ports/index.js";
 
 export interface OpenAiClientOptions {
   /** Server origin (`http://localhost:11434`, `https://api.openai.com`, with or without `/v1`), or an Azure deployment URL. */
@@ -35,7 +35,8 @@ const DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
 
 /** Appended to the system prompt when the server gives no structured output. */
 export const PLAIN_JSON_NOTE =
-  'Answer with JSON only (no prose, no code fences): {"verdicts": [{"alert_id", "reasoning", "classification", "severity", "confidence", "recommended_actions", "mitre_techniques"}, ...]}.';
+  'Answer with JSON only (no prose, no code fences): {"verdicts": [{"alert_id", "reasoning", "classification", "severity", "confidence", ' +
+  '"recommended_actions", "mitre_techniques"}, ...]}.';
 
 /** The chat-completions URL for a base: Azure deployment + api-version, else `{origin}[/prefix]/v1/chat/completions`. */
 export function chatCompletionsUrl(baseUrl: string, apiVersion?: string): string {
@@ -137,7 +138,10 @@ function errorBodyOf(text: string): ErrorBody {
 /** A 400 that says the server does not take the parameter (response_format / max_tokens). */
 function rejectsParam(err: ErrorBody, param: string): boolean {
   if (err.param === param || err.param?.startsWith(`${param}.`)) return true;
-  return new RegExp(param.replace("_", "[_ ]?"), "i").test(err.message) && /not supported|unsupported|unknown|unrecognized|invalid|not allowed|extra/i.test(err.message);
+  return (
+    new RegExp(param.replace("_", "[_ ]?"), "i").test(err.message) &&
+    /not supported|unsupported|unknown|unrecognized|invalid|not allowed|extra/i.test(err.message)
+  );
 }
 
 function usageOf(body: Record<string, unknown>): TokenUsage | null {
@@ -153,7 +157,11 @@ function usageOf(body: Record<string, unknown>): TokenUsage | null {
 }
 
 function looksLikeJson(text: string): boolean {
-  const t = text.trim().replace(/^```(?:json)?\s*/i, "").replace(/```$/, "").trim();
+  const t = text
+    .trim()
+    .replace(/^```(?:json)?\s*/i, "")
+    .replace(/```$/, "")
+    .trim();
   try {
     JSON.parse(t);
     return true;
@@ -217,7 +225,8 @@ export function createOpenAiClient(opts: OpenAiClientOptions): ModelClient & { r
       n: 1,
       stream: false,
     };
-    if (!plain) body.response_format = { type: "json_schema", json_schema: { name: "triage_verdicts", schema: strictJsonSchema(req.responseSchema), strict: true } };
+    if (!plain)
+      body.response_format = { type: "json_schema", json_schema: { name: "triage_verdicts", schema: strictJsonSchema(req.responseSchema), strict: true } };
     return JSON.stringify(body);
   };
 
@@ -231,7 +240,12 @@ export function createOpenAiClient(opts: OpenAiClientOptions): ModelClient & { r
         body = JSON.parse(text) as Record<string, unknown>;
       } catch {
         // A proxy's HTML page or a body cut mid-way: transient as far as we can tell.
-        return { kind: "unavailable", timeout: false, status: res.status, message: `OpenAI-compatible server at ${where} sent a 200 that is not JSON: ${text.slice(0, 120)}` };
+        return {
+          kind: "unavailable",
+          timeout: false,
+          status: res.status,
+          message: `OpenAI-compatible server at ${where} sent a 200 that is not JSON: ${text.slice(0, 120)}`,
+        };
       }
       return fromCompletion(body, sentMode);
     }
@@ -257,7 +271,8 @@ export function createOpenAiClient(opts: OpenAiClientOptions): ModelClient & { r
     if (!choice) return { kind: "empty", usage };
     const message = (choice.message ?? {}) as Record<string, unknown>;
     const finishReason = typeof choice.finish_reason === "string" ? choice.finish_reason : "stop";
-    if (typeof message.refusal === "string" && message.refusal.trim() !== "") return { kind: "blocked", reason: `answer refused: ${message.refusal.slice(0, 200)}`, usage };
+    if (typeof message.refusal === "string" && message.refusal.trim() !== "")
+      return { kind: "blocked", reason: `answer refused: ${message.refusal.slice(0, 200)}`, usage };
     if (finishReason === "content_filter") return { kind: "blocked", reason: "answer blocked: content_filter", usage };
     const content = typeof message.content === "string" ? message.content : "";
     const truncated = finishReason === "length";
@@ -286,7 +301,8 @@ export function createOpenAiClient(opts: OpenAiClientOptions): ModelClient & { r
         return { kind: "rejected", code: "bad_request", status: 400, message: `OpenAI-compatible server at ${where} kept rejecting the request's parameters` };
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
-        if (controller.signal.aborted) return { kind: "unavailable", timeout: true, status: null, message: `no answer from ${where} within ${req.timeoutMs} ms` };
+        if (controller.signal.aborted)
+          return { kind: "unavailable", timeout: true, status: null, message: `no answer from ${where} within ${req.timeoutMs} ms` };
         // Connection refused/reset, DNS, a body cut mid-read: transient as far as we can tell.
         const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : "";
         return { kind: "unavailable", timeout: false, status: null, message: `${message}${cause}` };
@@ -303,13 +319,16 @@ export function createOpenAiClient(opts: OpenAiClientOptions): ModelClient & { r
       const daily = err.code === "insufficient_quota" || err.type === "insufficient_quota";
       return { kind: "rate_limited", retryAfterMs: retryAfterMsOf(h, text), daily, message: text };
     }
-    if (status === 401 || status === 403) return { kind: "rejected", code: "auth", status, message: `OpenAI-compatible server at ${at} rejected OPENAI_API_KEY (${status}): ${text}` };
+    if (status === 401 || status === 403)
+      return { kind: "rejected", code: "auth", status, message: `OpenAI-compatible server at ${at} rejected OPENAI_API_KEY (${status}): ${text}` };
     if (status === 404) {
       return {
         kind: "rejected",
         code: "model_not_found",
         status,
-        message: `OPENAI_MODEL "${opts.model}" (or the endpoint) was not found at ${at} (404${err.code ? ` ${err.code}` : ""}: ${text.slice(0, 200)}) — check OPENAI_MODEL and OPENAI_BASE_URL (Azure: the deployment URL and OPENAI_API_VERSION)`,
+        message:
+          `OPENAI_MODEL "${opts.model}" (or the endpoint) was not found at ${at} (404${err.code ? ` ${err.code}` : ""}: ${text.slice(0, 200)}) ` +
+          `— check OPENAI_MODEL and OPENAI_BASE_URL (Azure: the deployment URL and OPENAI_API_VERSION)`,
       };
     }
     if (status === 408 || status === 409 || status >= 500) return { kind: "unavailable", timeout: status === 408 || status === 504, status, message: text };

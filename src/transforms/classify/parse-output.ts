@@ -128,7 +128,11 @@ export function resolveDuplicate(first: AnswerItem, second: AnswerItem): AnswerI
     classification: "needs_review",
     severity,
     confidence: Math.min(first.confidence, second.confidence, 50),
-    reasoning: `The model answered this alert twice with conflicting classifications (${first.classification} vs ${second.classification}). ${first.reasoning}`.slice(0, 2000),
+    reasoning:
+      `The model answered this alert twice with conflicting classifications (${first.classification} vs ${second.classification}). ${first.reasoning}`.slice(
+        0,
+        2000,
+      ),
     recommended_actions: [...new Set([...first.recommended_actions, ...second.recommended_actions])].slice(0, 8),
     mitre_techniques: [...new Set([...first.mitre_techniques, ...second.mitre_techniques])].slice(0, 10),
   };

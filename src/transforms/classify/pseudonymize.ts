@@ -13,7 +13,7 @@ import { createHmac } from "node:crypto";
 import type { Alert } from "../../core/alert.js";
 import type { Enrichment } from "../../core/enrichment.js";
 import { classifyIp } from "../../core/ip.js";
-import type { Classifier, EnrichedAlert } from "../../core/ports.js";
+import type { Classifier, EnrichedAlert } from "../../core/ports/index.js";
 import type { Decision } from "../../core/verdict.js";
 import { applyGuard, findInjection, type GuardOptions } from "./guard.js";
 
@@ -77,7 +77,11 @@ export class PseudonymSession {
   private readonly domains = new Set<string>();
   private replace: ((s: string) => string) | null = null;
 
-  constructor(private readonly p: Pseudonymizer, private readonly opts: PseudonymizerOptions, private readonly extra: ReadonlyMap<string, TokenKind>) {}
+  constructor(
+    private readonly p: Pseudonymizer,
+    private readonly opts: PseudonymizerOptions,
+    private readonly extra: ReadonlyMap<string, TokenKind>,
+  ) {}
 
   /** Register a value (with collision handling inside the batch); returns its token. */
   private add(kind: TokenKind, value: string): string {
@@ -87,7 +91,10 @@ export class PseudonymSession {
     let digits = TOKEN_HEX;
     let token = this.p.token(kind, value, digits);
     // Two values of one batch on the same truncated token: lengthen this one so the way back stays unambiguous.
-    while (this.toReal.has(token) && digits < 64) token = this.p.token(kind, value, (digits += 8));
+    while (this.toReal.has(token) && digits < 64) {
+      digits += 8;
+      token = this.p.token(kind, value, digits);
+    }
     this.toToken.set(key, token);
     this.toReal.set(token, value.trim());
     return token;
@@ -110,7 +117,12 @@ export class PseudonymSession {
       const v = value.trim();
       this.known.push([v, this.add(kind, v)]);
       // DOMAIN\user: the bare account name is the same person; a host FQDN's first label is the same machine.
-      const bare = kind === "user" ? (/\\([^\\]+)$/.exec(v)?.[1] ?? null) : kind === "host" && v.includes(".") && classifyIp(v).kind === "invalid" ? v.split(".")[0]! : null;
+      const bare =
+        kind === "user"
+          ? (/\\([^\\]+)$/.exec(v)?.[1] ?? null)
+          : kind === "host" && v.includes(".") && classifyIp(v).kind === "invalid"
+            ? v.split(".")[0]!
+            : null;
       if (bare && bare.length >= 2) this.known.push([bare, this.add(kind, bare)]);
       if (kind === "host") {
         const domain = v.includes(".") ? v.slice(v.indexOf(".") + 1) : "";
@@ -193,7 +205,10 @@ export class PseudonymSession {
     const lookup = new Map(byLength);
     const re = byLength.length > 0 ? new RegExp(`(?<![\\p{L}\\p{N}_])(?:${byLength.map(([v]) => escapeRegex(v)).join("|")})(?![\\p{L}\\p{N}_])`, "giu") : null;
     const suffixes = [...INTERNAL_SUFFIXES, ...[...this.domains].map(escapeRegex)];
-    const fqdn = new RegExp(`(?<![\\p{L}\\p{N}_.-])[a-z0-9][a-z0-9-]*(?:\\.[a-z0-9-]+)*\\.(?:${suffixes.join("|")})(?![\\p{L}\\p{N}_-]|\\.[\\p{L}\\p{N}])`, "giu");
+    const fqdn = new RegExp(
+      `(?<![\\p{L}\\p{N}_.-])[a-z0-9][a-z0-9-]*(?:\\.[a-z0-9-]+)*\\.(?:${suffixes.join("|")})(?![\\p{L}\\p{N}_-]|\\.[\\p{L}\\p{N}])`,
+      "giu",
+    );
     return (s: string) => {
       let out = re ? s.replace(re, (m) => lookup.get(m.toLowerCase()) ?? m) : s;
       out = out.replace(EMAIL, (m) => this.add("email", m));
@@ -227,7 +242,11 @@ function escapeRegex(s: string): string {
 export class PseudonymizingClassifier implements Classifier {
   readonly name: string;
 
-  constructor(private readonly inner: Classifier, private readonly pseudonymizer: Pseudonymizer, private readonly guard: GuardOptions) {
+  constructor(
+    private readonly inner: Classifier,
+    private readonly pseudonymizer: Pseudonymizer,
+    private readonly guard: GuardOptions,
+  ) {
     this.name = inner.name;
   }
 

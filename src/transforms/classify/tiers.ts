@@ -5,10 +5,11 @@
  * model is the one most easily steered by them). The decision returned is the deciding tier's, unchanged (its
  * `learnable` as that tier set it), so the verdict cache and memory outside learn only from the deciding tier.
  */
-import type { Classifier, EnrichedAlert } from "../../core/ports.js";
+import type { Classifier, EnrichedAlert } from "../../core/ports/index.js";
 import type { Decision } from "../../core/verdict.js";
 import type { Logger } from "../../telemetry/logger.js";
 import type { Metrics } from "../../telemetry/metrics.js";
+import { TierEvents } from "../../telemetry/component-events.js";
 import { findInjection } from "./guard.js";
 
 export interface TierOptions {
@@ -39,17 +40,17 @@ export function escalationReason(d: Decision, opts: TierOptions): string | null 
 
 export class TieredClassifier implements Classifier {
   readonly name: string;
-  private readonly log: Logger;
+  private readonly events: TierEvents;
 
   constructor(
     private readonly first: Classifier,
     private readonly escalation: Classifier,
     private readonly opts: TierOptions,
-    private readonly metrics: Metrics,
+    metrics: Metrics,
     logger: Logger,
   ) {
     this.name = `${first.name}+${escalation.name}`;
-    this.log = logger.child({ component: "classify-tiers" });
+    this.events = new TierEvents(metrics, logger);
   }
 
   async classify(items: readonly EnrichedAlert[]): Promise<Decision[]> {
@@ -72,7 +73,7 @@ export class TieredClassifier implements Classifier {
     });
     const reasons = new Map<string, number>();
     for (const r of escalate.values()) reasons.set(r, (reasons.get(r) ?? 0) + 1);
-    for (const [reason, n] of reasons) this.metrics.tierEscalations.inc({ reason }, n);
+    this.events.escalated(items.length, reasons);
 
     const escIdx = [...escalate.keys()].sort((a, b) => a - b);
     if (escIdx.length > 0) {
@@ -82,14 +83,13 @@ export class TieredClassifier implements Classifier {
         const firstAnswer = firstAnswers.get(i);
         out[i] = d.degraded && firstAnswer && !firstAnswer.degraded ? keepFirst(firstAnswer, d) : d;
       });
-      this.log.debug({ alerts: items.length, escalated: escIdx.length, reasons: Object.fromEntries(reasons) }, "alerts escalated");
     }
     const decided = new Map<string, number>();
     for (const d of out) {
       const tier = d?.tier ?? "none";
       decided.set(tier, (decided.get(tier) ?? 0) + 1);
     }
-    for (const [tier, n] of decided) this.metrics.tierDecisions.inc({ tier }, n);
+    this.events.decided(decided);
     return out as Decision[];
   }
 }

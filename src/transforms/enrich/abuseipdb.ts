@@ -5,8 +5,8 @@
 import { z } from "zod";
 import type { AbuseIpDbData } from "../../core/enrichment.js";
 import { bodySnippet, getWithTimeout, retryAfterMs, type FetchLike, type ProviderReply } from "./http.js";
-import { ProviderError, readOkBody } from "./provider-error.js";
-import type { TiClient } from "./client.js";
+import { ProviderError, readOkBody, type ProviderReason } from "./provider-error.js";
+import type { TiClient } from "../../core/ports/index.js";
 
 const checkResponseSchema = z.object({
   data: z.object({
@@ -88,6 +88,21 @@ export function abuseIpDbError(reply: ProviderReply, nowMs: number): ProviderErr
   return fail("http_error", "rejected", false, message, s);
 }
 
-function fail(reason: string, failure: ProviderError["failure"], retriable: boolean, message: string, status: number, retryAfter?: number): ProviderError {
-  return new ProviderError({ provider: "abuseipdb", reason, failure, retriable, message, status, ...(retryAfter !== undefined ? { retryAfterMs: retryAfter } : {}) });
+function fail(
+  reason: ProviderReason,
+  failure: ProviderError["failure"],
+  retriable: boolean,
+  message: string,
+  status: number,
+  retryAfter?: number,
+): ProviderError {
+  return new ProviderError({
+    provider: "abuseipdb",
+    reason,
+    failure,
+    retriable,
+    message,
+    status,
+    ...(retryAfter !== undefined ? { retryAfterMs: retryAfter } : {}),
+  });
 }

@@ -1,6 +1,6 @@
 import type { Alert } from "../../core/alert.js";
 import type { AbuseIpDbData, Enrichment, ProviderResult, VirusTotalData } from "../../core/enrichment.js";
-import type { EnrichedAlert, Enricher } from "../../core/ports.js";
+import type { EnrichedAlert, Enricher } from "../../core/ports/index.js";
 import { chooseLookupTarget } from "./target-ip.js";
 
 /** What the enricher needs from a provider: a result for a public IP, never an exception. */
@@ -37,7 +37,10 @@ export class ThreatIntelEnricher implements Enricher {
   }
 
   private async lookupBoth(ip: string): Promise<Pair> {
-    const [abuseipdb, virustotal] = await Promise.all([safeLookup(this.providers.abuseipdb, ip, "abuseipdb"), safeLookup(this.providers.virustotal, ip, "virustotal")]);
+    const [abuseipdb, virustotal] = await Promise.all([
+      safeLookup(this.providers.abuseipdb, ip, "abuseipdb"),
+      safeLookup(this.providers.virustotal, ip, "virustotal"),
+    ]);
     return { abuseipdb, virustotal };
   }
 

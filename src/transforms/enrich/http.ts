@@ -12,7 +12,13 @@ export interface ProviderReply {
 export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
 
 /** GET with one deadline covering connect, headers and body, so a hung provider cannot hold an alert. */
-export async function getWithTimeout(provider: ProviderName, url: string, headers: Record<string, string>, timeoutMs: number, fetchFn: FetchLike = fetch): Promise<ProviderReply> {
+export async function getWithTimeout(
+  provider: ProviderName,
+  url: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
+  fetchFn: FetchLike = fetch,
+): Promise<ProviderReply> {
   const signal = AbortSignal.timeout(timeoutMs);
   try {
     const res = await fetchFn(url, { method: "GET", headers, signal, redirect: "error" });
@@ -23,8 +29,22 @@ export async function getWithTimeout(provider: ProviderName, url: string, header
     const detail = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
     return Promise.reject(
       timedOut
-        ? new ProviderError({ provider, reason: "timeout", failure: "unavailable", retriable: true, message: `${provider}: no answer within ${timeoutMs} ms`, cause: err })
-        : new ProviderError({ provider, reason: "network", failure: "unavailable", retriable: true, message: `${provider}: request failed: ${detail}`, cause: err }),
+        ? new ProviderError({
+            provider,
+            reason: "timeout",
+            failure: "unavailable",
+            retriable: true,
+            message: `${provider}: no answer within ${timeoutMs} ms`,
+            cause: err,
+          })
+        : new ProviderError({
+            provider,
+            reason: "network",
+            failure: "unavailable",
+            retriable: true,
+            message: `${provider}: request failed: ${detail}`,
+            cause: err,
+          }),
     );
   }
 }
@@ -59,6 +79,9 @@ export function retryAfterMs(headers: Headers, nowMs: number): number | undefine
 
 /** First characters of a non-JSON body (HTML error pages), tags stripped, for error messages. */
 export function bodySnippet(text: string, max = 120): string {
-  const plain = text.replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").trim();
+  const plain = text
+    .replace(/<[^>]*>/g, " ")
+    .replace(/\s+/g, " ")
+    .trim();
   return plain.length > max ? `${plain.slice(0, max)}…` : plain;
 }

@@ -4,15 +4,14 @@
  */
 import type { z } from "zod";
 import type { Config } from "../../config/schema.js";
-import { abuseIpDbSchema, virusTotalSchema } from "../../core/enrichment.js";
-import type { Enricher } from "../../core/ports.js";
-import type { Caches } from "../../resources/cache.js";
-import { RateLimiter, memoryQuotaStores, type QuotaStoreFactory } from "../../resources/limiter.js";
+import { abuseIpDbSchema, virusTotalSchema, type ProviderResult } from "../../core/enrichment.js";
+import type { Enricher, Caches, QuotaStoreFactory, SharedFlightFactory, TiClient } from "../../core/ports/index.js";
+import { RateLimiter, memoryQuotaStores } from "../../resources/limiter.js";
 import type { Logger } from "../../telemetry/logger.js";
 import type { Metrics } from "../../telemetry/metrics.js";
 import { abuseIpDbClient } from "./abuseipdb.js";
+import { TiEvents } from "../../telemetry/component-events.js";
 import { BREAKER_STATE_VALUE, CircuitBreaker } from "./breaker.js";
-import type { TiClient } from "./client.js";
 import { ThreatIntelEnricher } from "./enricher.js";
 import type { FetchLike } from "./http.js";
 import { ProviderLookup } from "./provider-lookup.js";
@@ -20,7 +19,6 @@ import { virusTotalClient } from "./virustotal.js";
 
 export { ThreatIntelEnricher } from "./enricher.js";
 export { ProviderLookup } from "./provider-lookup.js";
-import type { SharedTiFlight } from "./provider-lookup.js";
 
 export interface EnricherDeps {
   config: Config;
@@ -33,8 +31,8 @@ export interface EnricherDeps {
   fetch?: FetchLike;
   /** Where quotas are counted: per process by default, Redis when instances share them. */
   quotaStores?: QuotaStoreFactory;
-  /** One request per IP across instances (Redis lock); absent = per process. */
-  sharedFlight?: SharedTiFlight;
+  /** One request per provider and IP across instances (Redis lock), one flight per provider; absent = per process. */
+  sharedFlight?: SharedFlightFactory;
 }
 
 /** Requests in flight per provider: enough to fill a window quickly, few enough to stay polite. */
@@ -52,10 +50,27 @@ export function createEnricher(deps: EnricherDeps): Enricher | null {
   const fetchOpt = deps.fetch ? { fetch: deps.fetch } : {};
 
   const abuseipdb = c.ABUSEIPDB_API_KEY
-    ? lookupFor(deps, abuseIpDbClient({ baseUrl: c.ABUSEIPDB_BASE_URL, apiKey: c.ABUSEIPDB_API_KEY, maxAgeDays: c.ABUSEIPDB_MAX_AGE_DAYS, timeoutMs: c.TI_TIMEOUT_MS, now, ...fetchOpt }), abuseIpDbSchema, { rpm: c.ABUSEIPDB_RPM, rpd: c.ABUSEIPDB_RPD })
+    ? lookupFor(
+        deps,
+        abuseIpDbClient({
+          baseUrl: c.ABUSEIPDB_BASE_URL,
+          apiKey: c.ABUSEIPDB_API_KEY,
+          maxAgeDays: c.ABUSEIPDB_MAX_AGE_DAYS,
+          timeoutMs: c.TI_TIMEOUT_MS,
+          now,
+          ...fetchOpt,
+        }),
+        abuseIpDbSchema,
+        { rpm: c.ABUSEIPDB_RPM, rpd: c.ABUSEIPDB_RPD },
+      )
     : null;
   const virustotal = c.VIRUSTOTAL_API_KEY
-    ? lookupFor(deps, virusTotalClient({ baseUrl: c.VIRUSTOTAL_BASE_URL, apiKey: c.VIRUSTOTAL_API_KEY, timeoutMs: c.TI_TIMEOUT_MS, now, ...fetchOpt }), virusTotalSchema, { rpm: c.VIRUSTOTAL_RPM, rpd: c.VIRUSTOTAL_RPD })
+    ? lookupFor(
+        deps,
+        virusTotalClient({ baseUrl: c.VIRUSTOTAL_BASE_URL, apiKey: c.VIRUSTOTAL_API_KEY, timeoutMs: c.TI_TIMEOUT_MS, now, ...fetchOpt }),
+        virusTotalSchema,
+        { rpm: c.VIRUSTOTAL_RPM, rpd: c.VIRUSTOTAL_RPD },
+      )
     : null;
 
   if (!abuseipdb) log.info({ provider: "abuseipdb" }, "ABUSEIPDB_API_KEY unset: AbuseIPDB enrichment disabled");
@@ -70,6 +85,7 @@ function lookupFor<T>(deps: EnricherDeps, client: TiClient<T>, dataSchema: z.Zod
   const { config: c, metrics } = deps;
   const now = deps.now ?? Date.now;
   const provider = client.provider;
+  const events = new TiEvents(metrics, deps.logger, provider);
   const limiter = new RateLimiter({
     name: provider,
     stage: "enrich",
@@ -77,20 +93,16 @@ function lookupFor<T>(deps: EnricherDeps, client: TiClient<T>, dataSchema: z.Zod
     // The limiter counts each request's slot from its completion, so the provider (counting on arrival) never sees more than RPM per window.
     store: (deps.quotaStores ?? memoryQuotaStores)(provider, { rpm: quota.rpm, rpd: quota.rpd, windowMs: c.TI_RATE_WINDOW_MS }),
     maxWaitMs: c.TI_MAX_WAIT_MS,
-    onWait: (seconds) => metrics.limiterWait.observe({ limiter: provider }, seconds),
+    onWait: (seconds) => events.limiterWait(seconds),
     now,
   });
-  const breakerLog = deps.logger.child({ component: "enrich", provider });
   const breaker = new CircuitBreaker({
     failureThreshold: c.TI_BREAKER_FAILURES,
     cooldownMs: c.TI_BREAKER_COOLDOWN_MS,
     now,
-    onStateChange: (state) => {
-      metrics.breakerState.set({ provider }, BREAKER_STATE_VALUE[state]);
-      breakerLog[state === "open" ? "warn" : "info"]({ state }, `circuit breaker ${state}`);
-    },
+    onStateChange: (state) => events.breakerState(state, BREAKER_STATE_VALUE[state]),
   });
-  metrics.breakerState.set({ provider }, BREAKER_STATE_VALUE.closed);
+  events.breakerState("closed", BREAKER_STATE_VALUE.closed, true);
   const attempts = c.TI_MAX_RETRIES + 1;
   return new ProviderLookup({
     client,
@@ -107,6 +119,6 @@ function lookupFor<T>(deps: EnricherDeps, client: TiClient<T>, dataSchema: z.Zod
     retryDeadlineMs: attempts * (c.TI_MAX_WAIT_MS + c.TI_TIMEOUT_MS),
     rateLimitPauseMs: c.TI_RATE_WINDOW_MS,
     now,
-    ...(deps.sharedFlight ? { sharedFlight: deps.sharedFlight } : {}),
+    ...(deps.sharedFlight ? { sharedFlight: deps.sharedFlight<ProviderResult<T>>(client.provider) } : {}),
   });
 }

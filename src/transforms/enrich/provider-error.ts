@@ -1,7 +1,11 @@
+import type { ProviderReason } from "../../core/error-codes.js";
 import { TriageError } from "../../core/errors.js";
+import type { ProviderName } from "../../core/ports/ti.js";
 
-/** The threat-intel providers we call; also the `provider` metric label and cache-key prefix. */
-export type ProviderName = "abuseipdb" | "virustotal";
+export type { ProviderReason };
+
+/** The threat-intel providers we call (defined with the TiClient port). */
+export type { ProviderName } from "../../core/ports/ti.js";
 
 /**
  * What a failed provider call means for the caller:
@@ -20,7 +24,16 @@ export class ProviderError extends TriageError {
   /** HTTP status when the provider answered. */
   readonly status: number | undefined;
 
-  constructor(opts: { provider: ProviderName; reason: string; failure: ProviderFailure; retriable: boolean; message: string; status?: number; retryAfterMs?: number; cause?: unknown }) {
+  constructor(opts: {
+    provider: ProviderName;
+    reason: ProviderReason;
+    failure: ProviderFailure;
+    retriable: boolean;
+    message: string;
+    status?: number;
+    retryAfterMs?: number;
+    cause?: unknown;
+  }) {
     super({
       code: `${opts.provider}_${opts.reason}`,
       stage: "enrich",
@@ -45,13 +58,33 @@ export class ProviderError extends TriageError {
  * The body of a provider's 200 reply, validated: not JSON is retriable (a proxy page), an unexpected shape is not.
  * `what` names the payload in the error message ("check response", "IP object").
  */
-export function readOkBody<T>(provider: ProviderName, label: string, what: string, reply: { status: number; json: unknown }, schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { message: string }[] } } }): T {
+export function readOkBody<T>(
+  provider: ProviderName,
+  label: string,
+  what: string,
+  reply: { status: number; json: unknown },
+  schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { message: string }[] } } },
+): T {
   if (reply.json === undefined) {
-    throw new ProviderError({ provider, reason: "bad_response", failure: "bad_response", retriable: true, message: `${label}: 200 with a body that is not JSON`, status: reply.status });
+    throw new ProviderError({
+      provider,
+      reason: "bad_response",
+      failure: "bad_response",
+      retriable: true,
+      message: `${label}: 200 with a body that is not JSON`,
+      status: reply.status,
+    });
   }
   const parsed = schema.safeParse(reply.json);
   if (!parsed.success) {
-    throw new ProviderError({ provider, reason: "bad_response", failure: "bad_response", retriable: false, message: `${label}: unexpected ${what}: ${parsed.error.issues[0]?.message ?? "invalid"}`, status: reply.status });
+    throw new ProviderError({
+      provider,
+      reason: "bad_response",
+      failure: "bad_response",
+      retriable: false,
+      message: `${label}: unexpected ${what}: ${parsed.error.issues[0]?.message ?? "invalid"}`,
+      status: reply.status,
+    });
   }
   return parsed.data;
 }

@@ -4,26 +4,21 @@
  * Always resolves to a ProviderResult value; provider trouble never escapes as an exception.
  */
 import { z } from "zod";
-import { asTriageError, TriageError } from "../../core/errors.js";
+import { asTriageError, type TriageError } from "../../core/errors.js";
 import type { ProviderResult } from "../../core/enrichment.js";
-import type { Cache } from "../../resources/cache.js";
-import type { RateLimiter } from "../../resources/limiter.js";
-import { withRetry } from "../../resources/retry.js";
+import type { Cache, SharedFlight, TiClient } from "../../core/ports/index.js";
+import type { LimitedOutcome, RateLimiter } from "../../resources/limiter.js";
+import { retrying, type RetryOutcome } from "../../resources/retry.js";
 import { SingleFlight } from "../../resources/single-flight.js";
 import type { Logger } from "../../telemetry/logger.js";
 import type { Metrics } from "../../telemetry/metrics.js";
+import { TiEvents } from "../../telemetry/component-events.js";
 import type { CircuitBreaker } from "./breaker.js";
-import type { TiClient } from "./client.js";
 import { ProviderError, type ProviderName } from "./provider-error.js";
-
-/** Cross-instance single-flight (a Redis lock per key; see resources/redis-lock.ts). */
-export interface SharedTiFlight {
-  do<R>(key: string, fn: () => Promise<R>, options?: { lookup?: () => Promise<R | undefined> }): Promise<R>;
-}
 
 export interface ProviderLookupOptions<T> {
   /** With Redis: one request per IP across instances too; absent = per process. */
-  sharedFlight?: SharedTiFlight;
+  sharedFlight?: SharedFlight<ProviderResult<T>>;
   client: TiClient<T>;
   /** Validates cached data, so an entry written by an older version is a miss, not a bad verdict. */
   dataSchema: z.ZodType<T>;
@@ -42,6 +37,12 @@ export interface ProviderLookupOptions<T> {
   now?: () => number;
 }
 
+/** One HTTP call's result: the client's data, or the ProviderError it answered with (provider trouble is a value). */
+type CallOutcome<T> = { kind: "ok"; data: T } | { kind: "error"; error: ProviderError };
+
+/** Why a lookup ended without data: a quota refusal of our own limiter, or the provider's (or a bug's) error. */
+type LookupFailure = { kind: "daily_budget" } | { kind: "limiter_timeout" } | { kind: "error"; error: TriageError };
+
 /** Longest escalated pause after repeated header-less 429s, in rate windows. */
 const MAX_PAUSE_WINDOWS = 64;
 
@@ -52,6 +53,7 @@ export class ProviderLookup<T> {
   private readonly cachedSchema;
   private readonly now: () => number;
   private readonly log: Logger;
+  private readonly events: TiEvents;
   private dailyQuotaSpentUntil = 0;
   private rateLimitedInARow = 0;
   private readonly loggedCodes = new Set<string>();
@@ -60,6 +62,7 @@ export class ProviderLookup<T> {
     this.provider = opts.client.provider;
     this.now = opts.now ?? Date.now;
     this.log = opts.logger.child({ component: "enrich", provider: this.provider });
+    this.events = new TiEvents(opts.metrics, opts.logger, this.provider);
     this.cachedSchema = z.union([
       z.object({ status: z.literal("ok"), data: opts.dataSchema }),
       z.object({ status: z.literal("error"), code: z.string(), message: z.string() }),
@@ -77,60 +80,77 @@ export class ProviderLookup<T> {
   private async resolve(ip: string): Promise<ProviderResult<T>> {
     const key = `${this.provider}:${ip}`;
     const hit = await this.readCache(key);
-    this.opts.metrics.cacheRequests.inc({ cache: "ti", result: hit ? "hit" : "miss" });
+    this.events.cacheLookup(Boolean(hit));
     if (hit) return hit;
     if (this.now() < this.dailyQuotaSpentUntil) return this.skipped("budget", "budget");
     if (this.opts.breaker.isRejecting()) {
       this.count("breaker_open");
       return { status: "error", code: `${this.provider}_unavailable`, message: this.breakerMessage() };
     }
-    try {
-      const data = await this.callWithRetries(ip);
-      await this.writeCache(key, { status: "ok", data }, this.opts.ttlMs);
-      return { status: "ok", data, cached: false };
-    } catch (err) {
-      return this.failed(asTriageError(err, "enrich"), key);
-    }
+    const result = await this.callWithRetries(ip);
+    if (result.kind === "failed") return this.failed(result.reason ?? { kind: "error", error: result.error }, key);
+    const data = result.value;
+    await this.writeCache(key, { status: "ok", data }, this.opts.ttlMs);
+    return { status: "ok", data, cached: false };
   }
 
-  /** Each attempt takes its own quota slot; only 5xx/timeouts/network/unreadable bodies are retried. */
-  private async callWithRetries(ip: string): Promise<T> {
-    let final: TriageError | undefined;
-    try {
-      return await withRetry(
-        "enrich",
-        async () => {
-          try {
-            return await this.opts.limiter.run(1, () => this.attempt(ip));
-          } catch (err) {
-            const e = asTriageError(err, "enrich");
-            if (e instanceof ProviderError && e.retriable && (e.failure === "unavailable" || e.failure === "bad_response")) throw e;
-            final = e;
-            throw new TriageError({ code: e.code, stage: "enrich", retriable: false, message: e.message, cause: e });
-          }
-        },
-        { deadlineMs: this.opts.retryDeadlineMs, retries: this.opts.maxRetries, minDelayMs: 200, maxDelayMs: 2000 },
-      );
-    } catch (err) {
-      throw final ?? err;
-    }
+  /**
+   * Each attempt takes its own quota slot; only 5xx/timeouts/network/unreadable bodies are retried (the server's
+   * Retry-After as the hint). Quota refusals and provider answers come back as values; an exception (a bug, or the
+   * quota store lost) ends the lookup as an error value too.
+   */
+  private callWithRetries(ip: string): Promise<RetryOutcome<T, LookupFailure>> {
+    return retrying<T, LookupFailure>(
+      "enrich",
+      async () => {
+        let limited: LimitedOutcome<CallOutcome<T>>;
+        try {
+          limited = await this.opts.limiter.tryRun(1, () => this.attempt(ip));
+        } catch (err) {
+          const error = asTriageError(err, "enrich");
+          return { kind: "failed", error, reason: { kind: "error", error } };
+        }
+        if (limited.kind !== "ran") return { kind: "failed", error: limited.error, reason: { kind: limited.kind } };
+        const call = limited.value;
+        if (call.kind === "ok") return { kind: "ok", value: call.data };
+        const e = call.error;
+        if (e.retriable && (e.failure === "unavailable" || e.failure === "bad_response")) {
+          return { kind: "retryable", error: e, ...(e.retryAfterMs !== undefined ? { afterMs: e.retryAfterMs } : {}) };
+        }
+        return { kind: "failed", error: e, reason: { kind: "error", error: e } };
+      },
+      { deadlineMs: this.opts.retryDeadlineMs, retries: this.opts.maxRetries, minDelayMs: 200, maxDelayMs: 2000 },
+    );
   }
 
   /** One HTTP call inside the limiter: the breaker decides whether it may happen and learns its outcome. */
-  private async attempt(ip: string): Promise<T> {
+  private async attempt(ip: string): Promise<CallOutcome<T>> {
     const breaker = this.opts.breaker;
     if (!breaker.tryAcquire()) {
       this.count("breaker_open");
-      throw new ProviderError({ provider: this.provider, reason: "unavailable", failure: "unavailable", retriable: false, message: this.breakerMessage() });
+      return {
+        kind: "error",
+        error: new ProviderError({ provider: this.provider, reason: "unavailable", failure: "unavailable", retriable: false, message: this.breakerMessage() }),
+      };
     }
     try {
       const data = await this.opts.client.lookup(ip);
       breaker.onSuccess();
       this.rateLimitedInARow = 0;
       this.count("ok");
-      return data;
+      return { kind: "ok", data };
     } catch (err) {
-      const e = err instanceof ProviderError ? err : new ProviderError({ provider: this.provider, reason: "client_bug", failure: "rejected", retriable: false, message: asTriageError(err, "enrich").message, cause: err });
+      const e =
+        err instanceof ProviderError
+          ? err
+          : new ProviderError({
+              provider: this.provider,
+              reason: "client_bug",
+              failure: "rejected",
+              retriable: false,
+              message: asTriageError(err, "enrich").message,
+              cause: err,
+            });
       this.count(e.reason);
       if (e.failure === "rate_limited") {
         breaker.release();
@@ -141,7 +161,7 @@ export class ProviderLookup<T> {
         breaker.onFailure();
         this.logFailure(e);
       }
-      throw e;
+      return { kind: "error", error: e };
     }
   }
 
@@ -156,10 +176,11 @@ export class ProviderLookup<T> {
   }
 
   /** Quota outcomes become skips; answers about the IP are cached briefly; everything else is an error value. */
-  private async failed(e: TriageError, key: string): Promise<ProviderResult<T>> {
-    if (e.code === `${this.provider}_daily_budget`) return this.skipped("budget", "budget");
-    if (e.code === `${this.provider}_limiter_timeout`) return this.skipped("unavailable", "limiter_timeout");
-    if (e.code === `${this.provider}_daily_quota_exceeded`) return { status: "skipped", skipped: "budget" };
+  private async failed(f: LookupFailure, key: string): Promise<ProviderResult<T>> {
+    if (f.kind === "daily_budget") return this.skipped("budget", "budget");
+    if (f.kind === "limiter_timeout") return this.skipped("unavailable", "limiter_timeout");
+    const e = f.error;
+    if (e instanceof ProviderError && e.reason === "daily_quota_exceeded") return { status: "skipped", skipped: "budget" };
     if (e instanceof ProviderError && e.failure === "about_ip") {
       await this.writeCache(key, { status: "error", code: e.code, message: e.message }, this.opts.negativeTtlMs);
     }
@@ -199,7 +220,7 @@ export class ProviderLookup<T> {
   }
 
   private count(outcome: string): void {
-    this.opts.metrics.tiRequests.inc({ provider: this.provider, outcome });
+    this.events.request(outcome);
   }
 
   /** Refusals (bad key, plan) repeat on every call: log each code once at error; transient ones at debug. */

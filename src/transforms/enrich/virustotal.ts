@@ -5,8 +5,8 @@
 import { z } from "zod";
 import type { VirusTotalData } from "../../core/enrichment.js";
 import { bodySnippet, getWithTimeout, retryAfterMs, type FetchLike, type ProviderReply } from "./http.js";
-import { ProviderError, readOkBody, type ProviderFailure } from "./provider-error.js";
-import type { TiClient } from "./client.js";
+import { ProviderError, readOkBody, type ProviderFailure, type ProviderReason } from "./provider-error.js";
+import type { TiClient } from "../../core/ports/index.js";
 
 const count = z.number().int().min(0).optional();
 
@@ -25,7 +25,7 @@ const ipObjectSchema = z.object({
 const errorBodySchema = z.object({ error: z.object({ code: z.string(), message: z.string().optional() }) });
 
 // Documented v3 error codes → our reason, what it means, and whether retrying can help.
-const KNOWN_ERRORS: Record<string, readonly [reason: string, failure: ProviderFailure, retriable: boolean]> = {
+const KNOWN_ERRORS: Record<string, readonly [reason: ProviderReason, failure: ProviderFailure, retriable: boolean]> = {
   BadRequestError: ["bad_request", "rejected", false],
   InvalidArgumentError: ["invalid_argument", "about_ip", false],
   NotAvailableYet: ["not_available_yet", "unavailable", true],
@@ -94,14 +94,10 @@ export function virusTotalError(reply: ProviderReply, nowMs: number): ProviderEr
   return new ProviderError({ provider: "virustotal", reason, failure, retriable, message, status: s, ...(wait !== undefined ? { retryAfterMs: wait } : {}) });
 }
 
-function byStatus(status: number): readonly [string, ProviderFailure, boolean] {
+function byStatus(status: number): readonly [ProviderReason, ProviderFailure, boolean] {
   if (status === 401) return ["unauthorized", "rejected", false];
   if (status === 403) return ["forbidden", "rejected", false];
   if (status === 429) return ["too_many_requests", "rate_limited", true];
   if (status >= 500) return ["server_error", "unavailable", true];
   return ["http_error", "rejected", false];
-}
-
-function fail(reason: string, failure: ProviderFailure, retriable: boolean, message: string, status: number): ProviderError {
-  return new ProviderError({ provider: "virustotal", reason, failure, retriable, message, status });
 }

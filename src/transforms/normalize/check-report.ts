@@ -17,7 +17,13 @@ export function renderCheck(line: number, check: FormatCheck): string {
       out.push(`    ${key.padEnd(15)}${v === null ? "—" : JSON.stringify(v).slice(0, 160)}`);
     }
     const extra = Object.entries(a.fields);
-    if (extra.length > 0) out.push(`    fields         ${extra.map(([k, v]) => `${k}=${JSON.stringify(v)?.slice(0, 60)}`).join(", ").slice(0, 1200)}`);
+    if (extra.length > 0)
+      out.push(
+        `    fields         ${extra
+          .map(([k, v]) => `${k}=${JSON.stringify(v)?.slice(0, 60)}`)
+          .join(", ")
+          .slice(0, 1200)}`,
+      );
   } else {
     out.push(`  → ${r.code}: ${r.message}`);
   }

@@ -9,17 +9,113 @@ import { isIpText, parseTime, splitHostPort } from "./mapping/values.js";
  * are alert-like only when nothing more specific is there.
  */
 export const GENERIC_NAME_KEYS = [
-  "title", "rule_name", "ruleName", "rule.name", "rule_title", "alert_title", "alertName", "detection_name", "detectionName",
-  "signature", "signature_name", "alert", "alert.name", "alert.title", "alert.signature", "threat_name", "threatName",
-  "name", "event_name", "summary", "message", "msg",
+  "title",
+  "rule_name",
+  "ruleName",
+  "rule.name",
+  "rule_title",
+  "alert_title",
+  "alertName",
+  "detection_name",
+  "detectionName",
+  "signature",
+  "signature_name",
+  "alert",
+  "alert.name",
+  "alert.title",
+  "alert.signature",
+  "threat_name",
+  "threatName",
+  "name",
+  "event_name",
+  "summary",
+  "message",
+  "msg",
 ] as const;
 
 const SEVERITY_KEYS = ["severity", "severity_label", "severityName", "sev", "level", "urgency", "priority", "risk_level", "criticality", "risk_score"] as const;
-const SOURCE_IP_KEYS = ["src_ip", "source_ip", "srcip", "src_addr", "source_address", "sourceIp", "sourceIPAddress", "client_ip", "clientip", "remote_ip", "remote_addr", "attacker_ip", "source.ip", "src.ip", "client.ip", "src", "source"] as const;
-const DESTINATION_IP_KEYS = ["dst_ip", "dest_ip", "destination_ip", "dstip", "dst_addr", "destination_address", "destinationIp", "server_ip", "target_ip", "destination.ip", "dst.ip", "server.ip", "dst", "dest", "destination", "target"] as const;
-const USER_KEYS = ["user", "username", "user_name", "userName", "user.name", "account", "account_name", "accountName", "src_user", "actor", "actor.name", "principal", "login"] as const;
-const HOST_KEYS = ["host", "hostname", "host_name", "hostName", "host.name", "computer", "computer_name", "computerName", "device", "device_name", "deviceName", "machine", "dest_host", "endpoint"] as const;
-const TIME_KEYS = ["@timestamp", "timestamp", "time", "ts", "event_time", "eventTime", "created_at", "createdAt", "createdDateTime", "date", "datetime", "detected_at"] as const;
+const SOURCE_IP_KEYS = [
+  "src_ip",
+  "source_ip",
+  "srcip",
+  "src_addr",
+  "source_address",
+  "sourceIp",
+  "sourceIPAddress",
+  "client_ip",
+  "clientip",
+  "remote_ip",
+  "remote_addr",
+  "attacker_ip",
+  "source.ip",
+  "src.ip",
+  "client.ip",
+  "src",
+  "source",
+] as const;
+const DESTINATION_IP_KEYS = [
+  "dst_ip",
+  "dest_ip",
+  "destination_ip",
+  "dstip",
+  "dst_addr",
+  "destination_address",
+  "destinationIp",
+  "server_ip",
+  "target_ip",
+  "destination.ip",
+  "dst.ip",
+  "server.ip",
+  "dst",
+  "dest",
+  "destination",
+  "target",
+] as const;
+const USER_KEYS = [
+  "user",
+  "username",
+  "user_name",
+  "userName",
+  "user.name",
+  "account",
+  "account_name",
+  "accountName",
+  "src_user",
+  "actor",
+  "actor.name",
+  "principal",
+  "login",
+] as const;
+const HOST_KEYS = [
+  "host",
+  "hostname",
+  "host_name",
+  "hostName",
+  "host.name",
+  "computer",
+  "computer_name",
+  "computerName",
+  "device",
+  "device_name",
+  "deviceName",
+  "machine",
+  "dest_host",
+  "endpoint",
+] as const;
+const TIME_KEYS = [
+  "@timestamp",
+  "timestamp",
+  "time",
+  "ts",
+  "event_time",
+  "eventTime",
+  "created_at",
+  "createdAt",
+  "createdDateTime",
+  "date",
+  "datetime",
+  "detected_at",
+] as const;
 const DESCRIPTION_KEYS = ["description", "details", "summary", "message", "msg"] as const;
 
 // Key names that say "source/destination address" anywhere in the record (second pass, IP values only).
@@ -74,7 +170,7 @@ export const genericFormat: AlertFormat = {
   normalize(r) {
     const name = text(r, GENERIC_NAME_KEYS, 2048);
     if (!name) return invalid("unknown_format", `no text field named like an alert (${GENERIC_NAME_KEYS.join(", ")})`);
-    let severity = undefined;
+    let severity: ReturnType<typeof normalizeSeverity> | undefined;
     for (const key of SEVERITY_KEYS) {
       const v = readPath(r, key);
       // A bare priority number means opposite things in different tools (1 = most or least urgent): words only.
@@ -87,7 +183,11 @@ export const genericFormat: AlertFormat = {
     const timestamp = parseTime(timeValue);
     const fields: Record<string, unknown> = { ...r };
     if (timestamp === null && timeValue !== undefined) fields.timestamp_raw = timeValue;
-    const description = text(r, DESCRIPTION_KEYS.filter((k) => k !== name.key), 65536);
+    const description = text(
+      r,
+      DESCRIPTION_KEYS.filter((k) => k !== name.key),
+      65536,
+    );
     return ok({
       alert_id: null,
       alert_name: name.value,

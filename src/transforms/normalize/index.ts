@@ -65,7 +65,11 @@ export interface Normalizer {
  * Build the normalizer over a list of formats. A JSON object no format claims goes to `fallback` (the generic
  * format: triaged when some field names an alert), else it is unknown_format.
  */
-export function createNormalizer(limits: DecodeLimits, formats: readonly AlertFormat[] = defaultFormats, fallback: AlertFormat | null = genericFormat): Normalizer {
+export function createNormalizer(
+  limits: DecodeLimits,
+  formats: readonly AlertFormat[] = defaultFormats,
+  fallback: AlertFormat | null = genericFormat,
+): Normalizer {
   const names = formats.map((f) => f.name).join(", ");
   return {
     normalize(bytes, recordBytes) {
@@ -74,7 +78,11 @@ export function createNormalizer(limits: DecodeLimits, formats: readonly AlertFo
       const record = decoded.value;
       const format = formats.find((f) => safeDetect(f, record)) ?? (fallback && safeDetect(fallback, record) ? fallback : undefined);
       if (!format) {
-        return invalid("unknown_format", `record matches no known alert format (tried: ${names}) and no field names an alert (title, rule_name, name, signature, message, …); native records need alert_name`);
+        return invalid(
+          "unknown_format",
+          `record matches no known alert format (tried: ${names}) and no field names an alert (title, rule_name, name, signature, message, …); native ` +
+            `records need alert_name`,
+        );
       }
       return finish(format, record);
     },
@@ -109,7 +117,12 @@ export interface FormatCheck {
 }
 
 /** Detection walked step by step, for people writing a mapping: who claimed the record, and why the others did not. */
-export function checkRecord(bytes: Uint8Array, limits: DecodeLimits, formats: readonly AlertFormat[] = defaultFormats, fallback: AlertFormat | null = genericFormat): FormatCheck {
+export function checkRecord(
+  bytes: Uint8Array,
+  limits: DecodeLimits,
+  formats: readonly AlertFormat[] = defaultFormats,
+  fallback: AlertFormat | null = genericFormat,
+): FormatCheck {
   const decoded = decodeRecord(bytes, limits);
   if (!decoded.ok) return { format: null, result: decoded, declined: [] };
   const record = decoded.value;

@@ -32,7 +32,9 @@ export const prototypeLoginFormat: AlertFormat = {
       user,
       host: asText(r.host, 1024),
       timestamp: toIsoTimestamp(r.time),
-      description: `${failed} failed login(s) for ${user ?? "unknown user"} from ${sourceIp ?? "unknown IP"}${success ? ", then a successful login" : ""}${typeof r.location === "string" ? ` (${r.location})` : ""}`,
+      description:
+        `${failed} failed login(s) for ${user ?? "unknown user"} from ` +
+        `${sourceIp ?? "unknown IP"}${success ? ", then a successful login" : ""}${typeof r.location === "string" ? ` (${r.location})` : ""}`,
       fields,
       raw: r,
     });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "../../../src/config/load.js";
+import { type ConfigError, loadConfig } from "../../../src/config/load.js";
 import { modelConfigured, modelTiers } from "../../../src/config/model.js";
 import { createLogger } from "../../../src/telemetry/logger.js";
 import { createMetrics } from "../../../src/telemetry/metrics.js";
@@ -41,7 +41,11 @@ describe("model config", () => {
     const two = createClassifier({ config: tiersConfig, metrics, logger });
     expect(two).toBeInstanceOf(TieredClassifier);
     expect(two.name).toBe("openai+gemini");
-    const masked = createClassifier({ config: loadConfig({ MODEL_TIERS: "openai,gemini", OPENAI_MODEL: "m", GEMINI_API_KEY: "k", PSEUDONYMIZE: "true", PSEUDONYMIZE_SECRET: "x".repeat(40) }), metrics, logger });
+    const masked = createClassifier({
+      config: loadConfig({ MODEL_TIERS: "openai,gemini", OPENAI_MODEL: "m", GEMINI_API_KEY: "k", PSEUDONYMIZE: "true", PSEUDONYMIZE_SECRET: "x".repeat(40) }),
+      metrics,
+      logger,
+    });
     expect(masked).toBeInstanceOf(PseudonymizingClassifier);
     // The cache's staleness check: the one tier's model; off with two tiers (either model's answers are current).
     expect(modelVersionForCache(loadConfig({ MODEL_PROVIDER: "openai", OPENAI_MODEL: "llama3.1:8b" }))?.model).toBe("llama3.1:8b");

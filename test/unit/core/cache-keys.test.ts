@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import type { Alert } from "../../../src/core/alert.js";
 import { band, KeyDeriver, replaceWholeWords } from "../../../src/core/cache-keys.js";
-import type { EnrichedAlert } from "../../../src/core/ports.js";
+import type { EnrichedAlert } from "../../../src/core/ports/index.js";
 import { keyOptionsFrom } from "../../../src/transforms/classify/cache/index.js";
 import { alert, attackStream, cacheConfig, intel, item, referenceDecision } from "../transforms/classify/cache/support.js";
 
@@ -27,9 +27,16 @@ function spaced(value: unknown): unknown {
 
 const jsonLeaf = fc.oneof(fc.string({ maxLength: 20 }), fc.integer({ min: -1000, max: 100000 }), fc.boolean(), fc.constant(null));
 const jsonValue = fc.letrec((tie) => ({
-  value: fc.oneof({ depthSize: "small" }, jsonLeaf, fc.array(tie("value"), { maxLength: 3 }), fc.dictionary(fc.string({ minLength: 1, maxLength: 8 }), tie("value"), { maxKeys: 4 })),
+  value: fc.oneof(
+    { depthSize: "small" },
+    jsonLeaf,
+    fc.array(tie("value"), { maxLength: 3 }),
+    fc.dictionary(fc.string({ minLength: 1, maxLength: 8 }), tie("value"), { maxKeys: 4 }),
+  ),
 })).value;
-const fieldName = fc.stringMatching(/^[a-z][a-z_]{0,11}$/).filter((k) => !/(^|_)(id|uuid|guid|seq|sequence|offset|time|timestamp|ts|date|datetime|at)$/.test(k));
+const fieldName = fc
+  .stringMatching(/^[a-z][a-z_]{0,11}$/)
+  .filter((k) => !/(^|_)(id|uuid|guid|seq|sequence|offset|time|timestamp|ts|date|datetime|at)$/.test(k));
 const alertArb = fc.record({
   alert_name: fc.string({ minLength: 1, maxLength: 40 }).filter((s) => s.trim() !== ""),
   severity: fc.constantFrom("critical", "high", "medium", "low", "info" as const),
@@ -40,7 +47,10 @@ const alertArb = fc.record({
   fields: fc.dictionary(fieldName, jsonValue, { maxKeys: 6 }),
 });
 const enrichedArb = fc.tuple(alertArb, fc.option(fc.tuple(fc.integer({ min: 0, max: 100 }), fc.integer({ min: 0, max: 30 })), { nil: null })).map(
-  ([a, ti]): EnrichedAlert => ({ alert: alert({ ...a, fields: a.fields as Record<string, unknown> }), enrichment: ti && a.source_ip ? intel(ti[0], ti[1], a.source_ip) : null }),
+  ([a, ti]): EnrichedAlert => ({
+    alert: alert({ ...a, fields: a.fields as Record<string, unknown> }),
+    enrichment: ti && a.source_ip ? intel(ti[0], ti[1], a.source_ip) : null,
+  }),
 );
 
 function withAlert(e: EnrichedAlert, change: (a: Alert) => Alert): EnrichedAlert {
@@ -67,11 +77,22 @@ describe("cache keys", () => {
           alert_id: id,
           timestamp: when.toISOString(),
           raw: { anything: id },
-          fields: { ...a.fields, event_uuid: id, ingested_at: when.toISOString(), id, "@timestamp": when.getTime(), human_override: "FALSE_POSITIVE", nested: a.fields.nested === undefined ? undefined : a.fields.nested },
+          fields: {
+            ...a.fields,
+            event_uuid: id,
+            ingested_at: when.toISOString(),
+            id,
+            "@timestamp": when.getTime(),
+            human_override: "FALSE_POSITIVE",
+            nested: a.fields.nested === undefined ? undefined : a.fields.nested,
+          },
         }));
         const base = withAlert(e, (a) => ({ ...a, fields: { ...a.fields } }));
         if (changed.enrichment?.abuseipdb.status === "ok") {
-          changed.enrichment = { ...changed.enrichment, abuseipdb: { ...changed.enrichment.abuseipdb, cached: true, data: { ...changed.enrichment.abuseipdb.data, last_reported_at: when.toISOString() } } };
+          changed.enrichment = {
+            ...changed.enrichment,
+            abuseipdb: { ...changed.enrichment.abuseipdb, cached: true, data: { ...changed.enrichment.abuseipdb.data, last_reported_at: when.toISOString() } },
+          };
         }
         expect(keys.keys(changed)).toEqual(keys.keys(base));
       }),
@@ -82,7 +103,14 @@ describe("cache keys", () => {
     fc.assert(
       fc.property(enrichedArb, (e) => {
         const a = e.alert;
-        const noisy = withAlert(e, () => ({ ...a, alert_name: spaced(a.alert_name) as string, description: spaced(a.description) as string | null, user: spaced(a.user) as string | null, host: spaced(a.host) as string | null, fields: spaced(a.fields) as Record<string, unknown> }));
+        const noisy = withAlert(e, () => ({
+          ...a,
+          alert_name: spaced(a.alert_name) as string,
+          description: spaced(a.description) as string | null,
+          user: spaced(a.user) as string | null,
+          host: spaced(a.host) as string | null,
+          fields: spaced(a.fields) as Record<string, unknown>,
+        }));
         expect(keys.keys(noisy)).toEqual(keys.keys(e));
       }),
     );
@@ -93,11 +121,24 @@ describe("cache keys", () => {
       ["severity", (e) => withAlert(e, (a) => ({ ...a, severity: a.severity === "critical" ? "low" : "critical" }))],
       ["rule name", (e) => withAlert(e, (a) => ({ ...a, alert_name: `${a.alert_name} (variant)` }))],
       ["source IP", (e) => withAlert(e, (a) => ({ ...a, source_ip: a.source_ip === "203.0.113.99" ? "203.0.113.98" : "203.0.113.99" }))],
-      ["failed logins across a bucket edge", (e) => withAlert(e, (a) => ({ ...a, fields: { ...a.fields, failed_logins: a.fields.failed_logins === 9 ? 10 : 9 } }))],
+      [
+        "failed logins across a bucket edge",
+        (e) => withAlert(e, (a) => ({ ...a, fields: { ...a.fields, failed_logins: a.fields.failed_logins === 9 ? 10 : 9 } })),
+      ],
       ["login success", (e) => withAlert(e, (a) => ({ ...a, fields: { ...a.fields, success: a.fields.success !== true } }))],
       ["privileged user", (e) => withAlert(e, (a) => ({ ...a, user: ["admin", "svc-backup", "CORP\\root"].includes(a.user ?? "") ? "alice" : "admin" }))],
       ["asset role", (e) => withAlert(e, (a) => ({ ...a, host: a.host === "dc-01" ? "ws-01" : "dc-01" }))],
-      ["AbuseIPDB band", (e) => ({ ...e, enrichment: intel(e.enrichment?.abuseipdb.status === "ok" && e.enrichment.abuseipdb.data.abuse_confidence_score >= 75 ? 10 : 80, 0, e.alert.source_ip ?? "203.0.113.7") })],
+      [
+        "AbuseIPDB band",
+        (e) => ({
+          ...e,
+          enrichment: intel(
+            e.enrichment?.abuseipdb.status === "ok" && e.enrichment.abuseipdb.data.abuse_confidence_score >= 75 ? 10 : 80,
+            0,
+            e.alert.source_ip ?? "203.0.113.7",
+          ),
+        }),
+      ],
     ];
     fc.assert(
       fc.property(enrichedArb, fc.constantFrom(...changes), (e, [, change]) => {
@@ -111,10 +152,24 @@ describe("cache keys", () => {
 
   it("share a pattern key across occurrence details: counts in one bucket, other users and hosts of the same class", () => {
     const a = item({ alert_id: "a", fields: { failed_logins: 12, success: false } }, intel(80, 3));
-    const b = item({ alert_id: "b", user: "bob", host: "laptop-eng-12", fields: { failed_logins: 14, success: false }, description: "14 failed SSH logins for bob on laptop-eng-12 within 5 minutes" }, intel(85, 4));
+    const b = item(
+      {
+        alert_id: "b",
+        user: "bob",
+        host: "laptop-eng-12",
+        fields: { failed_logins: 14, success: false },
+        description: "14 failed SSH logins for bob on laptop-eng-12 within 5 minutes",
+      },
+      intel(85, 4),
+    );
     expect(keys.pattern(b)).toBe(keys.pattern(a));
     expect(keys.exact(b)).not.toBe(keys.exact(a));
-    expect(keys.signature(a)).toMatchObject({ user: "user", asset: "workstation", fields: { failed_logins: "10..30", success: false }, desc: "{n:10..30} failed ssh logins for {user} on {host} within {n:3..10} minutes" });
+    expect(keys.signature(a)).toMatchObject({
+      user: "user",
+      asset: "workstation",
+      fields: { failed_logins: "10..30", success: false },
+      desc: "{n:10..30} failed ssh logins for {user} on {host} within {n:3..10} minutes",
+    });
     // The prototype's 8 vs 9 failed logins from the same attacker: one pattern.
     const eight = item({ fields: { failed_logins: 8 } });
     expect(keys.pattern(item({ alert_id: "x", fields: { failed_logins: 9 } }))).toBe(keys.pattern(eight));
@@ -124,7 +179,9 @@ describe("cache keys", () => {
     const sig = (over: Partial<Alert>) => keys.signature(item(over));
     expect(sig({ fields: { dest_port: 22 } }).fields).toMatchObject({ dest_port: 22 });
     expect(sig({ description: "T1110 via CVE-2021-44228 on port 22 from ws-3" }).desc).toBe("t1110 via cve-2021-44228 on port 22 from ws-3");
-    expect(sig({ description: "seen at 2026-11-23T08:00:00Z and 09:12:44 from 1.2.3.4, id 9f86d081884c7d65" }).desc).toBe("seen at {time} and {time} from {ip}, id {hex}");
+    expect(sig({ description: "seen at 2026-11-23T08:00:00Z and 09:12:44 from 1.2.3.4, id 9f86d081884c7d65" }).desc).toBe(
+      "seen at {time} and {time} from {ip}, id {hex}",
+    );
   });
 
   it("put the guard thresholds on band edges, so the guard decides the same for a whole pattern", () => {
@@ -143,7 +200,16 @@ describe("cache keys", () => {
     // The agreement oracle of the integration test and the benchmark, over a stream built to vary every feature it reads.
     const stream = attackStream({ count: 4000, attackers: 300, seed: 11 });
     const extra = Array.from({ length: 600 }, (_, i) =>
-      item({ alert_id: `P-${i}`, alert_name: ["Failed login", "Successful login after brute force", "Scheduled backup ran"][i % 3]!, severity: (["low", "info", "medium", "high"] as const)[i % 4]!, user: i % 5 === 0 ? null : `u${i % 7}`, fields: { failed_logins: i % 40, success: i % 3 === 0, location: ["Office", "VPN"][i % 2] } }, i % 4 === 0 ? null : intel((i * 7) % 101, i % 13, "45.155.205.233")),
+      item(
+        {
+          alert_id: `P-${i}`,
+          alert_name: ["Failed login", "Successful login after brute force", "Scheduled backup ran"][i % 3]!,
+          severity: (["low", "info", "medium", "high"] as const)[i % 4]!,
+          user: i % 5 === 0 ? null : `u${i % 7}`,
+          fields: { failed_logins: i % 40, success: i % 3 === 0, location: ["Office", "VPN"][i % 2] },
+        },
+        i % 4 === 0 ? null : intel((i * 7) % 101, i % 13, "45.155.205.233"),
+      ),
     );
     const byPattern = new Map<string, string>();
     let groups = 0;
@@ -179,7 +245,19 @@ describe("cache keys and field names an attacker chooses", () => {
   });
 
   it("volatile names still hide times, UUIDs, hex and numeric ids, counters and opaque tokens", () => {
-    const shaped = ["2026-12-01T10:00:00.123Z", "2026-12-01 10:00:00", "Tue, 01 Dec 2026 10:00:00 GMT", "Dec 1 10:00:00", "01/Dec/2026:10:00:00 +0000", "3f2504e0-4f89-11d3-9a0c-0305e82c3301", "0x7fa3c2", "1764583200", 1764583200123, "req_8f3a91", "CHG-4411"];
+    const shaped = [
+      "2026-12-01T10:00:00.123Z",
+      "2026-12-01 10:00:00",
+      "Tue, 01 Dec 2026 10:00:00 GMT",
+      "Dec 1 10:00:00",
+      "01/Dec/2026:10:00:00 +0000",
+      "3f2504e0-4f89-11d3-9a0c-0305e82c3301",
+      "0x7fa3c2",
+      "1764583200",
+      1764583200123,
+      "req_8f3a91",
+      "CHG-4411",
+    ];
     for (const v of shaped) {
       expect(keys.keys(withFields({ created_at: v, request_id: v, headers: { trace_id: v } })), String(v)).toEqual(keys.keys(withFields({ headers: {} })));
     }
@@ -192,8 +270,21 @@ describe("cache keys and field names an attacker chooses", () => {
       expect(keys.pattern(hostile), name).not.toBe(keys.pattern(base));
       expect(keys.viewer.view(hostile).fields[name], name).toBe(log4shell);
     }
-    const repeated = item({ alert_name: "Failed password", description: "Failed password for root from 203.0.113.9 port 22", fields: { path: "/login", status: 200, raw: JSON.stringify({ path: "/login", status: 200, ts: "2026-12-01T10:00:00Z" }), full_log: "Failed password for root from 203.0.113.9 port 22" } });
-    const bare = item({ alert_name: "Failed password", description: "Failed password for root from 203.0.113.9 port 22", fields: { path: "/login", status: 200 } });
+    const repeated = item({
+      alert_name: "Failed password",
+      description: "Failed password for root from 203.0.113.9 port 22",
+      fields: {
+        path: "/login",
+        status: 200,
+        raw: JSON.stringify({ path: "/login", status: 200, ts: "2026-12-01T10:00:00Z" }),
+        full_log: "Failed password for root from 203.0.113.9 port 22",
+      },
+    });
+    const bare = item({
+      alert_name: "Failed password",
+      description: "Failed password for root from 203.0.113.9 port 22",
+      fields: { path: "/login", status: 200 },
+    });
     expect(keys.keys(repeated)).toEqual(keys.keys(bare));
     expect(Object.keys(keys.viewer.view(repeated).fields)).toEqual(["path", "status"]);
   });
@@ -218,8 +309,14 @@ describe("cache keys and field names an attacker chooses", () => {
 
 describe("replaceWholeWords", () => {
   it("replaces whole names only: not inside longer hosts, dotted names, addresses or placeholders", () => {
-    const pairs = [["ws-1", "{host}"], ["1.2.3.4", "{src}"], ["user", "{user}"]] as const;
-    expect(replaceWholeWords("ws-1 ws-12 ws-1.corp (ws-1) 1.2.3.4 11.2.3.4 1.2.3.45 user {user} users", pairs)).toBe("{host} ws-12 ws-1.corp ({host}) {src} 11.2.3.4 1.2.3.45 {user} {user} users");
+    const pairs = [
+      ["ws-1", "{host}"],
+      ["1.2.3.4", "{src}"],
+      ["user", "{user}"],
+    ] as const;
+    expect(replaceWholeWords("ws-1 ws-12 ws-1.corp (ws-1) 1.2.3.4 11.2.3.4 1.2.3.45 user {user} users", pairs)).toBe(
+      "{host} ws-12 ws-1.corp ({host}) {src} 11.2.3.4 1.2.3.45 {user} {user} users",
+    );
     expect(replaceWholeWords("Reset credentials for Erin; erin's session", [["erin", "bob"]], true)).toBe("Reset credentials for bob; bob's session");
   });
 });
@@ -228,7 +325,20 @@ describe("band", () => {
   it("buckets by the edges, zero alone, powers of ten above the last edge", () => {
     const edges = [1, 3, 10, 30, 100, 1000];
     expect([0, 0.5, 1, 2, 3, 9, 10, 29, 30, 999, 1000, 9999, 10000, -12].map((n) => band(n, edges, true))).toEqual([
-      "0", "<1", "1..3", "1..3", "3..10", "3..10", "10..30", "10..30", "30..100", "100..1000", ">=1000:e3", ">=1000:e3", ">=1000:e4", "-10..30",
+      "0",
+      "<1",
+      "1..3",
+      "1..3",
+      "3..10",
+      "3..10",
+      "10..30",
+      "10..30",
+      "30..100",
+      "100..1000",
+      ">=1000:e3",
+      ">=1000:e3",
+      ">=1000:e4",
+      "-10..30",
     ]);
     expect(band(100, [25, 75, 90], false)).toBe(">=90");
   });

@@ -151,7 +151,11 @@ describe("deploy/k8s", () => {
     expect(service.spec.selector).toEqual(deployment.spec.selector.matchLabels);
     expect(deployment.spec.template.metadata.labels).toMatchObject(deployment.spec.selector.matchLabels);
     expect(service.spec.ports).toEqual([{ name: "metrics", port: loadConfig(env).HTTP_PORT, targetPort: "metrics", protocol: "TCP" }]);
-    expect(service.metadata.annotations).toEqual({ "prometheus.io/scrape": "true", "prometheus.io/port": String(loadConfig(env).HTTP_PORT), "prometheus.io/path": "/metrics" });
+    expect(service.metadata.annotations).toEqual({
+      "prometheus.io/scrape": "true",
+      "prometheus.io/port": String(loadConfig(env).HTTP_PORT),
+      "prometheus.io/path": "/metrics",
+    });
   });
 
   it("lets voluntary disruptions take one pod at a time", () => {

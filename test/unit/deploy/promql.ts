@@ -21,7 +21,11 @@ export function promqlRefs(expr: string): PromqlRefs {
   });
   rest = rest.replace(/\[[^\]]*\]/g, " ");
   rest = rest.replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)/g, (_, _kw, list: string) => {
-    for (const name of list.split(",").map((s) => s.trim()).filter(Boolean)) labels.add(name);
+    for (const name of list
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean))
+      labels.add(name);
     return " ";
   });
   const metrics = new Set<string>();
@@ -41,7 +45,7 @@ export const TARGET_LABELS = ["job", "instance"] as const;
 export async function exportedSeries(): Promise<Map<string, Set<string>>> {
   const { registry } = createMetrics({ defaultMetrics: true });
   const series = new Map<string, Set<string>>([["up", new Set()]]);
-  const labelNamesOf = (name: string) => new Set<string>(((registry.getSingleMetric(name) as unknown as { labelNames?: string[] }).labelNames ?? []));
+  const labelNamesOf = (name: string) => new Set<string>((registry.getSingleMetric(name) as unknown as { labelNames?: string[] }).labelNames ?? []);
   for (const metric of await registry.getMetricsAsJSON()) {
     const names = labelNamesOf(metric.name);
     const type = String(metric.type);

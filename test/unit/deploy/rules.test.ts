@@ -61,7 +61,8 @@ describe("Prometheus alerting rules", () => {
   });
 
   it("alert on each failure the service can report", () => {
-    const watching = (metric: string, matcher = "") => rules.filter((r) => promqlRefs(r.expr).metrics.includes(metric) && r.expr.includes(matcher)).map((r) => r.alert);
+    const watching = (metric: string, matcher = "") =>
+      rules.filter((r) => promqlRefs(r.expr).metrics.includes(metric) && r.expr.includes(matcher)).map((r) => r.alert);
     expect(watching("up")).not.toEqual([]);
     expect(watching("triage_ready")).not.toEqual([]);
     expect(watching("triage_consumer_lag", "deriv(")).not.toEqual([]);
@@ -93,7 +94,9 @@ describe("prometheus.yml", () => {
   });
 
   it("scrapes /metrics of the compose service as job triage, on HTTP_PORT", () => {
-    const job = (config.scrape_configs as { job_name: string; metrics_path?: string; static_configs: { targets: string[] }[] }[]).find((j) => j.job_name === "triage");
+    const job = (config.scrape_configs as { job_name: string; metrics_path?: string; static_configs: { targets: string[] }[] }[]).find(
+      (j) => j.job_name === "triage",
+    );
     expect(job?.metrics_path ?? "/metrics").toBe("/metrics");
     const port = compose.services.triage.environment.HTTP_PORT;
     expect(port).toBe(optionDefault("HTTP_PORT"));

@@ -23,7 +23,11 @@ export function readYaml(path: string): Record<string, any> {
 export const optionNames = new Set(Object.keys(options));
 
 /** Options documented as secrets (API keys, tokens): they belong in a Secret / .env, never in plain config. */
-export const secretOptionNames = new Set(Object.entries(options).filter(([, o]) => (o.doc as { secret?: boolean }).secret).map(([name]) => name));
+export const secretOptionNames = new Set(
+  Object.entries(options)
+    .filter(([, o]) => (o.doc as { secret?: boolean }).secret)
+    .map(([name]) => name),
+);
 
 /** An option's documented default, as the schema states it. */
 export function optionDefault(name: string): string {

@@ -44,8 +44,20 @@ describe("FakeAbuseIpDb", () => {
     const r = await check(fake, bad!);
     expect(r.status).toBe(200);
     expect(Object.keys(r.json.data)).toEqual([
-      "ipAddress", "isPublic", "ipVersion", "isWhitelisted", "abuseConfidenceScore", "countryCode", "usageType", "isp", "domain",
-      "hostnames", "isTor", "totalReports", "numDistinctUsers", "lastReportedAt",
+      "ipAddress",
+      "isPublic",
+      "ipVersion",
+      "isWhitelisted",
+      "abuseConfidenceScore",
+      "countryCode",
+      "usageType",
+      "isp",
+      "domain",
+      "hostnames",
+      "isTor",
+      "totalReports",
+      "numDistinctUsers",
+      "lastReportedAt",
     ]);
     expect(r.json.data).toEqual(abuseIpDbRecord(bad!));
     expect(r.json.data.abuseConfidenceScore).toBeGreaterThanOrEqual(90);
@@ -59,8 +71,20 @@ describe("FakeAbuseIpDb", () => {
 
     const p = await check(fake, "10.1.2.3");
     expect(p.json.data).toEqual({
-      ipAddress: "10.1.2.3", isPublic: false, ipVersion: 4, isWhitelisted: false, abuseConfidenceScore: 0, countryCode: null,
-      usageType: "Reserved", isp: null, domain: null, hostnames: [], isTor: false, totalReports: 0, numDistinctUsers: 0, lastReportedAt: null,
+      ipAddress: "10.1.2.3",
+      isPublic: false,
+      ipVersion: 4,
+      isWhitelisted: false,
+      abuseConfidenceScore: 0,
+      countryCode: null,
+      usageType: "Reserved",
+      isp: null,
+      domain: null,
+      hostnames: [],
+      isTor: false,
+      totalReports: 0,
+      numDistinctUsers: 0,
+      lastReportedAt: null,
     });
     const v6 = await check(fake, "2001:db8::1");
     expect(v6.json.data.ipVersion).toBe(6);
@@ -84,7 +108,12 @@ describe("FakeAbuseIpDb", () => {
   it("answers 401 for a missing or wrong key, 422 for bad parameters (with source.parameter)", async () => {
     const fake = await startFake();
     const auth = {
-      errors: [{ detail: "Authentication failed. Your API key is either missing, incorrect, or revoked. Note: The APIv2 key differs from the APIv1 key.", status: 401 }],
+      errors: [
+        {
+          detail: "Authentication failed. Your API key is either missing, incorrect, or revoked. Note: The APIv2 key differs from the APIv1 key.",
+          status: 401,
+        },
+      ],
     };
     const wrong = await check(fake, "8.8.8.8", { key: "nope" });
     expect(wrong.status).toBe(401);
@@ -95,7 +124,13 @@ describe("FakeAbuseIpDb", () => {
     const bad = await check(fake, "999.1.1.1");
     expect(bad.status).toBe(422);
     expect(bad.json).toEqual({
-      errors: [{ detail: "The ip address must be a valid IPv4 or IPv6 address (e.g. 8.8.8.8 or 2001:4860:4860::8888).", status: 422, source: { parameter: "ipAddress" } }],
+      errors: [
+        {
+          detail: "The ip address must be a valid IPv4 or IPv6 address (e.g. 8.8.8.8 or 2001:4860:4860::8888).",
+          status: 422,
+          source: { parameter: "ipAddress" },
+        },
+      ],
     });
     const missing = await check(fake, null);
     expect(missing.json.errors[0].source).toEqual({ parameter: "ipAddress" });
@@ -118,7 +153,9 @@ describe("FakeAbuseIpDb", () => {
     now += 4_000;
     const r = await check(fake, "1.1.1.1");
     expect(r.status).toBe(429);
-    expect(r.json).toEqual({ errors: [{ detail: "Daily rate limit of 2 requests exceeded for this endpoint. See headers for additional details.", status: 429 }] });
+    expect(r.json).toEqual({
+      errors: [{ detail: "Daily rate limit of 2 requests exceeded for this endpoint. See headers for additional details.", status: 429 }],
+    });
     expect(r.headers.get("retry-after")).toBe("6");
     expect(r.headers.get("x-ratelimit-limit")).toBe("2");
     expect(r.headers.get("x-ratelimit-remaining")).toBe("0");
@@ -181,13 +218,19 @@ describe("FakeAbuseIpDb", () => {
     const fake = await FakeAbuseIpDb.start({ latencyMs: 30 });
     fake.failNext(2, "hang");
     const ac = new AbortController();
-    const aborted = check(fake, "8.8.8.8", { signal: ac.signal }).then(() => "answered", (e: Error) => e.name);
+    const aborted = check(fake, "8.8.8.8", { signal: ac.signal }).then(
+      () => "answered",
+      (e: Error) => e.name,
+    );
     await fake.waitFor((f) => f.hangs === 1);
     ac.abort();
     expect(await aborted).toBe("AbortError");
     await fake.waitFor((f) => f.inFlight === 0);
 
-    const hung = check(fake, "8.8.8.8").then(() => "answered", () => "failed");
+    const hung = check(fake, "8.8.8.8").then(
+      () => "answered",
+      () => "failed",
+    );
     await fake.waitFor((f) => f.hangs === 2);
     await fake.stop();
     expect(await hung).toBe("failed");

@@ -63,7 +63,11 @@ describe("FakeVirusTotal", () => {
   });
 
   it("applies per-IP overrides", async () => {
-    const fake = await startFake({ rpm: Infinity, classes: { "203.0.113.5": "malicious" }, records: { "203.0.113.6": { last_analysis_stats: { malicious: 3 }, reputation: -7 } } });
+    const fake = await startFake({
+      rpm: Infinity,
+      classes: { "203.0.113.5": "malicious" },
+      records: { "203.0.113.6": { last_analysis_stats: { malicious: 3 }, reputation: -7 } },
+    });
     expect((await lookup(fake, "203.0.113.5")).json.data.attributes.last_analysis_stats.malicious).toBeGreaterThanOrEqual(8);
     const o = (await lookup(fake, "203.0.113.6")).json.data.attributes;
     expect(o.last_analysis_stats.malicious).toBe(3);
@@ -109,7 +113,7 @@ describe("FakeVirusTotal", () => {
   });
 
   it("enforces the daily budget and can send Retry-After when asked", async () => {
-    let now = 3_000_000;
+    const now = 3_000_000;
     const fake = await startFake({ rpm: Infinity, daily: 2, dayMs: 20_000, clock: () => now, retryAfterHeader: true });
     await lookup(fake, "8.8.8.8");
     await lookup(fake, "8.8.4.4");
@@ -152,8 +156,14 @@ describe("FakeVirusTotal", () => {
   it("hang + stop: the request fails, no socket or timer is left", async () => {
     const fake = await FakeVirusTotal.start({ rpm: Infinity, latencyMs: 60_000 });
     fake.failNext(1, "hang");
-    const hung = lookup(fake, "8.8.8.8").then(() => "answered", () => "failed");
-    const slow = lookup(fake, "8.8.4.4").then(() => "answered", () => "failed");
+    const hung = lookup(fake, "8.8.8.8").then(
+      () => "answered",
+      () => "failed",
+    );
+    const slow = lookup(fake, "8.8.4.4").then(
+      () => "answered",
+      () => "failed",
+    );
     await fake.waitFor((f) => f.hangs === 1 && f.pendingTimers === 1);
     expect(fake.inFlight).toBe(2);
     expect(fake.maxConcurrent).toBe(2);

@@ -7,7 +7,14 @@ import { createMetrics } from "../../../src/telemetry/metrics.js";
 import { silentLogger } from "../../support/memory.js";
 
 function app(token: string | undefined) {
-  const a = createOpsServer({ host: "127.0.0.1", port: 0, registry: createMetrics({ defaultMetrics: false }).registry, notReady: () => [], logger: silentLogger, bodyLimitBytes: 65536 });
+  const a = createOpsServer({
+    host: "127.0.0.1",
+    port: 0,
+    registry: createMetrics({ defaultMetrics: false }).registry,
+    notReady: () => [],
+    logger: silentLogger,
+    bodyLimitBytes: 65536,
+  });
   a.post("/api/thing", { onRequest: apiGuard(token) }, async () => ({ ok: true }));
   return a;
 }
@@ -31,7 +38,8 @@ describe("apiGuard", () => {
   it("accepts the token with a case-insensitive Bearer scheme and rejects everything else", async () => {
     const a = app("s3cret-token");
     const json = { "content-type": "application/json" };
-    for (const auth of ["Bearer s3cret-token", "bearer s3cret-token", "BEARER   s3cret-token"]) expect((await call(a, { ...json, authorization: auth })).statusCode, auth).toBe(200);
+    for (const auth of ["Bearer s3cret-token", "bearer s3cret-token", "BEARER   s3cret-token"])
+      expect((await call(a, { ...json, authorization: auth })).statusCode, auth).toBe(200);
     for (const auth of ["Bearer s3cret-toke", "Bearer s3cret-token-longer", "Basic s3cret-token", "s3cret-token", "Bearer", ""]) {
       const res = await call(a, { ...json, authorization: auth });
       expect(res.statusCode, auth).toBe(401);
@@ -51,8 +59,16 @@ describe("apiGuard", () => {
   it("takes application/json (optionally with a UTF-8 charset) only: 415 for text/plain, forms and a missing type", async () => {
     const a = app("t");
     const auth = { authorization: "Bearer t" };
-    for (const type of ["application/json", "application/json; charset=utf-8", "Application/JSON;charset=UTF-8"]) expect((await call(a, { ...auth, "content-type": type })).statusCode, type).toBe(200);
-    for (const type of ["text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/json; charset=latin1", "application/jsonx"]) {
+    for (const type of ["application/json", "application/json; charset=utf-8", "Application/JSON;charset=UTF-8"])
+      expect((await call(a, { ...auth, "content-type": type })).statusCode, type).toBe(200);
+    for (const type of [
+      "text/plain",
+      "text/plain;charset=UTF-8",
+      "application/x-www-form-urlencoded",
+      "multipart/form-data; boundary=x",
+      "application/json; charset=latin1",
+      "application/jsonx",
+    ]) {
       const res = await call(a, { ...auth, "content-type": type });
       expect(res.statusCode, type).toBe(415);
       expect(res.json().error.code).toBe("unsupported_media_type");

@@ -12,21 +12,62 @@ const MEMORY = { answered: 0, spot_checks: 0, spot_check_disagreements: 0, agree
 function verdict(over: Partial<Verdict> & { name?: string } = {}): Verdict {
   const { name, ...rest } = over;
   return {
-    schema_version: "1.0", alert_id: "a", classification: "true_positive", severity: "high", confidence: 80, reasoning: "r", source: "llm",
-    recommended_actions: [], mitre_techniques: [], model: null, prompt_version: null, degraded: false, fallback_reason: null, learnable: true,
-    enrichment: null, received_at: "2026-01-01T00:00:00.000Z", classified_at: "2026-01-01T00:00:00.000Z",
-    alert: { alert_id: "a", alert_name: name ?? "rule", severity: "high", source_ip: null, destination_ip: null, user: null, host: null, timestamp: null, description: null, format: "native", fields: {} },
+    schema_version: "1.0",
+    alert_id: "a",
+    classification: "true_positive",
+    severity: "high",
+    confidence: 80,
+    reasoning: "r",
+    source: "llm",
+    recommended_actions: [],
+    mitre_techniques: [],
+    model: null,
+    prompt_version: null,
+    degraded: false,
+    fallback_reason: null,
+    learnable: true,
+    enrichment: null,
+    received_at: "2026-01-01T00:00:00.000Z",
+    classified_at: "2026-01-01T00:00:00.000Z",
+    alert: {
+      alert_id: "a",
+      alert_name: name ?? "rule",
+      severity: "high",
+      source_ip: null,
+      destination_ip: null,
+      user: null,
+      host: null,
+      timestamp: null,
+      description: null,
+      format: "native",
+      fields: {},
+    },
     ...rest,
   } as Verdict;
 }
 
 let pos = 0;
-const obs = (v: Verdict, label: unknown, latencyMs = 100): ObservedRecord => ({ position: pos++, origin: {}, outcome: { verdict: v }, label, receivedAtMs: 0, ackedAtMs: latencyMs });
+const obs = (v: Verdict, label: unknown, latencyMs = 100): ObservedRecord => ({
+  position: pos++,
+  origin: {},
+  outcome: { verdict: v },
+  label,
+  receivedAtMs: 0,
+  ackedAtMs: latencyMs,
+});
 
 function build(observations: ObservedRecord[], labelled = true, windowAlerts = 1000) {
   const c = new ReplayCollector({ labelled, windowAlerts });
   for (const o of observations) c.observe(o);
-  return buildReport({ collector: c, summary: { alerts: observations.length, model_calls: 2, cost_usd: 0.01 }, memory: MEMORY, memorySamples: [], labelField: labelled ? "grade" : null, input: "in.ndjson", generatedAt: new Date(0) });
+  return buildReport({
+    collector: c,
+    summary: { alerts: observations.length, model_calls: 2, cost_usd: 0.01 },
+    memory: MEMORY,
+    memorySamples: [],
+    labelField: labelled ? "grade" : null,
+    input: "in.ndjson",
+    generatedAt: new Date(0),
+  });
 }
 
 describe("report figures", () => {
@@ -42,7 +83,12 @@ describe("report figures", () => {
       obs(verdict({}), undefined),
       obs(verdict({}), "Duplicate"),
     ]);
-    expect(r.confusion_matrix!.counts).toEqual([[1, 1, 0], [1, 1, 0], [0, 1, 1], [0, 0, 0]]);
+    expect(r.confusion_matrix!.counts).toEqual([
+      [1, 1, 0],
+      [1, 1, 0],
+      [0, 1, 1],
+      [0, 0, 0],
+    ]);
     expect(r.classes![0]).toMatchObject({ class: "true_positive", support: 2, predicted: 2, recall: 0.5, precision: 0.5 });
     expect(r.classes!.find((c) => c.class === "false_positive")).toMatchObject({ predicted: 3, recall: 0.5, precision: 0.6667 }); // the dismissed attack is a wrong false_positive
     expect(r.agreement!.missed_attacks).toBe(1);
@@ -73,8 +119,19 @@ describe("report figures", () => {
 
   it("windows along the stream: asked vs answered without the model", () => {
     pos = 0;
-    const r = build([obs(verdict({ source: "llm" }), "TruePositive"), obs(verdict({ source: "cache:pattern" }), "TruePositive"), obs(verdict({ source: "llm" }), "TruePositive")], true, 2);
-    expect(r.stream.windows.map((w) => [w.asked, w.answered_without_model])).toEqual([[1, 1], [1, 0]]);
+    const r = build(
+      [
+        obs(verdict({ source: "llm" }), "TruePositive"),
+        obs(verdict({ source: "cache:pattern" }), "TruePositive"),
+        obs(verdict({ source: "llm" }), "TruePositive"),
+      ],
+      true,
+      2,
+    );
+    expect(r.stream.windows.map((w) => [w.asked, w.answered_without_model])).toEqual([
+      [1, 1],
+      [1, 0],
+    ]);
   });
 
   it("without labels the agreement parts are left out", () => {

@@ -11,7 +11,14 @@ beforeEach(() => {
 afterEach(() => vi.useRealTimers());
 
 function limiter(limits: ConstructorParameters<typeof MemoryQuotaStore>[0], throttled: string[]) {
-  return new RateLimiter({ name: "test", stage: "classify", concurrency: 10, store: new MemoryQuotaStore(limits), maxWaitMs: 600_000, onThrottled: (reason) => throttled.push(reason) });
+  return new RateLimiter({
+    name: "test",
+    stage: "classify",
+    concurrency: 10,
+    store: new MemoryQuotaStore(limits),
+    maxWaitMs: 600_000,
+    onThrottled: (reason) => throttled.push(reason),
+  });
 }
 
 describe("RateLimiter onThrottled", () => {
@@ -41,7 +48,14 @@ describe("RateLimiter onThrottled", () => {
 
   it("writes triage_limiter_throttled_total as the classifier wires it", async () => {
     const metrics = createMetrics({ defaultMetrics: false });
-    const l = new RateLimiter({ name: "gemini", stage: "classify", concurrency: 4, store: new MemoryQuotaStore({ rpm: 1, windowMs: 1000 }), maxWaitMs: 60_000, onThrottled: (reason) => metrics.limiterThrottled.inc({ limiter: "gemini", reason }) });
+    const l = new RateLimiter({
+      name: "gemini",
+      stage: "classify",
+      concurrency: 4,
+      store: new MemoryQuotaStore({ rpm: 1, windowMs: 1000 }),
+      maxWaitMs: 60_000,
+      onThrottled: (reason) => metrics.limiterThrottled.inc({ limiter: "gemini", reason }),
+    });
     const jobs = [l.run(1, async () => {}), l.run(1, async () => {}), l.run(1, async () => {})];
     await vi.advanceTimersByTimeAsync(5_000);
     await Promise.all(jobs);

@@ -1,7 +1,7 @@
 import { createServer, type Server, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { openCaches } from "../../../src/resources/cache.js";
-import { connectRedis } from "../../../src/resources/redis-quota-store.js";
+import { connectRedis } from "../../../src/resources/redis.js";
 
 const servers: Server[] = [];
 const sockets: Socket[] = [];

@@ -35,7 +35,12 @@ describe("SQLite Keyv store (node:sqlite)", () => {
     expect(await kv.set("a", { score: 97 })).toBe(true);
     expect(await kv.get("a")).toEqual({ score: 97 });
     expect(await kv.get("missing")).toBeUndefined();
-    expect(await kv.setMany([{ key: "b", value: 1 }, { key: "c", value: "two" }])).toEqual([true, true]);
+    expect(
+      await kv.setMany([
+        { key: "b", value: 1 },
+        { key: "c", value: "two" },
+      ]),
+    ).toEqual([true, true]);
     expect(await kv.getMany(["a", "b", "nope", "c"])).toEqual([{ score: 97 }, 1, undefined, "two"]);
     expect(await kv.has("b")).toBe(true);
     expect(await kv.delete("b")).toBe(true);
@@ -56,7 +61,12 @@ describe("SQLite Keyv store (node:sqlite)", () => {
     expect(await store.getMany(["ti:short", "ti:forever"])).toEqual([undefined, "v2"]);
     await store.set("ti:other", "v3", 10); // a write purges what has expired
     const raw = new DatabaseSync(join(dir, "ttl.sqlite"));
-    expect(raw.prepare("SELECT key FROM triage_cache ORDER BY key").all().map((r) => r.key)).toEqual(["ti:forever", "ti:other"]);
+    expect(
+      raw
+        .prepare("SELECT key FROM triage_cache ORDER BY key")
+        .all()
+        .map((r) => r.key),
+    ).toEqual(["ti:forever", "ti:other"]);
     raw.close();
   });
 
@@ -98,7 +108,10 @@ describe("SQLite Keyv store (node:sqlite)", () => {
     const holder = new DatabaseSync(join(dir, "busy.sqlite"));
     holder.exec("BEGIN IMMEDIATE"); // another connection holds the write lock
     let settled = false;
-    const write = store.set("ti:k", "v").then((r) => ((settled = true), r));
+    const write = store.set("ti:k", "v").then((r) => {
+      settled = true;
+      return r;
+    });
     await new Promise((r) => setImmediate(r));
     expect(settled).toBe(false); // blocked on the lock, retrying
     holder.exec("COMMIT");
@@ -111,7 +124,13 @@ describe("SQLite Keyv store (node:sqlite)", () => {
     const db = await open("stuck.sqlite", { busyTimeoutMs: 1, busyAttempts: 1 });
     const holder = new DatabaseSync(join(dir, "stuck.sqlite"));
     holder.exec("BEGIN IMMEDIATE");
-    const err = await db.store().set("ti:k", "v").then(() => undefined, (e: unknown) => e);
+    const err = await db
+      .store()
+      .set("ti:k", "v")
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     holder.exec("ROLLBACK");
     holder.close();
     expect(isBusy(err)).toBe(true);

@@ -2,13 +2,19 @@ import { createHash } from "node:crypto";
 import { isUtf8 } from "node:buffer";
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import type { DeadLetter } from "../../../src/core/ports.js";
-import type { OutgoingMessage, StreamProducer } from "../../../src/resources/kafka.js";
+import type { DeadLetter, OutgoingMessage, StreamProducer } from "../../../src/core/ports/index.js";
 import { boundValue, deadLetterHeaders, deadLetterJson } from "../../../src/sinks/dead-letter.js";
 import { kafkaDeadLetterSink } from "../../../src/sinks/kafka.js";
 
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
-const letter = (value: Buffer | null, extra: Partial<DeadLetter> = {}): DeadLetter => ({ value, code: "record_too_large", message: "too big", origin: { topic: "in", partition: 0, offset: "7" }, failedAtMs: 0, ...extra });
+const letter = (value: Buffer | null, extra: Partial<DeadLetter> = {}): DeadLetter => ({
+  value,
+  code: "record_too_large",
+  message: "too big",
+  origin: { topic: "in", partition: 0, offset: "7" },
+  failedAtMs: 0,
+  ...extra,
+});
 
 describe("boundValue", () => {
   it("keeps a value within the bound whole, with its size and SHA-256", () => {
@@ -58,7 +64,13 @@ describe("dead-letter headers and NDJSON", () => {
   it("headers carry the original size, SHA-256 and whether the value was cut", () => {
     const v = Buffer.alloc(5000, 0x61);
     const h = deadLetterHeaders(letter(v), boundValue(letter(v), 1024));
-    expect(h).toMatchObject({ "triage-error-code": "record_too_large", "triage-original-bytes": "5000", "triage-original-sha256": sha(v), "triage-truncated": "true", "triage-source-offset": "7" });
+    expect(h).toMatchObject({
+      "triage-error-code": "record_too_large",
+      "triage-original-bytes": "5000",
+      "triage-original-sha256": sha(v),
+      "triage-truncated": "true",
+      "triage-source-offset": "7",
+    });
   });
 
   it("the file-mode dead letter says when its original bytes were cut, with their real size and SHA-256", () => {
@@ -84,13 +96,21 @@ describe("kafkaDeadLetterSink", () => {
 
 describe("request sizes", () => {
   const realBytes = (m: OutgoingMessage) =>
-    Buffer.byteLength(m.value ?? "") + Buffer.byteLength(m.key ?? "") + Object.entries(m.headers ?? {}).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
+    Buffer.byteLength(m.value ?? "") +
+    Buffer.byteLength(m.key ?? "") +
+    Object.entries(m.headers ?? {}).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
 
   it("counts header and multi-byte bytes, so no request of many dead letters outgrows 512 KiB", async () => {
     const requests: number[] = [];
-    const producer: StreamProducer = { send: async (_t, m) => void requests.push(m.reduce((n, x) => n + realBytes(x), 0)), disconnect: async () => {}, isConnected: () => true };
+    const producer: StreamProducer = {
+      send: async (_t, m) => void requests.push(m.reduce((n, x) => n + realBytes(x), 0)),
+      disconnect: async () => {},
+      isConnected: () => true,
+    };
     // Small values with long, non-ASCII reasons: header bytes dominate.
-    const letters = Array.from({ length: 2000 }, (_, i) => letter(Buffer.from(`{"n":${i}}`), { code: "invalid_field", message: `severity "${"é".repeat(600)}" is not a known word` }));
+    const letters = Array.from({ length: 2000 }, (_, i) =>
+      letter(Buffer.from(`{"n":${i}}`), { code: "invalid_field", message: `severity "${"é".repeat(600)}" is not a known word` }),
+    );
     await kafkaDeadLetterSink(producer, "dlq", { maxValueBytes: 4096 }).write(letters);
     expect(requests.length).toBeGreaterThan(1);
     expect(Math.max(...requests)).toBeLessThanOrEqual(512 * 1024);

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import type { Alert } from "../../../src/core/alert.js";
 import { TriageError } from "../../../src/core/errors.js";
 import { VERDICT_SCHEMA_VERSION, type Verdict } from "../../../src/core/verdict.js";
-import type { OutgoingMessage, StreamProducer } from "../../../src/resources/kafka.js";
+import type { OutgoingMessage, StreamProducer } from "../../../src/core/ports/index.js";
 import { toVerdict } from "../../../src/pipeline.js";
 import { CoalescingSender, encodeVerdict, kafkaVerdictSink } from "../../../src/sinks/kafka.js";
 import { decideByRules } from "../../../src/transforms/classify/rules.js";
@@ -92,7 +92,13 @@ describe("CoalescingSender", () => {
       producer.requests[n - 1]!.settle.resolve();
     }
     await sent;
-    expect(producer.requests.map((r) => values(r.messages))).toEqual([["m0", "m1"], ["m2", "m3"], ["m4", "m5"], ["m6", "m7"], ["m8", "m9"]]);
+    expect(producer.requests.map((r) => values(r.messages))).toEqual([
+      ["m0", "m1"],
+      ["m2", "m3"],
+      ["m4", "m5"],
+      ["m6", "m7"],
+      ["m8", "m9"],
+    ]);
     for (const r of producer.requests) expect(r.messages.reduce((n, m) => n + String(m.value).length, 0)).toBeLessThanOrEqual(512 * 1024);
   });
 
@@ -109,7 +115,19 @@ describe("CoalescingSender", () => {
   });
 });
 
-const alert: Alert = { alert_id: "A-1", alert_name: "Mimikatz detected", severity: "high", source_ip: null, destination_ip: null, user: "bob", host: "ws-1", timestamp: null, description: "lsass access", format: "native", fields: {} };
+const alert: Alert = {
+  alert_id: "A-1",
+  alert_name: "Mimikatz detected",
+  severity: "high",
+  source_ip: null,
+  destination_ip: null,
+  user: "bob",
+  host: "ws-1",
+  timestamp: null,
+  description: "lsass access",
+  format: "native",
+  fields: {},
+};
 const verdict = (over: Partial<Alert> = {}): Verdict => {
   const a = { ...alert, ...over };
   return toVerdict({ alert: a, enrichment: null }, decideByRules({ alert: a, enrichment: null }), 0, "2025-11-23T10:00:02.000Z");

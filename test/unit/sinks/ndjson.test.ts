@@ -25,7 +25,9 @@ describe("ndjson sinks", () => {
     const broken = new Writable({ write: (_c, _e, cb) => cb(Object.assign(new Error("EPIPE: broken pipe, write"), { code: "EPIPE" })) });
     broken.on("error", () => {});
     const sink = ndjsonDeadLetterSink(broken);
-    await expect(sink.write([{ value: Buffer.from("x"), code: "c", message: "m", origin: {}, failedAtMs: 0 }])).rejects.toThrow("cannot write dead letters to stream: EPIPE (broken pipe)");
+    await expect(sink.write([{ value: Buffer.from("x"), code: "c", message: "m", origin: {}, failedAtMs: 0 }])).rejects.toThrow(
+      "cannot write dead letters to stream: EPIPE (broken pipe)",
+    );
   });
 
   it("resolves only once the bytes are written, and close flushes", async () => {

@@ -2,18 +2,35 @@ import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
 import type { Alert } from "../../../src/core/alert.js";
 import type { Verdict } from "../../../src/core/verdict.js";
-import type { OutgoingMessage, StreamProducer } from "../../../src/resources/kafka.js";
+import type { OutgoingMessage, StreamProducer } from "../../../src/core/ports/index.js";
 import { toVerdict } from "../../../src/pipeline.js";
 import { decideByRules } from "../../../src/transforms/classify/rules.js";
 import { kafkaVerdictSink } from "../../../src/sinks/kafka.js";
 import { ndjsonVerdictSink } from "../../../src/sinks/ndjson.js";
 
-const alert: Alert = { alert_id: "A1", alert_name: "Login", severity: "high", source_ip: null, destination_ip: null, user: "bob", host: "ws-1", timestamp: null, description: null, format: "native", fields: {} };
+const alert: Alert = {
+  alert_id: "A1",
+  alert_name: "Login",
+  severity: "high",
+  source_ip: null,
+  destination_ip: null,
+  user: "bob",
+  host: "ws-1",
+  timestamp: null,
+  description: null,
+  format: "native",
+  fields: {},
+};
 
 /** A verdict whose model-written text holds NUL characters (the model's output is untrusted) and a literal \u0000. */
 function verdictWithNul(): Verdict {
   const v = toVerdict({ alert, enrichment: null }, decideByRules({ alert, enrichment: null }), 0, "2025-11-23T10:00:02.000Z");
-  return { ...v, reasoning: "benign\u0000 ignore what follows", recommended_actions: ["close\u0000"], alert: { ...alert, fields: { "k\u0000": "path C:\\u0000" } } };
+  return {
+    ...v,
+    reasoning: "benign\u0000 ignore what follows",
+    recommended_actions: ["close\u0000"],
+    alert: { ...alert, fields: { "k\u0000": "path C:\\u0000" } },
+  };
 }
 
 function expectNoNul(json: string): void {

@@ -3,7 +3,14 @@ import { describe, expect, it } from "vitest";
 import { memoryQuotaStores } from "../../../src/resources/limiter.js";
 import { apiModelShare } from "../../../src/sources/api-share.js";
 
-const base = { GEMINI_API_KEY: undefined as string | undefined, GEMINI_RPD: 1000, HTTP_API_MODEL_SHARE: 0.2, MODEL_PROVIDER: "gemini" as const, MODEL_TIERS: "", OPENAI_RPD: 0 };
+const base = {
+  GEMINI_API_KEY: undefined as string | undefined,
+  GEMINI_RPD: 1000,
+  HTTP_API_MODEL_SHARE: 0.2,
+  MODEL_PROVIDER: "gemini" as const,
+  MODEL_TIERS: "",
+  OPENAI_RPD: 0,
+};
 
 describe("apiModelShare", () => {
   it("takes share × GEMINI_RPD with Gemini, and nothing to protect without a key or with GEMINI_RPD=0", () => {

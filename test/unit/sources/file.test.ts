@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { PassThrough, Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
-import type { RecordIntake, SourceRecord } from "../../../src/core/ports.js";
+import type { RecordIntake, SourceRecord } from "../../../src/core/ports/index.js";
 import { LineSource } from "../../../src/sources/file.js";
 import { createNormalizer } from "../../../src/transforms/normalize/index.js";
 import { loadConfig } from "../../../src/config/load.js";
@@ -23,11 +23,13 @@ function hugeThenSmall(): { stream: Readable; hugeBytes: number; hugeSha256: str
   for (let i = 0; i < 50; i++) hash.update(chunk);
   hash.update('"}');
   const hugeBytes = head.length + 50 * chunk.length + 2;
-  const stream = Readable.from((function* () {
-    yield head;
-    for (let i = 0; i < 50; i++) yield chunk;
-    yield tail;
-  })());
+  const stream = Readable.from(
+    (function* () {
+      yield head;
+      for (let i = 0; i < 50; i++) yield chunk;
+      yield tail;
+    })(),
+  );
   return { stream, hugeBytes, hugeSha256: hash.digest("hex") };
 }
 
@@ -82,7 +84,13 @@ describe("a 50 MiB line through the file-mode pipeline", () => {
     const read = (s: PassThrough) => {
       const chunks: Buffer[] = [];
       s.on("data", (c: Buffer) => chunks.push(c));
-      return () => Buffer.concat(chunks).toString("utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+      return () =>
+        Buffer.concat(chunks)
+          .toString("utf8")
+          .trim()
+          .split("\n")
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as Record<string, unknown>);
     };
     const verdicts = read(out);
     const letters = read(dlq);
@@ -92,7 +100,14 @@ describe("a 50 MiB line through the file-mode pipeline", () => {
     await service.stop("input exhausted");
     expect(verdicts()).toHaveLength(1);
     const [letter] = letters();
-    expect(letter).toMatchObject({ error_code: "record_too_large", error_message: `record is ${hugeBytes} bytes, above MAX_RECORD_BYTES=262144`, original_bytes: hugeBytes, original_sha256: hugeSha256, truncated: true, origin: { line: 1 } });
+    expect(letter).toMatchObject({
+      error_code: "record_too_large",
+      error_message: `record is ${hugeBytes} bytes, above MAX_RECORD_BYTES=262144`,
+      original_bytes: hugeBytes,
+      original_sha256: hugeSha256,
+      truncated: true,
+      origin: { line: 1 },
+    });
     expect(String(letter!.value).length).toBeLessThanOrEqual(262_145);
   });
 });

@@ -2,7 +2,7 @@
 // admission of a batch into the read-ahead window as a unit, and the API's share of the model's daily requests.
 import Fastify, { type FastifyInstance } from "fastify";
 import { afterEach, describe, expect, it } from "vitest";
-import type { Classifier, EnrichedAlert, SourceRecord } from "../../../src/core/ports.js";
+import type { Classifier, EnrichedAlert, SourceRecord } from "../../../src/core/ports/index.js";
 import type { Decision } from "../../../src/core/verdict.js";
 import { noEnrichment, Pipeline } from "../../../src/pipeline.js";
 import { MemoryQuotaStore } from "../../../src/resources/limiter.js";
@@ -12,7 +12,7 @@ import { decideByRules, rulesClassifier } from "../../../src/transforms/classify
 import { createNormalizer } from "../../../src/transforms/normalize/index.js";
 import { ArraySource, MemoryDeadLetterSink, MemoryVerdictSink, testTelemetry } from "../../support/memory.js";
 
-const TOKEN = "t0ken";
+const TOKEN = "t0ken-of-the-unit-tests";
 const alert = (i: number) => ({ alert_id: `h-${i}`, alert_name: "Port scan detected", severity: "low", source_ip: "203.0.113.7" });
 
 /** An intake that records pushes and leaves acknowledging to the test. */
@@ -58,7 +58,14 @@ class GatedClassifier implements Classifier {
 function pipeline(maxInflight: number, classifier: Classifier = rulesClassifier, values: string[] = []) {
   const source = new ArraySource(values);
   const p = new Pipeline(
-    { source, normalizer: createNormalizer({ maxRecordBytes: 4096, maxJsonDepth: 16 }), enricher: noEnrichment, classifier, verdictSink: new MemoryVerdictSink(), deadLetterSink: new MemoryDeadLetterSink() },
+    {
+      source,
+      normalizer: createNormalizer({ maxRecordBytes: 4096, maxJsonDepth: 16 }),
+      enricher: noEnrichment,
+      classifier,
+      verdictSink: new MemoryVerdictSink(),
+      deadLetterSink: new MemoryDeadLetterSink(),
+    },
     { batchMaxSize: 20, batchMaxDelayMs: 2, maxInflight, concurrency: 2, sinkRetryDeadlineMs: 5000 },
     testTelemetry(),
   );
@@ -80,9 +87,23 @@ afterEach(async () => {
 function api(intake: BatchIntake, over: Partial<AnalyzeApiOptions> = {}) {
   const app = Fastify();
   apps.push(app);
-  registerAnalyzeApi(app, { intake, authToken: TOKEN, maxBatchAlerts: 1000, maxJsonDepth: 16, requestTimeoutMs: 5000, admissionWaitMs: 5000, modelShare: null, ...over });
+  registerAnalyzeApi(app, {
+    intake,
+    authToken: TOKEN,
+    maxBatchAlerts: 1000,
+    maxJsonDepth: 16,
+    requestTimeoutMs: 5000,
+    admissionWaitMs: 5000,
+    modelShare: null,
+    ...over,
+  });
   const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
-    app.inject({ method: "POST", url, headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}`, ...headers }, payload: typeof body === "string" ? body : JSON.stringify(body) });
+    app.inject({
+      method: "POST",
+      url,
+      headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}`, ...headers },
+      payload: typeof body === "string" ? body : JSON.stringify(body),
+    });
   return { app, post };
 }
 
@@ -130,17 +151,31 @@ describe("batch admission into the read-ahead window", () => {
   it("refuses a batch larger than MAX_INFLIGHT_ALERTS with 413 and never exceeds the window", async () => {
     const { p, seen } = pipeline(100, new GatedClassifier());
     const { post } = api(p, { requestTimeoutMs: 200 });
-    const res = await post("/analyze/batch", Array.from({ length: 1000 }, (_, i) => alert(i)));
+    const res = await post(
+      "/analyze/batch",
+      Array.from({ length: 1000 }, (_, i) => alert(i)),
+    );
     expect(res.statusCode).toBe(413);
     expect(res.json().error).toMatchObject({ code: "too_many_alerts", message: expect.stringContaining("MAX_INFLIGHT_ALERTS=100") });
     expect(seen.max).toBe(0);
   });
 
   it("admits each batch whole while a Kafka-like source keeps the window full; never more than the window in flight", async () => {
-    const { p, source, seen } = pipeline(100, rulesClassifier, Array.from({ length: 2000 }, (_, i) => JSON.stringify(alert(10_000 + i))));
+    const { p, source, seen } = pipeline(
+      100,
+      rulesClassifier,
+      Array.from({ length: 2000 }, (_, i) => JSON.stringify(alert(10_000 + i))),
+    );
     const { post } = api(p);
     await p.start();
-    const answers = await Promise.all([0, 1, 2].map((b) => post("/analyze/batch", Array.from({ length: 60 }, (_, i) => alert(b * 100 + i)))));
+    const answers = await Promise.all(
+      [0, 1, 2].map((b) =>
+        post(
+          "/analyze/batch",
+          Array.from({ length: 60 }, (_, i) => alert(b * 100 + i)),
+        ),
+      ),
+    );
     for (const res of answers) {
       expect(res.statusCode).toBe(200);
       expect(res.json().summary).toMatchObject({ alerts: 60, verdicts: 60 });
@@ -154,18 +189,28 @@ describe("batch admission into the read-ahead window", () => {
 
   it("answers 503 with Retry-After when the batch does not fit within HTTP_ADMISSION_WAIT_MS, and pushes none of it", async () => {
     const gated = new GatedClassifier();
-    const { p, source, seen } = pipeline(100, gated, Array.from({ length: 50 }, (_, i) => JSON.stringify(alert(i))));
+    const { p, source, seen } = pipeline(
+      100,
+      gated,
+      Array.from({ length: 50 }, (_, i) => JSON.stringify(alert(i))),
+    );
     await p.start();
     await source.exhausted; // 50 held in flight by the classifier
     const impatient = api(p, { admissionWaitMs: 20 });
-    const res = await impatient.post("/analyze/batch", Array.from({ length: 60 }, (_, i) => alert(100 + i)));
+    const res = await impatient.post(
+      "/analyze/batch",
+      Array.from({ length: 60 }, (_, i) => alert(100 + i)),
+    );
     expect(res.statusCode).toBe(503);
     expect(res.headers["retry-after"]).toBe("1");
     expect(res.json().error.code).toBe("busy");
     expect(p.inFlight).toBe(50);
     // Once the window has room the same batch fits.
     gated.open();
-    const again = await api(p).post("/analyze/batch", Array.from({ length: 60 }, (_, i) => alert(100 + i)));
+    const again = await api(p).post(
+      "/analyze/batch",
+      Array.from({ length: 60 }, (_, i) => alert(100 + i)),
+    );
     expect(again.statusCode).toBe(200);
     expect(seen.max).toBeLessThanOrEqual(100);
   });
@@ -174,10 +219,19 @@ describe("batch admission into the read-ahead window", () => {
 describe("the API's share of the model budget", () => {
   it("admits at most its share of alerts per day; beyond it 429 with Retry-After; a batch that never fits 413", async () => {
     let now = Date.UTC(2026, 11, 1, 12);
-    const share = new ApiModelShare({ store: new MemoryQuotaStore({ tpm: 10, windowMs: 86_400_000 }), alertsPerDay: 10, describe: "HTTP_API_MODEL_SHARE=0.01 × GEMINI_RPD=1000", now: () => now });
+    const share = new ApiModelShare({
+      store: new MemoryQuotaStore({ tpm: 10, windowMs: 86_400_000 }),
+      alertsPerDay: 10,
+      describe: "HTTP_API_MODEL_SHARE=0.01 × GEMINI_RPD=1000",
+      now: () => now,
+    });
     const { p } = pipeline(1000);
     const { post } = api(p, { modelShare: share });
-    const batch = (n: number, from = 0) => post("/analyze/batch", Array.from({ length: n }, (_, i) => alert(from + i)));
+    const batch = (n: number, from = 0) =>
+      post(
+        "/analyze/batch",
+        Array.from({ length: n }, (_, i) => alert(from + i)),
+      );
     expect((await batch(8)).statusCode).toBe(200);
     const over = await batch(5, 100);
     expect(over.statusCode).toBe(429);

@@ -1,12 +1,15 @@
 import { describe, expect, it } from "vitest";
-import type { RecordIntake, SourceRecord } from "../../../src/core/ports.js";
+import type { RecordIntake, SourceRecord } from "../../../src/core/ports/index.js";
 import { LabelledSource, stripLabel, takeDottedField, type ObservedRecord } from "../../../src/sources/labelled.js";
 import { decodeRecord } from "../../../src/transforms/normalize/decode.js";
 import { ArraySource } from "../../support/memory.js";
 
 describe("takeDottedField", () => {
   it("removes the field nested, flat and mixed, every occurrence, and returns the flattest", () => {
-    const rec: Record<string, unknown> = { "kibana.alert.workflow_reason": "flat", kibana: { alert: { workflow_reason: "nested", rule: "r" }, "alert.workflow_reason": "mixed" } };
+    const rec: Record<string, unknown> = {
+      "kibana.alert.workflow_reason": "flat",
+      kibana: { alert: { workflow_reason: "nested", rule: "r" }, "alert.workflow_reason": "mixed" },
+    };
     expect(takeDottedField(rec, ["kibana", "alert", "workflow_reason"])).toEqual({ found: true, value: "flat" });
     expect(rec).toEqual({ kibana: { alert: { rule: "r" } } });
   });
@@ -37,7 +40,7 @@ describe("stripLabel", () => {
   });
 
   it("passes on what is not a JSON object untouched (it will be dead-lettered)", () => {
-    for (const raw of ["{not json", "[1,2]", "\"s\""]) expect(stripLabel(Buffer.from(raw), ["a"]).value!.toString()).toBe(raw);
+    for (const raw of ["{not json", "[1,2]", '"s"']) expect(stripLabel(Buffer.from(raw), ["a"]).value!.toString()).toBe(raw);
     const badUtf8 = Buffer.from([0x7b, 0xff, 0x7d]);
     expect(stripLabel(badUtf8, ["a"]).value).toBe(badUtf8);
     expect(stripLabel(null, ["a"]).value).toBeNull();
@@ -57,7 +60,10 @@ describe("LabelledSource", () => {
     // Acknowledged out of order: each outcome keeps its own label.
     pushed[1]!.ack({ deadLetter: { value: null, code: "c", message: "m", origin: {}, failedAtMs: 0 } });
     pushed[0]!.ack({ deadLetter: { value: null, code: "c", message: "m", origin: {}, failedAtMs: 0 } });
-    expect(observed.map((o) => [o.position, o.label])).toEqual([[1, undefined], [0, "TruePositive"]]);
+    expect(observed.map((o) => [o.position, o.label])).toEqual([
+      [1, undefined],
+      [0, "TruePositive"],
+    ]);
     expect(inner.acked.sort()).toEqual([0, 1]);
   });
 });

@@ -23,7 +23,18 @@ describe("logger redaction", () => {
       child.info({ headers: { "x-goog-api-key": SECRETS[0], "content-type": "application/json" } }, "gemini request");
       child.info({ req: { headers: { "x-apikey": SECRETS[2], authorization: `Bearer ${SECRETS[3]}` } } }, "vt request");
       child.warn({ request: { headers: { Key: SECRETS[1], Accept: "application/json" } } }, "abuseipdb request");
-      child.info({ config: { GEMINI_API_KEY: SECRETS[0], ABUSEIPDB_API_KEY: SECRETS[1], VIRUSTOTAL_API_KEY: SECRETS[2], HTTP_AUTH_TOKEN: SECRETS[3], BATCH_MAX_SIZE: 50 } }, "config");
+      child.info(
+        {
+          config: {
+            GEMINI_API_KEY: SECRETS[0],
+            ABUSEIPDB_API_KEY: SECRETS[1],
+            VIRUSTOTAL_API_KEY: SECRETS[2],
+            HTTP_AUTH_TOKEN: SECRETS[3],
+            BATCH_MAX_SIZE: 50,
+          },
+        },
+        "config",
+      );
       child.error({ GEMINI_API_KEY: SECRETS[0], apiKey: SECRETS[0] }, "top-level keys");
     });
     expect(out).toContain("gemini request");

@@ -13,10 +13,10 @@
  */
 import { replaceWholeWords, type CacheKeys, type KeyDeriver } from "../../../core/cache-keys.js";
 import { asTriageError } from "../../../core/errors.js";
-import type { Classifier, EnrichedAlert } from "../../../core/ports.js";
+import type { Classifier, EnrichedAlert, SharedFlight } from "../../../core/ports/index.js";
 import type { Classification, Decision } from "../../../core/verdict.js";
 import type { Logger } from "../../../telemetry/logger.js";
-import type { Metrics } from "../../../telemetry/metrics.js";
+import type { CacheEvents } from "../../../telemetry/component-events.js";
 import { applyGuard, findInjection, type GuardOptions } from "../guard.js";
 import { degradedByRules } from "../rules.js";
 import { verdictLogKey, type LoggedVerdict, type OverrideBook } from "./override-book.js";
@@ -65,15 +65,11 @@ export interface VerdictCacheParts {
   currentVersion: { model: string; promptVersion: string } | null;
   publishFeedback: FeedbackPublisher | null;
   /** Cross-instance single-flight by exact key (Redis); null = per process only. */
-  sharedFlight: SharedFlight | null;
-  metrics: Metrics;
+  sharedFlight: SharedFlight<CachedAnswer> | null;
+  /** Cache lookups and inline analyst labels (typed telemetry events). */
+  events: CacheEvents;
   logger: Logger;
   now: () => number;
-}
-
-/** The part of DistributedSingleFlight the decorator uses (kept narrow so tests can fake it). */
-export interface SharedFlight {
-  doMany(keys: readonly string[], run: (keys: string[]) => Promise<ReadonlyMap<string, CachedAnswer>>, options?: { lookup?: (keys: string[]) => Promise<ReadonlyMap<string, CachedAnswer>> }): Promise<Map<string, CachedAnswer>>;
 }
 
 type Served = "override" | "exact" | "pattern" | "model";
@@ -97,7 +93,10 @@ export class CachingClassifier implements Classifier {
   private readonly log: Logger;
   private lastWarnAt = 0;
 
-  constructor(private readonly inner: Classifier, private readonly p: VerdictCacheParts) {
+  constructor(
+    private readonly inner: Classifier,
+    private readonly p: VerdictCacheParts,
+  ) {
     this.name = inner.name;
     this.log = p.logger.child({ component: "verdict-cache" });
   }
@@ -105,7 +104,7 @@ export class CachingClassifier implements Classifier {
   async classify(items: readonly EnrichedAlert[]): Promise<Decision[]> {
     const n = items.length;
     if (n === 0) return [];
-    const { policy, metrics } = this.p;
+    const { policy, events } = this.p;
     const seenAt = new Date(this.p.now()).toISOString();
     const keys = items.map((item) => this.p.keys.keys(item));
     const patternAllowed = items.map((item) => policy.pattern && (policy.patternForCritical || item.alert.severity !== "critical"));
@@ -118,7 +117,14 @@ export class CachingClassifier implements Classifier {
 
     // 1. Analyst overrides win over everything. One bound to a pattern key reaches only alerts the pattern policy
     // allows (with AI_PATTERN_FOR_CRITICAL=false, never another critical alert).
-    const found = await this.guarded("overrides", () => this.p.overrides.lookup(items.map((item, i) => ({ alertId: item.alert.alert_id, exact: keys[i]!.exact, pattern: patternAllowed[i] ? keys[i]!.pattern : null }))), () => new Array(n).fill(undefined));
+    const found = await this.guarded(
+      "overrides",
+      () =>
+        this.p.overrides.lookup(
+          items.map((item, i) => ({ alertId: item.alert.alert_id, exact: keys[i]!.exact, pattern: patternAllowed[i] ? keys[i]!.pattern : null })),
+        ),
+      () => new Array(n).fill(undefined),
+    );
     // A feed is not an analyst: the record's own label counts only when the operator says the feed is trusted.
     const inline = items.map((item) => (policy.trustInlineOverrides === true ? inlineOverride(item.alert, seenAt) : null));
     let overrideHits = 0;
@@ -133,13 +139,17 @@ export class CachingClassifier implements Classifier {
       overrideOf[i] = f.record;
       if (f.match === "alert_id" && !f.record.resolved) toBind.push({ i, record: f.record, previous: null });
     });
-    metrics.cacheRequests.inc({ cache: "overrides", result: "hit" }, overrideHits);
-    metrics.cacheRequests.inc({ cache: "overrides", result: "miss" }, n - overrideHits);
+    events.lookups("overrides", "hit", overrideHits);
+    events.lookups("overrides", "miss", n - overrideHits);
 
     // 2. Exact, then 3. pattern cache.
     const reused: ({ answer: CachedAnswer; kind: "exact" | "pattern" } | undefined)[] = new Array(n);
     const exactIdx = indices(n).filter((i) => out[i] === undefined);
-    const exactAnswers = await this.guarded("ai-exact", () => this.p.exact.read(exactIdx.map((i) => keys[i]!.exact)), () => []);
+    const exactAnswers = await this.guarded(
+      "ai-exact",
+      () => this.p.exact.read(exactIdx.map((i) => keys[i]!.exact)),
+      () => [],
+    );
     exactIdx.forEach((i, j) => {
       const a = exactAnswers[j];
       exactLookup[i] = a === undefined ? "miss" : this.isStale(a) ? "stale" : "hit";
@@ -148,7 +158,11 @@ export class CachingClassifier implements Classifier {
     const patternIdx = exactIdx.filter((i) => reused[i] === undefined && policy.pattern);
     for (const i of patternIdx) if (!patternAllowed[i]) patternLookup[i] = "policy";
     const patternRead = patternIdx.filter((i) => patternAllowed[i]);
-    const patternAnswers = await this.guarded("ai-pattern", () => this.p.pattern.read(patternRead.map((i) => keys[i]!.pattern)), () => []);
+    const patternAnswers = await this.guarded(
+      "ai-pattern",
+      () => this.p.pattern.read(patternRead.map((i) => keys[i]!.pattern)),
+      () => [],
+    );
     patternRead.forEach((i, j) => {
       const a = patternAnswers[j];
       patternLookup[i] = a === undefined ? "miss" : this.isStale(a) ? "stale" : a.decision.confidence < policy.patternMinConfidence ? "policy" : "hit";
@@ -160,9 +174,18 @@ export class CachingClassifier implements Classifier {
     for (let i = 0; i < n; i++) {
       const io = inline[i];
       if (!io || out[i] !== undefined) continue;
-      const record: StoredOverride = { v: 1, alert_id: io.alert_id, classification: io.classification, severity: null, analyst: io.analyst, reason: io.reason, at: io.at, resolved: false };
+      const record: StoredOverride = {
+        v: 1,
+        alert_id: io.alert_id,
+        classification: io.classification,
+        severity: null,
+        analyst: io.analyst,
+        reason: io.reason,
+        at: io.at,
+        resolved: false,
+      };
       const before = reused[i]?.answer.decision.classification ?? null;
-      metrics.analystOverrides.inc({ agreement: before === null ? "unknown" : before === record.classification ? "agree" : "disagree" });
+      events.analystOverride(before === null ? "unknown" : before === record.classification ? "agree" : "disagree", io.alert_id);
       out[i] = overrideDecision(record, items[i]!.alert, "alert_id");
       served[i] = "override";
     }
@@ -185,8 +208,9 @@ export class CachingClassifier implements Classifier {
     }
 
     for (let i = 0; i < n; i++) {
-      if (exactLookup[i] !== undefined) metrics.cacheRequests.inc({ cache: "ai-exact", result: served[i] === "exact" ? "hit" : exactLookup[i] === "hit" ? "miss" : exactLookup[i]! });
-      if (patternLookup[i] !== undefined) metrics.cacheRequests.inc({ cache: "ai-pattern", result: served[i] === "pattern" ? "hit" : patternLookup[i] === "hit" ? "miss" : patternLookup[i]! });
+      if (exactLookup[i] !== undefined) events.lookups("ai-exact", served[i] === "exact" ? "hit" : exactLookup[i] === "hit" ? "miss" : exactLookup[i]!);
+      if (patternLookup[i] !== undefined)
+        events.lookups("ai-pattern", served[i] === "pattern" ? "hit" : patternLookup[i] === "hit" ? "miss" : patternLookup[i]!);
     }
     return out as Decision[];
   }
@@ -259,7 +283,14 @@ export class CachingClassifier implements Classifier {
    * The leaders' model call. With a shared flight (Redis), an exact key another instance is asking about right now
    * is not asked again here: its answer is shared (served as cache:exact).
    */
-  private async askLeaders(leaders: number[], items: readonly EnrichedAlert[], keys: readonly CacheKeys[], out: (Decision | undefined)[], served: Served[], decided: Set<number>): Promise<void> {
+  private async askLeaders(
+    leaders: number[],
+    items: readonly EnrichedAlert[],
+    keys: readonly CacheKeys[],
+    out: (Decision | undefined)[],
+    served: Served[],
+    decided: Set<number>,
+  ): Promise<void> {
     const askHere = async (idx: number[]) => {
       const decisions = await this.ask(idx.map((i) => items[i]!));
       idx.forEach((i, j) => {
@@ -273,27 +304,31 @@ export class CachingClassifier implements Classifier {
     for (const i of leaders) byKey.set(keys[i]!.exact, [...(byKey.get(keys[i]!.exact) ?? []), i]);
     let answers: Map<string, CachedAnswer>;
     try {
-      answers = await shared.doMany([...byKey.keys()], async (won) => {
-        // One alert per key is asked; its twins in this batch reuse the answer below.
-        await askHere(won.map((k) => byKey.get(k)![0]!));
-        const m = new Map<string, CachedAnswer>();
-        for (const k of won) {
-          const i = byKey.get(k)![0]!;
-          const d = out[i];
-          if (d !== undefined && this.exactCacheable(d)) m.set(k, this.answerOf(d, items[i]!));
-        }
-        return m;
-      }, {
-        lookup: async (ks) => {
-          const found = await this.p.exact.read(ks);
+      answers = await shared.doMany(
+        [...byKey.keys()],
+        async (won) => {
+          // One alert per key is asked; its twins in this batch reuse the answer below.
+          await askHere(won.map((k) => byKey.get(k)![0]!));
           const m = new Map<string, CachedAnswer>();
-          ks.forEach((k, j) => {
-            const a = found[j];
-            if (a !== undefined && !this.isStale(a)) m.set(k, a);
-          });
+          for (const k of won) {
+            const i = byKey.get(k)![0]!;
+            const d = out[i];
+            if (d !== undefined && this.exactCacheable(d)) m.set(k, this.answerOf(d, items[i]!));
+          }
           return m;
         },
-      });
+        {
+          lookup: async (ks) => {
+            const found = await this.p.exact.read(ks);
+            const m = new Map<string, CachedAnswer>();
+            ks.forEach((k, j) => {
+              const a = found[j];
+              if (a !== undefined && !this.isStale(a)) m.set(k, a);
+            });
+            return m;
+          },
+        },
+      );
     } catch (err) {
       this.log.warn({ err: asTriageError(err, "classify").message }, "shared single-flight failed; asking here");
       answers = new Map();
@@ -345,18 +380,40 @@ export class CachingClassifier implements Classifier {
       if (this.p.policy.pattern && this.patternCacheable(d, items[i]!)) patternWrites.set(keys[i]!.pattern, answer);
     }
     const tasks: Promise<void>[] = [
-      this.guarded("ai-exact", () => this.p.exact.write([...exactWrites].map(([key, value]) => ({ key, value }))), () => undefined),
-      this.guarded("ai-pattern", () => this.p.pattern.write([...patternWrites].map(([key, value]) => ({ key, value }))), () => undefined),
+      this.guarded(
+        "ai-exact",
+        () => this.p.exact.write([...exactWrites].map(([key, value]) => ({ key, value }))),
+        () => undefined,
+      ),
+      this.guarded(
+        "ai-pattern",
+        () => this.p.pattern.write([...patternWrites].map(([key, value]) => ({ key, value }))),
+        () => undefined,
+      ),
     ];
     const log = this.p.verdictLog;
     if (log) {
       const records = items.map((item, i) => {
         const o = overrideOf[i];
-        const value: LoggedVerdict = { v: 1, alert: item.alert, enrichment: item.enrichment, decision: decisions[i]!, exact: keys[i]!.exact, pattern: keys[i]!.pattern, seen_at: seenAt };
+        const value: LoggedVerdict = {
+          v: 1,
+          alert: item.alert,
+          enrichment: item.enrichment,
+          decision: decisions[i]!,
+          exact: keys[i]!.exact,
+          pattern: keys[i]!.pattern,
+          seen_at: seenAt,
+        };
         if (served[i] === "override" && o) value.override = { classification: o.classification, analyst: o.analyst, reason: o.reason };
         return { key: verdictLogKey(item.alert.alert_id), value };
       });
-      tasks.push(this.guarded("verdict-log", () => log.write(records), () => undefined));
+      tasks.push(
+        this.guarded(
+          "verdict-log",
+          () => log.write(records),
+          () => undefined,
+        ),
+      );
     }
     for (const b of toBind) tasks.push(this.bind(b.record, keys[b.i]!, b.previous));
     await Promise.all(tasks);
@@ -364,12 +421,29 @@ export class CachingClassifier implements Classifier {
 
   /** An override known by alert id meets its alert: store it under the alert's keys and tell the other instances. */
   private async bind(record: StoredOverride, k: CacheKeys, previous: Classification | null): Promise<void> {
-    await this.guarded("overrides", async () => {
-      const stored = await this.p.overrides.store({ ...record, resolved: true }, { exact: k.exact, pattern: k.pattern });
-      if (stored && this.p.publishFeedback) {
-        await this.p.publishFeedback([{ kind: "resolved", alert_id: record.alert_id, classification: record.classification, analyst: record.analyst, reason: record.reason, at: record.at, exact: k.exact, pattern: k.pattern, previous, ...(record.severity ? { severity: record.severity } : {}) }]);
-      }
-    }, () => undefined);
+    await this.guarded(
+      "overrides",
+      async () => {
+        const stored = await this.p.overrides.store({ ...record, resolved: true }, { exact: k.exact, pattern: k.pattern });
+        if (stored && this.p.publishFeedback) {
+          await this.p.publishFeedback([
+            {
+              kind: "resolved",
+              alert_id: record.alert_id,
+              classification: record.classification,
+              analyst: record.analyst,
+              reason: record.reason,
+              at: record.at,
+              exact: k.exact,
+              pattern: k.pattern,
+              previous,
+              ...(record.severity ? { severity: record.severity } : {}),
+            },
+          ]);
+        }
+      },
+      () => undefined,
+    );
   }
 
   /** A stored answer for the alert at hand: current names, source marked, guard re-applied. */
@@ -377,10 +451,17 @@ export class CachingClassifier implements Classifier {
     const swap = retarget(answer.entities, entitiesOf(item));
     let reasoning = swap(answer.decision.reasoning);
     if (kind === "pattern") {
-      const note = ` [cache:pattern] Reused from alert ${answer.entities.alert_id.slice(0, 200)}, which had the same risk pattern; figures quoted are that alert's.`;
+      const note =
+        ` [cache:pattern] Reused from alert ${answer.entities.alert_id.slice(0, 200)}, which had the same risk pattern; figures quoted are ` + `that alert's.`;
       reasoning = `${reasoning.slice(0, 4000 - note.length)}${note}`;
     }
-    const d: Decision = { ...answer.decision, reasoning, recommended_actions: answer.decision.recommended_actions.map(swap), mitre_techniques: [...answer.decision.mitre_techniques], source: kind === "exact" ? "cache:exact" : "cache:pattern" };
+    const d: Decision = {
+      ...answer.decision,
+      reasoning,
+      recommended_actions: answer.decision.recommended_actions.map(swap),
+      mitre_techniques: [...answer.decision.mitre_techniques],
+      source: kind === "exact" ? "cache:exact" : "cache:pattern",
+    };
     // Instruction-like text in the alert at hand (the model never saw it, e.g. in a volatile field): not learnable.
     const injected = findInjection(item.alert, item.enrichment);
     return applyGuard(item, injected === null ? d : { ...d, learnable: false }, this.p.guard, injected);

@@ -8,7 +8,7 @@ import type { Alert } from "../../../core/alert.js";
 import { sha256Hex } from "../../../core/canonical.js";
 import type { Enrichment } from "../../../core/enrichment.js";
 import type { Decision } from "../../../core/verdict.js";
-import type { Cache } from "../../../resources/cache.js";
+import type { Cache } from "../../../core/ports/index.js";
 import type { OverrideMatch, StoredOverride } from "./overrides.js";
 import { CacheTier, readMany, writeMany, type CacheWrite } from "./tier.js";
 
@@ -121,7 +121,9 @@ export class VerdictLogTier extends CacheTier<LoggedVerdict> {
     const keys = [...new Set(entries.map((e) => e.key))];
     const before = await this.read(keys);
     const last = new Map<string, LoggedVerdict>();
-    keys.forEach((k, i) => before[i] && last.set(k, before[i]!));
+    keys.forEach((k, i) => {
+      if (before[i]) last.set(k, before[i]!);
+    });
     const merged = new Map<string, LoggedVerdict>();
     for (const e of entries) {
       const prior = merged.get(e.key) ?? last.get(e.key);

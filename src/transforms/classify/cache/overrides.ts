@@ -17,7 +17,10 @@ const CLASSIFICATION_ALIASES: Readonly<Record<string, Classification>> = { tp: "
 /** Our classification words, the prototype's upper-case ones (TRUE_POSITIVE...), tp/fp/nr; undefined otherwise. */
 export function parseClassification(value: unknown): Classification | undefined {
   if (typeof value !== "string") return undefined;
-  const t = value.trim().toLowerCase().replace(/[\s-]+/g, "_");
+  const t = value
+    .trim()
+    .toLowerCase()
+    .replace(/[\s-]+/g, "_");
   if ((CLASSIFICATIONS as readonly string[]).includes(t)) return t as Classification;
   return CLASSIFICATION_ALIASES[t];
 }
@@ -93,23 +96,42 @@ const DEFAULT_ACTIONS: Readonly<Record<Classification, string[]>> = {
 };
 
 /** Same analyst decision (for idempotence: re-reading the topic must not re-publish). */
-export function sameDecision(a: Pick<StoredOverride, "classification" | "analyst" | "reason">, b: Pick<StoredOverride, "classification" | "analyst" | "reason">): boolean {
+export function sameDecision(
+  a: Pick<StoredOverride, "classification" | "analyst" | "reason">,
+  b: Pick<StoredOverride, "classification" | "analyst" | "reason">,
+): boolean {
   return a.classification === b.classification && a.analyst === b.analyst && a.reason === b.reason;
 }
 
 export function toStored(o: AnalystOverride & { at: string }, resolved: boolean): StoredOverride {
-  return { v: 1, alert_id: o.alert_id, classification: o.classification, severity: o.severity ?? null, analyst: o.analyst, reason: o.reason, at: o.at, resolved };
+  return {
+    v: 1,
+    alert_id: o.alert_id,
+    classification: o.classification,
+    severity: o.severity ?? null,
+    analyst: o.analyst,
+    reason: o.reason,
+    at: o.at,
+    resolved,
+  };
 }
 
 /**
  * The decision an override yields for an alert. `previous` (the verdict it replaces, when known) lends severity,
  * MITRE techniques and — when the analyst agrees — the recommended actions.
  */
-export function overrideDecision(o: StoredOverride, alert: Pick<Alert, "alert_id" | "severity">, match: OverrideMatch, previous: Decision | null = null): Decision {
+export function overrideDecision(
+  o: StoredOverride,
+  alert: Pick<Alert, "alert_id" | "severity">,
+  match: OverrideMatch,
+  previous: Decision | null = null,
+): Decision {
   const scope =
-    match === "alert_id" ? "this alert"
-    : match === "exact" ? `alert ${o.alert_id}, which had the same content`
-    : `alert ${o.alert_id}, which had the same risk pattern (rule, source, threat-intel band, counts, identity class)`;
+    match === "alert_id"
+      ? "this alert"
+      : match === "exact"
+        ? `alert ${o.alert_id}, which had the same content`
+        : `alert ${o.alert_id}, which had the same risk pattern (rule, source, threat-intel band, counts, identity class)`;
   const reasoning = `Analyst override: ${o.analyst} classified ${scope} as ${o.classification}: ${o.reason}`.slice(0, 4000);
   return {
     classification: o.classification,
@@ -118,7 +140,10 @@ export function overrideDecision(o: StoredOverride, alert: Pick<Alert, "alert_id
     reasoning,
     source: "override",
     learnable: false,
-    recommended_actions: previous && previous.classification === o.classification && previous.recommended_actions.length > 0 ? previous.recommended_actions : DEFAULT_ACTIONS[o.classification],
+    recommended_actions:
+      previous && previous.classification === o.classification && previous.recommended_actions.length > 0
+        ? previous.recommended_actions
+        : DEFAULT_ACTIONS[o.classification],
     mitre_techniques: previous?.mitre_techniques ?? [],
     model: null,
     prompt_version: null,
@@ -136,6 +161,7 @@ export function overrideDecision(o: StoredOverride, alert: Pick<Alert, "alert_id
 export function inlineOverride(alert: Alert, at: string): (AnalystOverride & { at: string }) | null {
   const label = parseClassification(alert.fields.human_override);
   if (label === undefined) return null;
-  const analyst = typeof alert.fields.analyst === "string" && alert.fields.analyst.trim() !== "" ? alert.fields.analyst.trim().slice(0, 256) : "prototype human_override";
+  const analyst =
+    typeof alert.fields.analyst === "string" && alert.fields.analyst.trim() !== "" ? alert.fields.analyst.trim().slice(0, 256) : "prototype human_override";
   return { alert_id: alert.alert_id, classification: label, analyst, reason: "human_override label on the alert record", at };
 }

@@ -4,8 +4,8 @@
  * from its LRU are deleted from the store, so the store holds at most about maxEntries of them per process (plus
  * what other processes wrote); the TTL bounds age. Evictions and the entry gauge go to the cache metrics.
  */
-import type { Cache } from "../../../resources/cache.js";
-import type { Metrics } from "../../../telemetry/metrics.js";
+import type { Cache } from "../../../core/ports/index.js";
+import type { CacheEvents } from "../../../telemetry/component-events.js";
 
 /** One write of a batch. */
 export interface CacheWrite {
@@ -66,7 +66,8 @@ export interface TierOptions<V> {
   keepValues: boolean;
   /** When a value read from the store was written (its store TTL runs from then); unknown = now. */
   writtenAt?: (value: V) => number;
-  metrics: Metrics;
+  /** Where evictions and the entry gauge go (triage_cache_evictions_total, triage_cache_entries). */
+  events: CacheEvents;
   now: () => number;
 }
 
@@ -89,7 +90,10 @@ export class CacheTier<V> {
       else missing.push(i);
     });
     if (missing.length > 0) {
-      const stored = await readMany<V>(this.o.cache, missing.map((i) => this.o.keyPrefix + keys[i]!));
+      const stored = await readMany<V>(
+        this.o.cache,
+        missing.map((i) => this.o.keyPrefix + keys[i]!),
+      );
       missing.forEach((i, j) => {
         const value = stored[j];
         out[i] = value;
@@ -110,10 +114,16 @@ export class CacheTier<V> {
     const deletes = this.pendingDeletes.filter((k) => !this.lru.has(k));
     this.pendingDeletes = [];
     await Promise.all([
-      writeMany(this.o.cache, entries.map((e) => ({ key: this.o.keyPrefix + e.key, value: e.value, ttlMs: this.o.ttlMs }))),
-      deleteMany(this.o.cache, deletes.map((k) => this.o.keyPrefix + k)),
+      writeMany(
+        this.o.cache,
+        entries.map((e) => ({ key: this.o.keyPrefix + e.key, value: e.value, ttlMs: this.o.ttlMs })),
+      ),
+      deleteMany(
+        this.o.cache,
+        deletes.map((k) => this.o.keyPrefix + k),
+      ),
     ]);
-    this.o.metrics.cacheEntries.set({ cache: this.o.name }, this.owned);
+    this.o.events.entries(this.o.name, this.owned);
   }
 
   /** Entries this process wrote that are still held (the triage_cache_entries gauge). */
@@ -154,7 +164,7 @@ export class CacheTier<V> {
     if (!slot.owned) return;
     this.owned--;
     // Expired entries are gone from the store by its TTL; size evictions are deleted with the next write.
-    this.o.metrics.cacheEvictions.inc({ cache: this.o.name });
-    if (!forSize) this.o.metrics.cacheEntries.set({ cache: this.o.name }, this.owned);
+    this.o.events.evicted(this.o.name, forSize ? "size" : "expired");
+    if (!forSize) this.o.events.entries(this.o.name, this.owned);
   }
 }

@@ -6,7 +6,7 @@
  * request that goes anyway — never ahead of an unanswered alert — or, when a full request of them has queued and no
  * alert is waiting, as a request of their own. The queue of spot checks is bounded (the oldest is dropped).
  */
-import type { EnrichedAlert } from "../../../core/ports.js";
+import type { EnrichedAlert } from "../../../core/ports/index.js";
 import type { Decision } from "../../../core/verdict.js";
 
 export interface AskQueueOptions {
@@ -43,7 +43,11 @@ export class AskQueue {
   /** Spot checks dropped because the queue was full. */
   dropped = 0;
 
-  constructor(private readonly askModel: AskModel, private readonly o: AskQueueOptions, private readonly timers: Timers = realTimers) {}
+  constructor(
+    private readonly askModel: AskModel,
+    private readonly o: AskQueueOptions,
+    private readonly timers: Timers = realTimers,
+  ) {}
 
   /** Ask about these alerts (in the next request that goes); urgent = a critical alert is among them. */
   submit(items: readonly EnrichedAlert[], urgent: boolean): Promise<Decision[]> {
@@ -97,8 +101,12 @@ export class AskQueue {
     if (asks.length === 0 && spots.length === 0) return;
     const run = this.askModel([...asks.map((a) => a.item), ...spots.map((s) => s.item)]).then(
       (ds) => {
-        asks.forEach((a, j) => a.resolve(ds[j]!));
-        spots.forEach((s, j) => s.done(ds[asks.length + j] ?? null));
+        asks.forEach((a, j) => {
+          a.resolve(ds[j]!);
+        });
+        spots.forEach((s, j) => {
+          s.done(ds[asks.length + j] ?? null);
+        });
       },
       // askModel never throws; should it, nothing waits forever (the asks get no decision: a bug surfaces upstream).
       (err: unknown) => {

@@ -12,7 +12,7 @@
 import type { Enrichment } from "../../../core/enrichment.js";
 import { normalizeText, type KeyDeriver } from "../../../core/cache-keys.js";
 import { classifyIp } from "../../../core/ip.js";
-import type { EnrichedAlert } from "../../../core/ports.js";
+import type { EnrichedAlert } from "../../../core/ports/index.js";
 
 /** A number (thresholds are learnt) or a categorical value (compared for equality). */
 export type FeatureValue = number | string;
@@ -24,10 +24,16 @@ export interface AlertFeatures {
   values: Record<string, FeatureValue>;
   /** The alert's source IP (canonical), for the diversity requirement of false_positive answers; not a feature. */
   source: string | null;
+  /**
+   * The source's network (IPv4 /24, IPv6 /48): what false_positive source diversity counts, so one attacker
+   * rotating addresses of one prefix is one source. Null for no source or an unparseable one (free text): those
+   * never count toward diversity. Not a feature (no split tests it).
+   */
+  network: string | null;
 }
 
 /** Bumped when the feature derivation changes: a fresh memory instead of misreading old examples. */
-export const FEATURE_VERSION = "f1";
+export const FEATURE_VERSION = "f2";
 /** Value of a feature an alert does not have. */
 export const MISSING = "∅";
 const MAX_FIELD_FEATURES = 48;
@@ -50,8 +56,17 @@ export function alertFeatures(item: EnrichedAlert, keys: KeyDeriver): AlertFeatu
   let budget = MAX_FIELD_FEATURES;
   const walk = (raw: unknown, featured: unknown, path: string, depth: number): void => {
     if (budget <= 0 || featured === undefined || raw === undefined || raw === null) return;
-    if (raw !== null && typeof raw === "object" && !Array.isArray(raw) && featured !== null && typeof featured === "object" && !Array.isArray(featured) && depth < MAX_DEPTH) {
-      for (const [k, v] of Object.entries(raw as Record<string, unknown>)) walk(v, (featured as Record<string, unknown>)[k], path === "" ? k : `${path}.${k}`, depth + 1);
+    if (
+      raw !== null &&
+      typeof raw === "object" &&
+      !Array.isArray(raw) &&
+      featured !== null &&
+      typeof featured === "object" &&
+      !Array.isArray(featured) &&
+      depth < MAX_DEPTH
+    ) {
+      for (const [k, v] of Object.entries(raw as Record<string, unknown>))
+        walk(v, (featured as Record<string, unknown>)[k], path === "" ? k : `${path}.${k}`, depth + 1);
       return;
     }
     budget--;
@@ -60,12 +75,31 @@ export function alertFeatures(item: EnrichedAlert, keys: KeyDeriver): AlertFeatu
     // The signature keeps identifier-like numbers (port, code, id) as numbers and buckets the rest into strings.
     if (n !== null && typeof featured === "string") values[name] = n;
     else if (typeof featured === "number" || typeof featured === "boolean") values[name] = String(featured);
-    else values[name] = cap(typeof featured === "string" ? featured : JSON.stringify(featured) ?? MISSING);
+    else values[name] = cap(typeof featured === "string" ? featured : (JSON.stringify(featured) ?? MISSING));
   };
   // The fields as the model is shown them (no volatile names, raw copies or payload dumps), like the signature's.
   walk(keys.viewer.view(item).fields, sig.fields, "", 0);
   const src = a.source_ip === null ? null : classifyIp(a.source_ip);
-  return { rule: `${a.format}:${sig.name}`.slice(0, 300), values, source: src === null ? null : src.kind === "invalid" ? normalizeText(a.source_ip!).toLowerCase() : src.ip };
+  return {
+    rule: `${a.format}:${sig.name}`.slice(0, 300),
+    values,
+    source: src === null ? null : src.kind === "invalid" ? normalizeText(a.source_ip!).toLowerCase().slice(0, MAX_VALUE_CHARS) : src.ip,
+    network: src === null || src.kind === "invalid" ? null : networkOf(src.ip, src.version),
+  };
+}
+
+/** IPv4 /24 or IPv6 /48 of a canonical address. */
+export function networkOf(ip: string, version: 4 | 6): string {
+  if (version === 4) return `${ip.split(".").slice(0, 3).join(".")}.0/24`;
+  if (ip.includes(".")) return `${ip}/128`;
+  const [head = "", tail] = ip.split("::");
+  const h = head === "" ? [] : head.split(":");
+  const t = tail === undefined || tail === "" ? [] : tail.split(":");
+  const groups = tail === undefined ? h : [...h, ...Array<string>(Math.max(0, 8 - h.length - t.length)).fill("0"), ...t];
+  return `${groups
+    .slice(0, 3)
+    .map((g) => g.replace(/^0+(?=.)/, ""))
+    .join(":")}::/48`;
 }
 
 function tiFeatures(e: Enrichment | null, out: Record<string, FeatureValue>): void {

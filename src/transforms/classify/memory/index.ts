@@ -7,9 +7,8 @@
 import type { MemoryConfig } from "../../../config/memory.js";
 import { sha256Hex } from "../../../core/canonical.js";
 import type { KeyDeriver } from "../../../core/cache-keys.js";
-import type { Classifier, EnrichedAlert } from "../../../core/ports.js";
+import type { Classifier, EnrichedAlert, Caches } from "../../../core/ports/index.js";
 import type { Classification } from "../../../core/verdict.js";
-import type { Caches } from "../../../resources/cache.js";
 import type { Logger } from "../../../telemetry/logger.js";
 import type { Metrics } from "../../../telemetry/metrics.js";
 import type { GuardOptions } from "../guard.js";
@@ -56,18 +55,36 @@ export function createVerdictMemory(deps: VerdictMemoryDeps): VerdictMemory {
     ttlMs: c.MEMORY_TTL_SECONDS * 1000,
     maxExamplesPerRule: c.MEMORY_MAX_EXAMPLES_PER_RULE,
     maxRules: c.MEMORY_MAX_RULES,
-    policy: { minSupport: c.MEMORY_MIN_SUPPORT, minSupportFalsePositive: c.MEMORY_MIN_SUPPORT_FALSE_POSITIVE, minSourcesFalsePositive: c.MEMORY_MIN_SOURCES_FALSE_POSITIVE, maxDepth: c.MEMORY_MAX_DEPTH },
+    maxBytes: c.MEMORY_MAX_BYTES,
+    policy: {
+      minSupport: c.MEMORY_MIN_SUPPORT,
+      minSupportFalsePositive: c.MEMORY_MIN_SUPPORT_FALSE_POSITIVE,
+      minSourcesFalsePositive: c.MEMORY_MIN_SOURCES_FALSE_POSITIVE,
+      maxDepth: c.MEMORY_MAX_DEPTH,
+    },
     now,
   });
   let classifier: MemoryClassifier | null = null;
-  deps.logger.child({ component: "verdict-memory" }).info({ backend: deps.caches.backend, minSupport: c.MEMORY_MIN_SUPPORT, minSupportFalsePositive: c.MEMORY_MIN_SUPPORT_FALSE_POSITIVE, spotCheckRate: c.MEMORY_SPOT_CHECK_RATE }, "verdict memory on");
+  deps.logger.child({ component: "verdict-memory" }).info(
+    {
+      backend: deps.caches.backend,
+      minSupport: c.MEMORY_MIN_SUPPORT,
+      minSupportFalsePositive: c.MEMORY_MIN_SUPPORT_FALSE_POSITIVE,
+      spotCheckRate: c.MEMORY_SPOT_CHECK_RATE,
+    },
+    "verdict memory on",
+  );
   return {
     wrap(inner) {
       classifier = new MemoryClassifier(inner, {
         keys: deps.keys,
         store,
         policy: { spotCheckRate: c.MEMORY_SPOT_CHECK_RATE, forCritical: c.MEMORY_FOR_CRITICAL === "true", syncIntervalMs: c.MEMORY_SYNC_INTERVAL_MS },
-        queue: { maxPerRequest: deps.config.GEMINI_MAX_ALERTS_PER_REQUEST, maxDelayMs: c.MEMORY_ASK_MAX_DELAY_MS, maxQueuedSpotChecks: c.MEMORY_MAX_QUEUED_SPOT_CHECKS },
+        queue: {
+          maxPerRequest: deps.config.GEMINI_MAX_ALERTS_PER_REQUEST,
+          maxDelayMs: c.MEMORY_ASK_MAX_DELAY_MS,
+          maxQueuedSpotChecks: c.MEMORY_MAX_QUEUED_SPOT_CHECKS,
+        },
         guard: deps.guard,
         metrics: deps.metrics,
         logger: deps.logger,

@@ -8,9 +8,10 @@
  * maxExamples (analyst overrides first, then the newest model answers). Another model, prompt or feature version
  * is another key space: a fresh memory.
  */
+import { z } from "zod";
 import { sha256Hex } from "../../../core/canonical.js";
-import type { Decision } from "../../../core/verdict.js";
-import type { Cache } from "../../../resources/cache.js";
+import { decisionSchema, type Decision } from "../../../core/verdict.js";
+import type { Cache } from "../../../core/ports/index.js";
 import { readMany, writeMany } from "../cache/tier.js";
 import { RuleTree, type Example, type TreePolicy } from "./tree.js";
 
@@ -38,10 +39,59 @@ export interface RuleRecord {
   answers: Record<string, StoredAnswer>;
 }
 
+/** A stored record is input from a shared store (another instance, another version, or tampering): parsed per part. */
+const exampleSchema = z.object({
+  id: z.string().max(200),
+  label: z.string().max(200),
+  values: z.record(z.string(), z.union([z.number(), z.string()])),
+  source: z.string().max(200).nullable(),
+  at: z.number(),
+  by: z.enum(["model", "override"]),
+});
+const nullableText = z.string().nullable();
+const answerSchema = z.object({
+  decision: decisionSchema,
+  names: z.object({ alert_id: z.string(), source_ip: nullableText, destination_ip: nullableText, user: nullableText, host: nullableText }),
+  stored_at: z.number(),
+});
+
+/**
+ * The usable part of a stored record for `rule`, or an empty record: invalid examples and answers are dropped one
+ * by one, a record that is not one (wrong version or rule, not an object) is empty — one malformed record never
+ * blocks learning, for its rule or for the others read with it.
+ */
+export function parseRecord(rule: string, raw: unknown): { record: RuleRecord; dropped: number } {
+  const r = z
+    .object({ v: z.literal(1), rule: z.literal(rule) })
+    .loose()
+    .safeParse(raw);
+  if (!r.success) return { record: empty(rule), dropped: raw === undefined || raw === null ? 0 : 1 };
+  const data = r.data as Record<string, unknown>;
+  let dropped = 0;
+  const examples: Example[] = [];
+  for (const e of Array.isArray(data.examples) ? data.examples : []) {
+    const p = exampleSchema.safeParse(e);
+    if (p.success) examples.push(p.data);
+    else dropped++;
+  }
+  if (!Array.isArray(data.examples)) dropped++;
+  const answers: Record<string, StoredAnswer> = {};
+  const rawAnswers = data.answers !== null && typeof data.answers === "object" && !Array.isArray(data.answers) ? (data.answers as Record<string, unknown>) : {};
+  if (rawAnswers !== data.answers) dropped++;
+  for (const [label, a] of Object.entries(rawAnswers)) {
+    const p = answerSchema.safeParse(a);
+    if (p.success) answers[label] = p.data as StoredAnswer;
+    else dropped++;
+  }
+  return { record: { v: 1, rule, examples, answers }, dropped };
+}
+
 export interface RuleState {
   record: RuleRecord;
   tree: RuleTree;
   syncedAt: number;
+  /** JSON size of the record (what MEMORY_MAX_BYTES bounds). */
+  bytes: number;
 }
 
 export interface MemoryStoreOptions {
@@ -51,6 +101,8 @@ export interface MemoryStoreOptions {
   ttlMs: number;
   maxExamplesPerRule: number;
   maxRules: number;
+  /** MEMORY_MAX_BYTES (default unbounded): JSON bytes of the records held here; LRU rules are evicted past it (counts alone do not bound bytes). */
+  maxBytes?: number;
   policy: TreePolicy;
   now: () => number;
 }
@@ -58,6 +110,7 @@ export interface MemoryStoreOptions {
 export class MemoryStore {
   /** Map order is recency order (first = least recently used). */
   private readonly rules = new Map<string, RuleState>();
+  private bytes = 0;
 
   constructor(private readonly o: MemoryStoreOptions) {}
 
@@ -69,11 +122,13 @@ export class MemoryStore {
       return !s || now - s.syncedAt >= maxAgeMs;
     });
     if (stale.length === 0) return;
-    const stored = await readMany<RuleRecord>(this.o.cache, stale.map((r) => this.keyOf(r)));
+    const stored = await readMany<unknown>(
+      this.o.cache,
+      stale.map((r) => this.keyOf(r)),
+    );
     stale.forEach((rule, i) => {
       const local = this.rules.get(rule)?.record ?? empty(rule);
-      const remote = stored[i];
-      this.put(rule, remote?.v === 1 && remote.rule === rule ? this.merge(local, remote) : this.merge(local, empty(rule)), now);
+      this.put(rule, this.merge(local, parseRecord(rule, stored[i]).record), now);
     });
   }
 
@@ -96,10 +151,12 @@ export class MemoryStore {
       const local = this.rules.get(rule)?.record ?? empty(rule);
       this.put(rule, this.merge(local, { v: 1, rule, examples: u.examples, answers: u.answers }), this.rules.get(rule)?.syncedAt ?? 0);
     }
-    const stored = await readMany<RuleRecord>(this.o.cache, rules.map((r) => this.keyOf(r)));
+    const stored = await readMany<unknown>(
+      this.o.cache,
+      rules.map((r) => this.keyOf(r)),
+    );
     const writes = rules.map((rule, i) => {
-      const remote = stored[i];
-      const merged = remote?.v === 1 && remote.rule === rule ? this.merge(this.rules.get(rule)!.record, remote) : this.rules.get(rule)!.record;
+      const merged = this.merge(this.rules.get(rule)!.record, parseRecord(rule, stored[i]).record);
       this.put(rule, merged, now);
       return { key: this.keyOf(rule), value: merged, ttlMs: this.o.ttlMs };
     });
@@ -119,17 +176,24 @@ export class MemoryStore {
 
   /** Serialized size of the records held here (bytes of JSON; benchmarks and tools, not the hot path). */
   approxBytes(): number {
-    let n = 0;
-    for (const s of this.rules.values()) n += JSON.stringify(s.record).length;
-    return n;
+    return this.bytes;
   }
 
   private put(rule: string, record: RuleRecord, syncedAt: number): void {
     const old = this.rules.get(rule);
-    const tree = old && old.record === record ? old.tree : new RuleTree(record.examples, this.o.policy);
+    const same = old !== undefined && old.record === record;
+    const tree = same ? old.tree : new RuleTree(record.examples, this.o.policy);
+    const bytes = same ? old.bytes : JSON.stringify(record).length;
+    if (old) this.bytes -= old.bytes;
     this.rules.delete(rule);
-    this.rules.set(rule, { record, tree, syncedAt });
-    while (this.rules.size > this.o.maxRules) this.rules.delete(this.rules.keys().next().value as string);
+    this.rules.set(rule, { record, tree, syncedAt, bytes });
+    this.bytes += bytes;
+    // LRU by count and by size; the rule just put stays (one rule is bounded by maxExamplesPerRule).
+    while (this.rules.size > 1 && (this.rules.size > this.o.maxRules || this.bytes > (this.o.maxBytes ?? Number.POSITIVE_INFINITY))) {
+      const lru = this.rules.keys().next().value as string;
+      this.bytes -= this.rules.get(lru)!.bytes;
+      this.rules.delete(lru);
+    }
   }
 
   /** Union of two records' examples (dedup by id, fresh only, bounded) and their newest answer per label. */
@@ -139,8 +203,14 @@ export class MemoryStore {
     for (const e of [...a.examples, ...b.examples]) if (e.at > oldest && !byId.has(e.id)) byId.set(e.id, e);
     const all = [...byId.values()];
     const max = this.o.maxExamplesPerRule;
-    const overrides = all.filter((e) => e.by === "override").sort((x, y) => y.at - x.at).slice(0, Math.ceil(max / 4));
-    const models = all.filter((e) => e.by === "model").sort((x, y) => y.at - x.at).slice(0, max - overrides.length);
+    const overrides = all
+      .filter((e) => e.by === "override")
+      .sort((x, y) => y.at - x.at)
+      .slice(0, Math.ceil(max / 4));
+    const models = all
+      .filter((e) => e.by === "model")
+      .sort((x, y) => y.at - x.at)
+      .slice(0, max - overrides.length);
     // Stable order (by time, then id) so every instance builds the same tree from the same examples.
     const examples = [...overrides, ...models].sort((x, y) => x.at - y.at || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
     const answers: Record<string, StoredAnswer> = {};

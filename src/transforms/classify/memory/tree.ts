@@ -1,20 +1,27 @@
 /**
  * One rule's decision tree (pure), rebuilt from the rule's labelled examples: start with one leaf; while a leaf's
- * answers disagree, split it on the feature test — `feature >= threshold` or `feature = value` — that best separates
- * them (Gini gain, exhaustive over the leaf's examples). The tree is a function of its example set, so instances
- * that share examples (Redis) build the same tree, and merging two memories is a union of examples.
+ * answers disagree, split it on a feature test — `feature >= threshold` or `feature = value`. The feature is chosen
+ * by bias-corrected gain: each feature's most informative test, scored by the bits it saves minus its MDL cost
+ * (which of the feature's candidate tests it is, and the sides' label sets — Fayyad & Irani's criterion), so a
+ * noisy number or an id-like code with many candidate tests does not win by separating a few answers by luck.
+ * A split that pays for itself is *proven*; one taken only because the answers disagree (too few to tell cause
+ * from chance) still routes alerts. The tree is a function of its example set, so instances that share examples
+ * (Redis) build the same tree, and merging two memories is a union of examples.
  *
  * A leaf answers an alert only when
  *   - its examples agree (a disagreement that no test separates retires the leaf: it answers nothing),
  *   - it holds enough model answers (more for false_positive, from several source IPs: a leaf taught only by one
  *     source — possibly the attacker — never dismisses anyone else's alert),
- *   - the alert lies inside what has been seen: numbers within the seen range (stretched by a share of its width,
- *     less for false_positive, never into the gap of a split), categorical values seen before — unless the
- *     feature's values are mostly one-offs (name-like: new values are expected and carry no signal; such
- *     features are never split on either), and
- *   - some model answer of the leaf fell in the same cell of every deciding feature (the features some split of
- *     the rule tests): a leaf right for "privileged user on a dc" and for "many processes" has not seen "ordinary
- *     user on a workstation, few processes" even if it saw each value on its own.
+ *   - the alert lies inside what has been seen: a deciding feature by the leaf's own examples (numbers within the
+ *     seen range, stretched by a share of its width, less for false_positive, never into the gap of a split); any
+ *     other number by the rule's examples with the leaf's answer and, loosely, by the leaf's own (a leaf taught by
+ *     one source's reputation does not answer for another's); any other categorical value by the rule's examples —
+ *     unless the feature is open: mostly one-off values (name-like; never split on either) or, with no split
+ *     testing it, many distinct values already (a new one is no news; not for false_positive), and
+ *   - every pair of its cells of the proven deciding features was seen among its model answers (pairwise
+ *     coverage): a leaf right for "privileged user on a dc" and "ordinary user on a server" has not seen "ordinary
+ *     user on a dc". Pairs rather than the full product: the full product multiplies the cells every leaf must
+ *     learn with each split anywhere in the rule.
  * Ties between splits go to features that already decide, then to structured features (identity, addresses, TI)
  * before free fields: fewer deciding features, fewer cells to learn.
  * Otherwise the alert is asked, and the answer becomes an example.
@@ -29,7 +36,7 @@ export interface Example {
   /** `classification|severity`: the answer two alerts must share to agree. */
   label: string;
   values: Record<string, FeatureValue>;
-  /** Source IP of the alert, for source diversity; null when none. */
+  /** Source network of the alert (IPv4 /24, IPv6 /48), for source diversity; null when none or unparseable (never counts). */
   source: string | null;
   /** Epoch ms when learnt. */
   at: number;
@@ -49,11 +56,21 @@ type Test = { feature: string; op: ">="; threshold: number; below: number; atOrA
 type Node = { kind: "leaf"; id: string; examples: Example[] } | { kind: "split"; test: Test; yes: Node; no: Node };
 
 /** Why an alert is asked instead of answered (a bounded metric label). */
-export type AskReason = "empty" | "support" | "sources" | "disagreement" | "unseen_value" | "unseen_combination" | "out_of_range" | "no_answer";
+export type AskReason =
+  | "critical"
+  | "unverified"
+  | "empty"
+  | "support"
+  | "sources"
+  | "disagreement"
+  | "unseen_value"
+  | "unseen_combination"
+  | "out_of_range"
+  | "no_answer";
 
 export type Lookup =
   | { kind: "answer"; leaf: string; label: string; support: number; conditions: string[] }
-  | { kind: "ask"; leaf: string; reason: AskReason; /** Model answers this leaf still needs before it may answer. */ needed: number };
+  | { kind: "ask"; leaf: string; reason: AskReason /** Model answers this leaf still needs before it may answer. */; needed: number };
 
 /** Numbers may be reused a little beyond the leaf's seen range: this share of its width (false_positive: less). */
 const STRETCH = 0.5;
@@ -66,12 +83,15 @@ const OPEN_SINGLETON_SHARE = 0.5;
 /**
  * A categorical feature no split of the rule tests is open too once the rule has seen this many distinct values of
  * it: many values and none of them ever told two answers apart, so one more is no reason to ask (a share path, a
- * tag, a templated text). A feature with few values (a role, a class) stays closed: a new one is asked.
+ * tag, a templated text). A feature with few values (a role, a class) stays closed: a new one is asked. Not for a
+ * false_positive answer: a never-seen process image or share is no reason to dismiss (only name-like ones are).
  */
 const OPEN_MIN_VALUES = 12;
 /** Model answers in the alert's cell of the deciding features a leaf needs (false_positive: more). */
 const JOINT_SUPPORT = 1;
 const JOINT_SUPPORT_FALSE_POSITIVE = 1;
+/** A new text under a false_positive leaf is near a seen one at this token Jaccard (or when all its tokens were seen). */
+const NEAR_JACCARD = 0.5;
 
 export function labelOf(classification: Classification, severity: string): string {
   return `${classification}|${severity}`;
@@ -96,7 +116,10 @@ export class RuleTree {
    */
   private readonly proven = new Set<string>();
 
-  constructor(readonly examples: readonly Example[], private readonly policy: TreePolicy) {
+  constructor(
+    readonly examples: readonly Example[],
+    private readonly policy: TreePolicy,
+  ) {
     let leaves = 0;
     const open = nameLike(examples);
     const build = (exs: Example[], depth: number, id: string): Node => {
@@ -151,14 +174,16 @@ export class RuleTree {
     const need = fp ? p.minSupportFalsePositive : p.minSupport;
     if (models.length < need) return { kind: "ask", leaf: leaf.id, reason: "support", needed: need - models.length };
     if (fp) {
-      const sources = new Set(models.map((e) => e.source ?? MISSING)).size;
+      // Networks, not addresses (one attacker rotates through a prefix); no or an unparseable source never counts.
+      const sources = new Set(models.flatMap((e) => (e.source === null ? [] : [e.source]))).size;
       if (sources < p.minSourcesFalsePositive) return { kind: "ask", leaf: leaf.id, reason: "sources", needed: 1 };
     }
-    const uncovered = this.coverage(leaf, label, values, bounds, fp ? STRETCH_FALSE_POSITIVE : STRETCH);
+    const uncovered = this.coverage(leaf, label, values, bounds, fp);
     if (uncovered) return { kind: "ask", leaf: leaf.id, reason: uncovered, needed: 1 };
     // The deciding features in combination: a leaf that is right for (privileged, dc) and for (ordinary user, server)
     // has not seen (ordinary user, dc) even when it has seen each value on its own.
-    if (!this.combinationsOf(leaf.id, models, fp ? JOINT_SUPPORT_FALSE_POSITIVE : JOINT_SUPPORT).covers(this.cellsOf(values))) return { kind: "ask", leaf: leaf.id, reason: "unseen_combination", needed: 1 };
+    if (!this.combinationsOf(leaf.id, models, fp ? JOINT_SUPPORT_FALSE_POSITIVE : JOINT_SUPPORT).covers(this.cellsOf(values)))
+      return { kind: "ask", leaf: leaf.id, reason: "unseen_combination", needed: 1 };
     return { kind: "answer", leaf: leaf.id, label, support: models.length, conditions: conditionsOf(path, yesOf, exs) };
   }
 
@@ -168,15 +193,27 @@ export class RuleTree {
    * leaf: a number by every example of the rule with the leaf's answer (a count no answer of this kind came with is
    * still asked: that is how a threshold is found), a categorical value by every example of the rule.
    */
-  private coverage(leaf: Extract<Node, { kind: "leaf" }>, label: string, values: Readonly<Record<string, FeatureValue>>, bounds: ReadonlyMap<string, { lo: number; hi: number }>, stretch: number): AskReason | null {
+  private coverage(
+    leaf: Extract<Node, { kind: "leaf" }>,
+    label: string,
+    values: Readonly<Record<string, FeatureValue>>,
+    bounds: ReadonlyMap<string, { lo: number; hi: number }>,
+    fp: boolean,
+  ): AskReason | null {
+    const stretch = fp ? STRETCH_FALSE_POSITIVE : STRETCH;
     const own = this.envelopeOf(leaf.id, leaf.examples);
     const same = this.envelopeOf(`label:${label}`, () => this.examples.filter((e) => e.label === label));
     const features = new Set<string>([...Object.keys(values), ...own.features()]);
     for (const f of features) {
       const v = values[f] ?? MISSING;
       const deciding = this.deciding.has(f);
-      const why = (deciding ? own : typeof v === "number" ? same : this.envelopeOf("rule", this.examples)).check(f, v, stretch, bounds.get(f), !deciding);
+      const rule = this.envelopeOf("rule", this.examples);
+      const why = (deciding ? own : typeof v === "number" ? same : rule).check(f, v, stretch, bounds.get(f), !deciding && !fp);
       if (why) return why;
+      // An open feature (one-off texts, many-valued strings) lets a new value through — but not into a dismissal:
+      // the model read that text and the memory did not. For false_positive a value the rule never had must be
+      // close to what this leaf saw (its tokens within the leaf's, or token Jaccard >= 0.5 with one of its values).
+      if (fp && typeof v === "string" && !rule.has(f, v) && !own.near(f, v)) return "unseen_value";
       // ...and, loosely, by the leaf's own examples: a leaf taught by one region of a number (one source's
       // reputation, the hours of one shift) does not answer far outside it just because the rule saw such values.
       if (!deciding && typeof v === "number") {
@@ -189,7 +226,10 @@ export class RuleTree {
 
   private envelopeOf(id: string, exs: readonly Example[] | (() => readonly Example[])): Envelope {
     let e = this.envelopes.get(id);
-    if (!e) this.envelopes.set(id, (e = new Envelope(typeof exs === "function" ? exs() : exs)));
+    if (!e) {
+      e = new Envelope(typeof exs === "function" ? exs() : exs);
+      this.envelopes.set(id, e);
+    }
     return e;
   }
 
@@ -206,7 +246,13 @@ export class RuleTree {
 
   private combinationsOf(leaf: string, models: readonly Example[], min: number): Combinations {
     let c = this.combinations.get(leaf);
-    if (!c) this.combinations.set(leaf, (c = new Combinations(models.map((e) => this.cellsOf(e.values)), min)));
+    if (!c) {
+      c = new Combinations(
+        models.map((e) => this.cellsOf(e.values)),
+        min,
+      );
+      this.combinations.set(leaf, c);
+    }
     return c;
   }
 }
@@ -220,7 +266,10 @@ export class RuleTree {
 export class Combinations {
   private readonly seen = new Map<string, number>();
 
-  constructor(rows: readonly (readonly string[])[], private readonly min: number) {
+  constructor(
+    rows: readonly (readonly string[])[],
+    private readonly min: number,
+  ) {
     for (const cells of rows) for (const k of Combinations.keys(cells)) this.seen.set(k, (this.seen.get(k) ?? 0) + 1);
   }
 
@@ -244,7 +293,10 @@ function nameLike(exs: readonly Example[]): Set<string> {
     for (const [f, v] of Object.entries(e.values)) {
       if (typeof v === "number") continue;
       let m = counts.get(f);
-      if (!m) counts.set(f, (m = new Map()));
+      if (!m) {
+        m = new Map();
+        counts.set(f, m);
+      }
       m.set(v, (m.get(v) ?? 0) + 1);
     }
   }
@@ -311,7 +363,13 @@ export interface ScoredSplit {
  * separate the answers much better than a two-valued one to be chosen, and a chance separation of a handful of
  * answers does not pay: with few examples, a threshold on bytes or a duration separates labels by luck.
  */
-export function splitScore(all: ReadonlyMap<string, number>, yes: ReadonlyMap<string, number>, yesN: number, n: number, candidates: number): { bits: number; cost: number } {
+export function splitScore(
+  all: ReadonlyMap<string, number>,
+  yes: ReadonlyMap<string, number>,
+  yesN: number,
+  n: number,
+  candidates: number,
+): { bits: number; cost: number } {
   const no = new Map<string, number>();
   for (const [k, c] of all) no.set(k, c - (yes.get(k) ?? 0));
   const noN = n - yesN;
@@ -390,6 +448,7 @@ function bestSplit(exs: readonly Example[], open: ReadonlySet<string>, deciding:
 class Envelope {
   private readonly ranges = new Map<string, { lo: number; hi: number }>();
   private readonly values = new Map<string, Map<string, number>>();
+  private readonly tokens = new Map<string, { each: Set<string>[]; all: Set<string>; ids: { lo: number; hi: number } | null }>();
   readonly n: number;
 
   constructor(exs: readonly Example[]) {
@@ -413,6 +472,37 @@ class Envelope {
       for (const e of exs) if (e.values[f] !== undefined) present++;
       for (let i = present; i < exs.length; i++) this.count(f, MISSING);
     }
+  }
+
+  /** Whether this categorical value of f was seen. */
+  has(f: string, v: string): boolean {
+    return this.values.get(f)?.has(v) ?? false;
+  }
+
+  /** Whether a new text value of f is close to the seen ones: its tokens all seen, or Jaccard >= NEAR_JACCARD with one value. */
+  near(f: string, v: string): boolean {
+    const seen = this.values.get(f);
+    if (!seen) return false;
+    let t = this.tokens.get(f);
+    if (!t) {
+      const raw = [...seen.keys()].filter((x) => x !== MISSING);
+      const each = raw.map(tokensOf);
+      // An id field: every value the leaf saw is one token, all distinct (a session id, a tag) — a new one of the
+      // same length is the same kind of value.
+      const single = raw.length >= OPEN_MIN_EXAMPLES && raw.every((x) => isOneToken(x)) && [...seen.values()].every((c) => c === 1);
+      const ids = single ? { lo: Math.min(...raw.map((x) => x.length)), hi: Math.max(...raw.map((x) => x.length)) } : null;
+      t = { each, all: new Set(each.flatMap((x) => [...x])), ids };
+      this.tokens.set(f, t);
+    }
+    if (t.ids && isOneToken(v) && v.length >= t.ids.lo && v.length <= t.ids.hi) return true;
+    const mine = tokensOf(v);
+    if (mine.size === 0) return false;
+    if ([...mine].every((x) => t.all.has(x))) return true;
+    return t.each.some((other) => {
+      let both = 0;
+      for (const x of mine) if (other.has(x)) both++;
+      return both / (mine.size + other.size - both) >= NEAR_JACCARD;
+    });
   }
 
   features(): Iterable<string> {
@@ -447,9 +537,32 @@ class Envelope {
 
   private count(f: string, v: string): void {
     let m = this.values.get(f);
-    if (!m) this.values.set(f, (m = new Map()));
+    if (!m) {
+      m = new Map();
+      this.values.set(f, m);
+    }
     m.set(v, (m.get(v) ?? 0) + 1);
   }
+}
+
+/**
+ * Lower-case word tokens of a text value (at most 64). A token with a digit in it (an id, a version, a port, a
+ * counter) is compared by shape only — it stands for "#" — so session ids and versions do not make every value
+ * new; words (a tool, a command, a verb) are compared as they are.
+ */
+function isOneToken(v: string): boolean {
+  return /^[\p{L}\p{N}_-]{1,64}$/u.test(v);
+}
+
+function tokensOf(v: string): Set<string> {
+  return new Set(
+    v
+      .toLowerCase()
+      .split(/[^\p{L}\p{N}<>_]+/u)
+      .filter((x) => x.length > 0)
+      .slice(0, 64)
+      .map((x) => (/\p{N}/u.test(x) ? "#" : x)),
+  );
 }
 
 /** Readable conditions of a leaf: its path's tests, numeric ones as the range the leaf has answers for. */

@@ -14,7 +14,7 @@
 import { sha256Hex } from "../../../core/canonical.js";
 import type { KeyDeriver } from "../../../core/cache-keys.js";
 import { asTriageError } from "../../../core/errors.js";
-import type { Classifier, EnrichedAlert } from "../../../core/ports.js";
+import type { Classifier, EnrichedAlert } from "../../../core/ports/index.js";
 import type { Classification, Decision } from "../../../core/verdict.js";
 import type { Logger } from "../../../telemetry/logger.js";
 import type { Metrics } from "../../../telemetry/metrics.js";
@@ -24,7 +24,7 @@ import { decideByRules } from "../rules.js";
 import { AskQueue, type AskQueueOptions, type Timers } from "./ask-queue.js";
 import { alertFeatures, type AlertFeatures } from "./features.js";
 import type { AnswerNames, MemoryStore, StoredAnswer } from "./store.js";
-import { labelOf, type Example, type Lookup } from "./tree.js";
+import { classificationOf, labelOf, type Example, type Lookup } from "./tree.js";
 
 export interface MemoryPolicy {
   /** MEMORY_SPOT_CHECK_RATE: share of memory answers also asked of the model. */
@@ -66,6 +66,13 @@ interface Flight {
 }
 
 const MAX_ROUNDS = 2;
+/**
+ * Spot checks dropped from the bounded queue are unverified answers: over the last SPOT_WINDOW spot checks, while
+ * more than this share were dropped (at least SPOT_MIN of them seen), no false_positive is handed out from memory.
+ */
+const SPOT_WINDOW = 100;
+const SPOT_MIN = 20;
+const SPOT_MAX_DROPPED_SHARE = 0.5;
 
 export class MemoryClassifier implements Classifier {
   readonly name: string;
@@ -77,8 +84,13 @@ export class MemoryClassifier implements Classifier {
   private disagree = 0;
   private seq = 0;
   private lastWarnAt = 0;
+  /** Recent spot checks: true = dropped unasked (ring of SPOT_WINDOW). */
+  private readonly spotDropped: boolean[] = [];
 
-  constructor(private readonly inner: Classifier, private readonly p: VerdictMemoryParts) {
+  constructor(
+    private readonly inner: Classifier,
+    private readonly p: VerdictMemoryParts,
+  ) {
     this.name = inner.name;
     this.log = p.logger.child({ component: "verdict-memory" });
     this.queue = new AskQueue((items) => this.askModel(items), p.queue, p.timers);
@@ -89,9 +101,22 @@ export class MemoryClassifier implements Classifier {
     const cases: AlertCase[] = items.map((item) => ({
       item,
       features: alertFeatures(item, this.p.keys),
-      direct: item.alert.severity === "critical" && !this.p.policy.forCritical ? "critical" : findInjection(item.alert, item.enrichment) !== null ? "instructions" : null,
+      direct:
+        item.alert.severity === "critical" && !this.p.policy.forCritical
+          ? "critical"
+          : findInjection(item.alert, item.enrichment) !== null
+            ? "instructions"
+            : null,
     }));
-    await this.guarded("sync", () => this.p.store.sync(cases.filter((c) => !c.direct).map((c) => c.features.rule), this.p.policy.syncIntervalMs), () => undefined);
+    await this.guarded(
+      "sync",
+      () =>
+        this.p.store.sync(
+          cases.filter((c) => !c.direct).map((c) => c.features.rule),
+          this.p.policy.syncIntervalMs,
+        ),
+      () => undefined,
+    );
 
     let pending = cases;
     for (let round = 0; pending.length > 0; round++) {
@@ -121,7 +146,9 @@ export class MemoryClassifier implements Classifier {
         asks.push(c);
         claimed.push(this.claim(key));
       }
-      const asking = this.askAndLearn(asks).finally(() => claimed.forEach((f) => f.release()));
+      const asking = this.askAndLearn(asks).finally(() => {
+        for (const f of claimed) f.release();
+      });
       await Promise.all([asking, ...waits]);
       pending = next;
     }
@@ -131,7 +158,14 @@ export class MemoryClassifier implements Classifier {
   /** Learn from an analyst's label for an alert: evidence against the leaf that answered otherwise (it splits or retires). */
   async learnOverride(item: EnrichedAlert, classification: Classification, severity: string): Promise<void> {
     const f = alertFeatures(item, this.p.keys);
-    const example: Example = { id: this.exampleId(item, "o"), label: labelOf(classification, severity), values: f.values, source: f.source, at: this.p.now(), by: "override" };
+    const example: Example = {
+      id: this.exampleId(item, "o"),
+      label: labelOf(classification, severity),
+      values: f.values,
+      source: f.network,
+      at: this.p.now(),
+      by: "override",
+    };
     await this.p.store.sync([f.rule], 0);
     await this.p.store.learn(new Map([[f.rule, { examples: [example], answers: {} }]]));
   }
@@ -155,11 +189,17 @@ export class MemoryClassifier implements Classifier {
     return { ratio: n === 0 ? null : this.agree / n, agree: this.agree, disagree: this.disagree };
   }
 
-  private lookup(c: AlertCase): ({ kind: "answer"; decision: Decision }) | Extract<Lookup, { kind: "ask" }> {
+  private lookup(c: AlertCase): { kind: "answer"; decision: Decision } | Extract<Lookup, { kind: "ask" }> {
     const state = this.p.store.get(c.features.rule);
     if (!state) return { kind: "ask", leaf: "r", reason: "empty", needed: 1 };
     const found = state.tree.lookup(c.features.values);
     if (found.kind === "ask") return found;
+    // Without MEMORY_FOR_CRITICAL, nothing critical comes from memory: not only alerts that arrive critical, but any
+    // rule the model ever answered critical (the alert's severity is the sender's; the model raised these). Asked
+    // at once (needed: never satisfied by a flight), not held up behind a leaf's first answers.
+    if (!this.p.policy.forCritical && Object.keys(state.record.answers).some((l) => l.endsWith("|critical")))
+      return { kind: "ask", leaf: found.leaf, reason: "critical", needed: Number.POSITIVE_INFINITY };
+    if (classificationOf(found.label) === "false_positive" && this.unverified()) return { kind: "ask", leaf: found.leaf, reason: "unverified", needed: 1 };
     const answer = state.record.answers[found.label];
     if (!answer) return { kind: "ask", leaf: found.leaf, reason: "no_answer", needed: 1 };
     const decision = this.reuse(answer, c, found);
@@ -193,6 +233,8 @@ export class MemoryClassifier implements Classifier {
     const tracked = new Promise<void>((r) => (settle = r));
     this.background.add(tracked);
     this.queue.spotCheck(c.item, (d) => {
+      this.spotDropped.push(d === null);
+      if (this.spotDropped.length > SPOT_WINDOW) this.spotDropped.shift();
       const work = (async () => {
         if (d === null || !learnable(d)) return;
         const same = labelOf(d.classification, d.severity) === labelOf(answered.classification, answered.severity);
@@ -200,21 +242,41 @@ export class MemoryClassifier implements Classifier {
         else this.disagree++;
         this.p.metrics.memorySpotChecks.inc({ outcome: same ? "agree" : "disagree" });
         this.p.metrics.memoryAgreement.set(this.agreement.ratio!);
-        if (!same) this.log.info({ rule: c.features.rule, alert_id: c.item.alert.alert_id, memory: answered.classification, model: d.classification }, "spot check disagrees with the memory; the leaf splits or retires");
+        if (!same)
+          this.log.info(
+            { rule: c.features.rule, alert_id: c.item.alert.alert_id, memory: answered.classification, model: d.classification },
+            "spot check disagrees with the memory; the leaf splits or retires",
+          );
         await this.learn([{ c, d }]);
       })();
-      void work.catch((err: unknown) => this.warn("learn", err)).finally(() => {
-        this.background.delete(tracked);
-        settle();
-      });
+      void work
+        .catch((err: unknown) => this.warn("learn", err))
+        .finally(() => {
+          this.background.delete(tracked);
+          settle();
+        });
     });
+  }
+
+  /** Whether too many recent spot checks were dropped for memory dismissals to count as checked. */
+  private unverified(): boolean {
+    const n = this.spotDropped.length;
+    if (n < SPOT_MIN) return false;
+    let dropped = 0;
+    for (const x of this.spotDropped) if (x) dropped++;
+    return dropped / n > SPOT_MAX_DROPPED_SHARE;
   }
 
   /** Ask the alerts (queued with other calls' alerts), keep their decisions, learn from the learnable ones. */
   private async askAndLearn(asks: AlertCase[]): Promise<void> {
     if (asks.length === 0) return;
-    const decisions = await this.queue.submit(asks.map((c) => c.item), asks.some((c) => c.direct === "critical"));
-    asks.forEach((c, j) => (c.decision = decisions[j]!));
+    const decisions = await this.queue.submit(
+      asks.map((c) => c.item),
+      asks.some((c) => c.direct === "critical"),
+    );
+    asks.forEach((c, j) => {
+      c.decision = decisions[j]!;
+    });
     await this.learn(asks.map((c) => ({ c, d: c.decision! })));
   }
 
@@ -225,11 +287,15 @@ export class MemoryClassifier implements Classifier {
       if (c.direct || !learnable(d)) continue;
       const label = labelOf(d.classification, d.severity);
       const u = updates.get(c.features.rule) ?? { examples: [], answers: {} };
-      u.examples.push({ id: this.exampleId(c.item, "m"), label, values: c.features.values, source: c.features.source, at: now, by: "model" });
+      u.examples.push({ id: this.exampleId(c.item, "m"), label, values: c.features.values, source: c.features.network, at: now, by: "model" });
       u.answers[label] = { decision: { ...d, memory: null }, names: namesOf(c.item), stored_at: now };
       updates.set(c.features.rule, u);
     }
-    await this.guarded("learn", () => this.p.store.learn(updates), () => undefined);
+    await this.guarded(
+      "learn",
+      () => this.p.store.learn(updates),
+      () => undefined,
+    );
     const size = this.p.store.size();
     for (const [kind, n] of Object.entries(size)) this.p.metrics.memorySize.set({ kind }, n);
   }
@@ -243,7 +309,9 @@ export class MemoryClassifier implements Classifier {
     } catch (err) {
       reason = `${this.inner.name} failed: ${asTriageError(err, "classify").message}`;
     }
-    return batch.map((item, j) => decisions[j] ?? applyGuard(item, { ...decideByRules(item, this.p.guard), degraded: true, fallback_reason: reason }, this.p.guard));
+    return batch.map(
+      (item, j) => decisions[j] ?? applyGuard(item, { ...decideByRules(item, this.p.guard), degraded: true, fallback_reason: reason }, this.p.guard),
+    );
   }
 
   private claim(key: string): Flight {

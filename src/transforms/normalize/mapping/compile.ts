@@ -201,8 +201,20 @@ function compileSeverity(spec: SeveritySpec): (doc: Doc, root: Doc) => SeverityR
       table ? [...table.keys()].slice(0, 8).join("/") : null,
       s.bands ? `a number in ${s.bands.map((b) => `${b.min ?? (b.above !== undefined ? `>${b.above}` : "")}–${b.max ?? ""}`).join(", ")}` : null,
       s.words ? "a severity word or a 0–100 score" : null,
-    ].filter(Boolean).join(" or ");
-    return { paths: list(s.path).map(compilePath), table, bands: s.bands, words: s.words === true, ignore, integer: s.integer === true, lenient: s.lenient === true, when: s.when ? compileCondition(s.when) : undefined, expected };
+    ]
+      .filter(Boolean)
+      .join(" or ");
+    return {
+      paths: list(s.path).map(compilePath),
+      table,
+      bands: s.bands,
+      words: s.words === true,
+      ignore,
+      integer: s.integer === true,
+      lenient: s.lenient === true,
+      when: s.when ? compileCondition(s.when) : undefined,
+      expected,
+    };
   });
   return (doc, root) => {
     let unmapped: { path: string; value: unknown; expected: string } | undefined;
@@ -256,7 +268,10 @@ function mapSeverity(
 }
 
 function compileExtra(key: string, spec: ExtraSpec): (doc: Doc, root: Doc, fields: Doc) => void {
-  const s = typeof spec === "string" || Array.isArray(spec) ? { path: spec, type: "auto" as const, max: undefined, when: undefined, ip: undefined, not_ip: undefined } : spec;
+  const s =
+    typeof spec === "string" || Array.isArray(spec)
+      ? { path: spec, type: "auto" as const, max: undefined, when: undefined, ip: undefined, not_ip: undefined }
+      : spec;
   const paths = list(s.path).map(compilePath);
   const when = s.when ? compileCondition(s.when) : undefined;
   const max = s.max ?? 2048;
@@ -274,7 +289,16 @@ function compileExtra(key: string, spec: ExtraSpec): (doc: Doc, root: Doc, field
     if (s.ip || s.not_ip) {
       const want = s.ip === true;
       let hit: string | null = null;
-      for (const p of paths) if (p.visit(doc, root, (v) => { const t = asText(v, max); return t !== null && isIpText(splitHostPort(t).host) === want && ((hit = t), true); })) break;
+      for (const p of paths)
+        if (
+          p.visit(doc, root, (v) => {
+            const t = asText(v, max);
+            if (t === null || isIpText(splitHostPort(t).host) !== want) return false;
+            hit = t;
+            return true;
+          })
+        )
+          break;
       return put(fields, hit);
     }
     let v = firstValue(paths, doc, root);

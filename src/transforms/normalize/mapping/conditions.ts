@@ -37,7 +37,9 @@ export function compileCondition(spec: ConditionSpec): Condition {
   if ("has" in spec) {
     const p = compilePath(spec.has);
     // Present, even as null: `"alert_name": null` is still a native record (whose name is then missing).
-    const test = p.simple ? (d: Record<string, unknown>, r: Record<string, unknown>) => p.get(d, r) !== undefined : (d: Record<string, unknown>, r: Record<string, unknown>) => p.visit(d, r, present);
+    const test = p.simple
+      ? (d: Record<string, unknown>, r: Record<string, unknown>) => p.get(d, r) !== undefined
+      : (d: Record<string, unknown>, r: Record<string, unknown>) => p.visit(d, r, present);
     return { test, explain: (d, r) => (test(d, r) ? null : `${spec.has} is absent`) };
   }
   if ("has_prefix" in spec) {
@@ -69,7 +71,10 @@ export function compileCondition(spec: ConditionSpec): Condition {
     explain: (d, r) => {
       if (test(d, r)) return null;
       let got: unknown;
-      p.visit(d, r, (v) => ((got = v), true));
+      p.visit(d, r, (v) => {
+        got = v;
+        return true;
+      });
       return `${spec.path} ${wanted}, got ${got === undefined ? "nothing" : JSON.stringify(got).slice(0, 60)}`;
     },
   };

@@ -23,7 +23,9 @@ export function readMappings(dir: string): { mappings: LoadedMapping[]; problems
   let names: string[];
   try {
     if (!statSync(dir).isDirectory()) return { mappings: [], problems: [`${dir}: not a directory`] };
-    names = readdirSync(dir).filter((n) => /\.ya?ml$/i.test(n)).sort();
+    names = readdirSync(dir)
+      .filter((n) => /\.ya?ml$/i.test(n))
+      .sort();
   } catch (err) {
     return { mappings: [], problems: [`${dir}: ${(err as Error).message}`] };
   }

@@ -3,11 +3,7 @@ import { asText, isObject, readPath } from "../fields.js";
 /** Most elements one `[]` / `[key=value]` step (or an implicit fan-out over an array) looks at: bounded work per record. */
 export const MAX_FAN_OUT = 32;
 
-type Step =
-  | { kind: "key"; key: string }
-  | { kind: "index"; index: number }
-  | { kind: "all" }
-  | { kind: "where"; key: string; value: string };
+type Step = { kind: "key"; key: string } | { kind: "index"; index: number } | { kind: "all" } | { kind: "where"; key: string; value: string };
 
 /** A path compiled once at load: `visit` calls `fn` on each value it reaches until `fn` returns true. */
 export interface CompiledPath {
@@ -68,7 +64,10 @@ export function compilePath(source: string): CompiledPath {
     visit,
     get(doc, root) {
       let found: unknown;
-      visit(doc, root, (v) => ((found = v), true));
+      visit(doc, root, (v) => {
+        found = v;
+        return true;
+      });
       return found;
     },
   };
@@ -127,7 +126,12 @@ export function firstValue(compiled: readonly CompiledPath[], doc: Record<string
       continue;
     }
     let found: unknown;
-    if (p.visit(doc, root, (v) => (v !== null ? ((found = v), true) : false))) return found;
+    const hit = p.visit(doc, root, (v) => {
+      if (v === null) return false;
+      found = v;
+      return true;
+    });
+    if (hit) return found;
   }
   return undefined;
 }

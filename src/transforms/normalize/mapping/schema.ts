@@ -66,7 +66,14 @@ const fieldAlternative = z.strictObject({
   /** Use this alternative only when the condition holds. */
   when: conditionSchema.optional(),
 });
-const fieldSpec = z.union([paths, fieldAlternative, z.array(z.union([path, fieldAlternative])).min(1).max(16)]);
+const fieldSpec = z.union([
+  paths,
+  fieldAlternative,
+  z
+    .array(z.union([path, fieldAlternative]))
+    .min(1)
+    .max(16),
+]);
 
 const severityWord = z.enum(SEVERITIES);
 const band = z
@@ -123,7 +130,10 @@ export const mappingSchema = z.strictObject({
   /** Detection order: lower is tried first. Ties: user mappings before built-ins, then by name. */
   order: z.number().int().min(0).max(100000),
   /** Envelopes to look through: the first whose `when` holds and whose `path` holds an object becomes the document. */
-  unwrap: z.array(z.strictObject({ path, when: conditionSchema.optional() })).max(8).optional(),
+  unwrap: z
+    .array(z.strictObject({ path, when: conditionSchema.optional() }))
+    .max(8)
+    .optional(),
   /** True when the document is this format (evaluated on the document; `$.` reads the root). */
   detect: conditionSchema,
   /** Recognised records that are not triaged (not_an_alert) or are unusable; checked before mapping. */

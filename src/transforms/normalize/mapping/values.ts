@@ -28,7 +28,8 @@ export function parseTime(value: unknown): string | null {
   } else if (typeof value === "string") {
     const t = value.trim();
     if (t === "" || t.length > 64) return null;
-    if (CANONICAL.test(t)) ms = Date.parse(t); // the common case (already ISO-8601 UTC), one parse
+    if (CANONICAL.test(t))
+      ms = Date.parse(t); // the common case (already ISO-8601 UTC), one parse
     else if (/^-?\d+(\.\d+)?$/.test(t)) ms = epochToMs(Number(t));
     else {
       let iso = t.replace(/(\.\d{3})\d+/, "$1").replace(/([+-]\d\d)(\d\d)$/, "$1:$2");

@@ -5,7 +5,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { KeyDeriver } from "../../../../src/core/cache-keys.js";
 import { ModelViewer, VIEW_LIMITS } from "../../../../src/core/model-view.js";
-import type { EnrichedAlert } from "../../../../src/core/ports.js";
+import type { EnrichedAlert } from "../../../../src/core/ports/index.js";
 import { keyOptionsFrom } from "../../../../src/transforms/classify/cache/index.js";
 import { renderAlert } from "../../../../src/transforms/classify/prompt.js";
 import { cacheConfig, item } from "./cache/support.js";

@@ -24,7 +24,11 @@ describe("cost", () => {
   it("takes explicit prices over the built-in table, and knows the default model", () => {
     expect(resolveModelPrices({ GEMINI_MODEL: "gemini-3.5-flash-lite" })).toEqual({ inputPerMTok: 0.3, cachedInputPerMTok: 0.03, outputPerMTok: 2.5 });
     // an explicit input price without a cached one bills cached tokens at that price, never below it
-    expect(resolveModelPrices({ GEMINI_MODEL: "gemini-3.5-flash-lite", GEMINI_PRICE_INPUT_PER_MTOK: 1 })).toEqual({ inputPerMTok: 1, cachedInputPerMTok: 1, outputPerMTok: 2.5 });
+    expect(resolveModelPrices({ GEMINI_MODEL: "gemini-3.5-flash-lite", GEMINI_PRICE_INPUT_PER_MTOK: 1 })).toEqual({
+      inputPerMTok: 1,
+      cachedInputPerMTok: 1,
+      outputPerMTok: 2.5,
+    });
     expect(resolveModelPrices({ GEMINI_MODEL: "gemini-3.5-flash-lite", GEMINI_PRICE_CACHED_INPUT_PER_MTOK: 0.05 })?.cachedInputPerMTok).toBe(0.05);
     expect(resolveModelPrices({ GEMINI_MODEL: "gemini-9-ultra" })).toBeNull();
   });

@@ -43,7 +43,8 @@ describe("createClassifier", () => {
   });
 
   it("validates the Gemini options with the rest of the config", () => {
-    const bad = () => loadConfig({ GEMINI_MAX_ALERTS_PER_REQUEST: "0", GEMINI_MODEL: "models/../x", TRIAGE_DAILY_BUDGET_USD: "-1", GEMINI_BASE_URL: "localhost:8080" });
+    const bad = () =>
+      loadConfig({ GEMINI_MAX_ALERTS_PER_REQUEST: "0", GEMINI_MODEL: "models/../x", TRIAGE_DAILY_BUDGET_USD: "-1", GEMINI_BASE_URL: "localhost:8080" });
     for (const name of ["GEMINI_MAX_ALERTS_PER_REQUEST", "GEMINI_MODEL", "TRIAGE_DAILY_BUDGET_USD", "GEMINI_BASE_URL"]) expect(bad).toThrow(name);
   });
 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createGeminiClient, thinkingConfigFor } from "../../../../src/transforms/classify/gemini.js";
-import type { ModelRequest } from "../../../../src/transforms/classify/model-port.js";
+import type { ModelRequest } from "../../../../src/core/ports/index.js";
 import { ANSWER_RESPONSE_SCHEMA } from "../../../../src/transforms/classify/answer-schema.js";
 import { alertLine, buildUserPrompt, SYSTEM_INSTRUCTION } from "../../../../src/transforms/classify/prompt.js";
 import { FakeGemini } from "../../../fakes/gemini.js";
@@ -39,7 +39,13 @@ describe("Gemini adapter (@google/genai)", () => {
     expect(a!.body).toEqual({
       contents: [{ role: "user", parts: [{ text: request().userPrompt }] }],
       systemInstruction: { role: "user", parts: [{ text: SYSTEM_INSTRUCTION }] },
-      generationConfig: { responseMimeType: "application/json", responseJsonSchema: ANSWER_RESPONSE_SCHEMA, maxOutputTokens: 4000, candidateCount: 1, thinkingConfig: { thinkingLevel: "MINIMAL" } },
+      generationConfig: {
+        responseMimeType: "application/json",
+        responseJsonSchema: ANSWER_RESPONSE_SCHEMA,
+        maxOutputTokens: 4000,
+        candidateCount: 1,
+        thinkingConfig: { thinkingLevel: "MINIMAL" },
+      },
     });
     // the same bytes on every call: the implicit cache keys on the prompt prefix
     expect(JSON.stringify(b!.body!.systemInstruction)).toBe(JSON.stringify(a!.body!.systemInstruction));

@@ -1,6 +1,6 @@
 import type { Alert } from "../../../../src/core/alert.js";
 import type { Enrichment } from "../../../../src/core/enrichment.js";
-import type { EnrichedAlert } from "../../../../src/core/ports.js";
+import type { EnrichedAlert } from "../../../../src/core/ports/index.js";
 import type { Decision } from "../../../../src/core/verdict.js";
 
 /** A plain alert; override any field. */
@@ -26,8 +26,24 @@ export function intel(abuseScore: number, vtMalicious: number, ip = "203.0.113.7
   return {
     ip,
     ip_role: "source",
-    abuseipdb: { status: "ok", cached: false, data: { abuse_confidence_score: abuseScore, country: "NL", usage_type: "Data Center/Web Hosting/Transit", isp: "Example Hosting", total_reports: 12, is_tor: false, last_reported_at: null } },
-    virustotal: { status: "ok", cached: false, data: { malicious: vtMalicious, suspicious: 0, harmless: 60, undetected: 20, reputation: -5, as_owner: "EXAMPLE-AS", country: "NL" } },
+    abuseipdb: {
+      status: "ok",
+      cached: false,
+      data: {
+        abuse_confidence_score: abuseScore,
+        country: "NL",
+        usage_type: "Data Center/Web Hosting/Transit",
+        isp: "Example Hosting",
+        total_reports: 12,
+        is_tor: false,
+        last_reported_at: null,
+      },
+    },
+    virustotal: {
+      status: "ok",
+      cached: false,
+      data: { malicious: vtMalicious, suspicious: 0, harmless: 60, undetected: 20, reputation: -5, as_owner: "EXAMPLE-AS", country: "NL" },
+    },
   };
 }
 

@@ -2,7 +2,7 @@
 // 429 hints, usage, timeouts.
 import { afterEach, describe, expect, it } from "vitest";
 import { ANSWER_RESPONSE_SCHEMA } from "../../../../src/transforms/classify/answer-schema.js";
-import type { ModelRequest } from "../../../../src/transforms/classify/model-port.js";
+import type { ModelRequest } from "../../../../src/core/ports/index.js";
 import { chatCompletionsUrl, createOpenAiClient, parseResetDurationMs, retryAfterMsOf, strictJsonSchema } from "../../../../src/transforms/classify/openai.js";
 import { parseAnswerText } from "../../../../src/transforms/classify/parse-output.js";
 import { buildUserPrompt, SYSTEM_INSTRUCTION } from "../../../../src/transforms/classify/prompt.js";
@@ -19,7 +19,8 @@ async function fake(opts: FakeOpenAiOptions = {}): Promise<FakeOpenAi> {
   return f;
 }
 
-const line = (id: string, extra: Record<string, unknown> = {}) => JSON.stringify({ alert_id: id, alert_name: "Port scan detected", severity: "medium", ...extra });
+const line = (id: string, extra: Record<string, unknown> = {}) =>
+  JSON.stringify({ alert_id: id, alert_name: "Port scan detected", severity: "medium", ...extra });
 const request = (ids: string[], over: Partial<ModelRequest> = {}): ModelRequest => ({
   systemInstruction: SYSTEM_INSTRUCTION,
   userPrompt: buildUserPrompt(ids.map((id) => line(id))),
@@ -40,7 +41,11 @@ describe("OpenAI-compatible client", () => {
     expect(parseAnswerText(first.text).items.map((i) => i.alert_id)).toEqual(["a-1", "a-2"]);
     expect(f.requests[0]).toMatchObject({ path: "/v1/chat/completions", model: "llama3.1:8b", responseFormat: "json_schema", auth: "authorization" });
     const body = JSON.parse(f.bodies[0]!) as Record<string, any>;
-    expect(body.response_format.json_schema).toMatchObject({ name: "triage_verdicts", strict: true, schema: { type: "object", required: ["verdicts"], additionalProperties: false } });
+    expect(body.response_format.json_schema).toMatchObject({
+      name: "triage_verdicts",
+      strict: true,
+      schema: { type: "object", required: ["verdicts"], additionalProperties: false },
+    });
     expect(body.messages.map((m: { role: string }) => m.role)).toEqual(["system", "user"]);
     expect(body.max_tokens).toBe(4000);
     expect(first.usage).toMatchObject({ promptTokens: f.requests[0]!.promptTokens, cachedTokens: 0 });
@@ -62,7 +67,10 @@ describe("OpenAI-compatible client", () => {
     const client = createOpenAiClient({ baseUrl: `${f.url}/v1/`, model: "m", apiKey: f.apiKey, onFallback: (r) => reasons.push(r) });
     const r = await client.generate(request(["a-1"]));
     expect(r.kind).toBe("answer");
-    expect(f.requests.map((q) => [q.status, q.responseFormat])).toEqual([[400, "json_schema"], [200, "none"]]);
+    expect(f.requests.map((q) => [q.status, q.responseFormat])).toEqual([
+      [400, "json_schema"],
+      [200, "none"],
+    ]);
     expect(reasons).toHaveLength(1);
     expect(client.structuredOutput).toBe("plain");
     await client.generate(request(["a-2"]));
@@ -160,7 +168,9 @@ describe("OpenAI wire helpers", () => {
   it("URLs for Ollama/OpenAI origins, /v1 bases and Azure deployments", () => {
     expect(chatCompletionsUrl("http://127.0.0.1:11434")).toBe("http://127.0.0.1:11434/v1/chat/completions");
     expect(chatCompletionsUrl("https://api.openai.com/v1/")).toBe("https://api.openai.com/v1/chat/completions");
-    expect(chatCompletionsUrl("https://r.openai.azure.com/openai/deployments/d", "2024-10-21")).toBe("https://r.openai.azure.com/openai/deployments/d/chat/completions?api-version=2024-10-21");
+    expect(chatCompletionsUrl("https://r.openai.azure.com/openai/deployments/d", "2024-10-21")).toBe(
+      "https://r.openai.azure.com/openai/deployments/d/chat/completions?api-version=2024-10-21",
+    );
   });
 
   it("reset durations and retry hints", () => {
@@ -170,8 +180,19 @@ describe("OpenAI wire helpers", () => {
     expect(parseResetDurationMs("soon")).toBeNull();
     expect(retryAfterMsOf(new Headers({ "retry-after-ms": "1500", "retry-after": "9" }))).toBe(1500);
     expect(retryAfterMsOf(new Headers({ "retry-after": "9" }))).toBe(9000);
-    expect(retryAfterMsOf(new Headers({ "x-ratelimit-remaining-requests": "5", "x-ratelimit-remaining-tokens": "0", "x-ratelimit-reset-requests": "1s", "x-ratelimit-reset-tokens": "12s" }))).toBe(12_000);
-    expect(retryAfterMsOf(new Headers({ "x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "2s", "x-ratelimit-reset-tokens": "30s" }))).toBe(2000);
+    expect(
+      retryAfterMsOf(
+        new Headers({
+          "x-ratelimit-remaining-requests": "5",
+          "x-ratelimit-remaining-tokens": "0",
+          "x-ratelimit-reset-requests": "1s",
+          "x-ratelimit-reset-tokens": "12s",
+        }),
+      ),
+    ).toBe(12_000);
+    expect(retryAfterMsOf(new Headers({ "x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "2s", "x-ratelimit-reset-tokens": "30s" }))).toBe(
+      2000,
+    );
     expect(retryAfterMsOf(new Headers(), "Please retry after 6 seconds.")).toBe(6000);
     expect(retryAfterMsOf(new Headers(), "Please try again in 20s.")).toBe(20_000);
     expect(retryAfterMsOf(new Headers())).toBeNull();

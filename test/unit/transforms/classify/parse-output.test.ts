@@ -31,7 +31,11 @@ describe("parseAnswerText", () => {
   });
 
   it("never invents items from any prefix of a valid answer (property)", () => {
-    const full = JSON.stringify([item("a", "true_positive", { reasoning: 'has "quotes", {braces} and [brackets]' }), item("b", "needs_review"), item("c", "false_positive")]);
+    const full = JSON.stringify([
+      item("a", "true_positive", { reasoning: 'has "quotes", {braces} and [brackets]' }),
+      item("b", "needs_review"),
+      item("c", "false_positive"),
+    ]);
     fc.assert(
       fc.property(fc.integer({ min: 0, max: full.length }), (n) => {
         const ids = parseAnswerText(full.slice(0, n)).items.map((i) => i.alert_id);
@@ -50,7 +54,9 @@ describe("parseAnswerText", () => {
       ]),
     );
     expect(parsed.invalid).toBe(3);
-    expect(parsed.items).toEqual([expect.objectContaining({ alert_id: "c", classification: "needs_review", severity: "high", confidence: 73, mitre_techniques: ["T1059.001"] })]);
+    expect(parsed.items).toEqual([
+      expect.objectContaining({ alert_id: "c", classification: "needs_review", severity: "high", confidence: 73, mitre_techniques: ["T1059.001"] }),
+    ]);
   });
 
   it("yields nothing (not 'No data') for garbage", () => {

@@ -40,7 +40,10 @@ describe("planRequests", () => {
 
   it("gives every alert marked alone a request of its own, last and at the lowest priority whatever its severity", () => {
     // Its author sets the severity: a flood of "critical" instruction-like alerts must not outrank anything.
-    const flagged = [{ id: "x-0", rank: 0, tokens: 150, alone: true }, { id: "x-1", rank: 3, tokens: 150, alone: true }];
+    const flagged = [
+      { id: "x-0", rank: 0, tokens: 150, alone: true },
+      { id: "x-1", rank: 3, tokens: 150, alone: true },
+    ];
     const plan = planRequests<{ id: string; rank: number; tokens: number; alone?: boolean }>([...alerts(30, 4), ...flagged], opts);
     expect(plan.slice(-2)).toEqual([
       { alerts: [flagged[0]], priority: ISOLATED_PRIORITY },

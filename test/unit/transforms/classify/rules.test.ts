@@ -34,7 +34,9 @@ describe("rules classifier thresholds", () => {
   it("the rules classifier built from config uses GUARD_* as configured", async () => {
     const config = loadConfig({ GUARD_ABUSE_SCORE_MIN: "70" }, quiet);
     const item = enriched({ alert_name: "Heartbeat", severity: "info" }, intel(72, 0)); // benign-noise rule by name
-    const [fromConfig] = await guardedRulesClassifier({ abuseScoreMin: config.GUARD_ABUSE_SCORE_MIN, vtMaliciousMin: config.GUARD_VT_MALICIOUS_MIN }).classify([item]);
+    const [fromConfig] = await guardedRulesClassifier({ abuseScoreMin: config.GUARD_ABUSE_SCORE_MIN, vtMaliciousMin: config.GUARD_VT_MALICIOUS_MIN }).classify([
+      item,
+    ]);
     expect(fromConfig!.classification).toBe("true_positive");
     const [plain] = await rulesClassifier.classify([item]);
     expect(plain!.classification).toBe("false_positive"); // 72 is below the default 90: routine noise

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Classifier, EnrichedAlert } from "../../../../src/core/ports.js";
+import type { Classifier, EnrichedAlert } from "../../../../src/core/ports/index.js";
 import type { Decision } from "../../../../src/core/verdict.js";
 import { createLogger } from "../../../../src/telemetry/logger.js";
 import { createMetrics } from "../../../../src/telemetry/metrics.js";

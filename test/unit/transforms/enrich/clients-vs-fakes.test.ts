@@ -30,8 +30,13 @@ describe("abuseIpDbClient vs FakeAbuseIpDb", () => {
     const { client } = await abuse();
     const rec = abuseIpDbRecord(malicious!);
     expect(await client.lookup(malicious!)).toEqual({
-      abuse_confidence_score: rec.abuseConfidenceScore, country: rec.countryCode, usage_type: rec.usageType, isp: rec.isp,
-      total_reports: rec.totalReports, is_tor: rec.isTor, last_reported_at: rec.lastReportedAt,
+      abuse_confidence_score: rec.abuseConfidenceScore,
+      country: rec.countryCode,
+      usage_type: rec.usageType,
+      isp: rec.isp,
+      total_reports: rec.totalReports,
+      is_tor: rec.isTor,
+      last_reported_at: rec.lastReportedAt,
     });
   });
 
@@ -69,8 +74,13 @@ describe("virusTotalClient vs FakeVirusTotal", () => {
     const { client } = await vt();
     const a = virusTotalAttributes(malicious!);
     expect(await client.lookup(malicious!)).toEqual({
-      malicious: a.last_analysis_stats.malicious, suspicious: a.last_analysis_stats.suspicious, harmless: a.last_analysis_stats.harmless,
-      undetected: a.last_analysis_stats.undetected, reputation: a.reputation, as_owner: a.as_owner, country: a.country,
+      malicious: a.last_analysis_stats.malicious,
+      suspicious: a.last_analysis_stats.suspicious,
+      harmless: a.last_analysis_stats.harmless,
+      undetected: a.last_analysis_stats.undetected,
+      reputation: a.reputation,
+      as_owner: a.as_owner,
+      country: a.country,
     });
   });
 

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../../../../src/config/load.js";
-import { openCaches, type Caches } from "../../../../src/resources/cache.js";
+import { openCaches } from "../../../../src/resources/cache.js";
+import type { Caches } from "../../../../src/core/ports/index.js";
 import { createMetrics } from "../../../../src/telemetry/metrics.js";
 import { createEnricher } from "../../../../src/transforms/enrich/index.js";
 import { alertWith, capturingLogger } from "./support.js";
@@ -35,7 +36,10 @@ describe("createEnricher", () => {
     const config = loadConfig({ VIRUSTOTAL_API_KEY: "vt-secret-key-123", VIRUSTOTAL_BASE_URL: "http://vt.test/" });
     const enricher = createEnricher({ config, caches: await caches(), metrics: createMetrics({ defaultMetrics: false }), logger, fetch });
     const [out] = await enricher!.enrich([alertWith("5.1.1.1")]);
-    expect(out!.enrichment).toMatchObject({ abuseipdb: { status: "skipped", skipped: "disabled" }, virustotal: { status: "ok", data: { malicious: 3, reputation: -5 } } });
+    expect(out!.enrichment).toMatchObject({
+      abuseipdb: { status: "skipped", skipped: "disabled" },
+      virustotal: { status: "ok", data: { malicious: 3, reputation: -5 } },
+    });
     expect(requests).toEqual(["http://vt.test/api/v3/ip_addresses/5.1.1.1"]);
     const text = JSON.stringify(lines());
     expect(text).toContain("AbuseIPDB enrichment disabled");
@@ -47,11 +51,28 @@ describe("createEnricher", () => {
     const fetch = async (url: string, init: RequestInit) => {
       seen.push({ url, headers: init.headers as Record<string, string> });
       return url.includes("abuse")
-        ? new Response(JSON.stringify({ data: { abuseConfidenceScore: 7, countryCode: "FR", usageType: null, isp: null, totalReports: 2, isTor: false, lastReportedAt: null } }), { status: 200 })
+        ? new Response(
+            JSON.stringify({
+              data: { abuseConfidenceScore: 7, countryCode: "FR", usageType: null, isp: null, totalReports: 2, isTor: false, lastReportedAt: null },
+            }),
+            { status: 200 },
+          )
         : new Response(JSON.stringify({ data: { attributes: {} } }), { status: 200 });
     };
-    const config = loadConfig({ ABUSEIPDB_API_KEY: "ak", VIRUSTOTAL_API_KEY: "vk", ABUSEIPDB_BASE_URL: "http://abuse.test", VIRUSTOTAL_BASE_URL: "http://vt.test", ABUSEIPDB_MAX_AGE_DAYS: "30" });
-    const enricher = createEnricher({ config, caches: await caches(), metrics: createMetrics({ defaultMetrics: false }), logger: capturingLogger().logger, fetch });
+    const config = loadConfig({
+      ABUSEIPDB_API_KEY: "ak",
+      VIRUSTOTAL_API_KEY: "vk",
+      ABUSEIPDB_BASE_URL: "http://abuse.test",
+      VIRUSTOTAL_BASE_URL: "http://vt.test",
+      ABUSEIPDB_MAX_AGE_DAYS: "30",
+    });
+    const enricher = createEnricher({
+      config,
+      caches: await caches(),
+      metrics: createMetrics({ defaultMetrics: false }),
+      logger: capturingLogger().logger,
+      fetch,
+    });
     const [out] = await enricher!.enrich([alertWith("2a00:1450::200e")]);
     expect(out!.enrichment).toMatchObject({ abuseipdb: { status: "ok", data: { abuse_confidence_score: 7, country: "FR" } }, virustotal: { status: "ok" } });
     const abuse = seen.find((s) => s.url.includes("abuse"))!;

@@ -3,7 +3,10 @@ import { enrichmentSchema, type AbuseIpDbData, type VirusTotalData } from "../..
 import { ThreatIntelEnricher } from "../../../../src/transforms/enrich/enricher.js";
 import { abuseData, alertWith, buildLookup, providerError, scriptedClient, vtData } from "./support.js";
 
-function twoProviders(abuse = scriptedClient<AbuseIpDbData>("abuseipdb", () => abuseData(95)), vt = scriptedClient<VirusTotalData>("virustotal", () => vtData(14))) {
+function twoProviders(
+  abuse = scriptedClient<AbuseIpDbData>("abuseipdb", () => abuseData(95)),
+  vt = scriptedClient<VirusTotalData>("virustotal", () => vtData(14)),
+) {
   const enricher = new ThreatIntelEnricher({ abuseipdb: buildLookup(abuse).lookup, virustotal: buildLookup(vt).lookup });
   return { enricher, abuse, vt };
 }
@@ -41,7 +44,13 @@ describe("ThreatIntelEnricher", () => {
 
   it("looks each distinct IP up once per batch and keeps one result per alert, in order", async () => {
     const { enricher, abuse, vt } = twoProviders();
-    const alerts = [alertWith("5.1.1.1", null, "a"), alertWith("5.2.2.2", null, "b"), alertWith("5.1.1.1", null, "c"), alertWith("::ffff:5.1.1.1", null, "d"), alertWith("10.0.0.1", null, "e")];
+    const alerts = [
+      alertWith("5.1.1.1", null, "a"),
+      alertWith("5.2.2.2", null, "b"),
+      alertWith("5.1.1.1", null, "c"),
+      alertWith("::ffff:5.1.1.1", null, "d"),
+      alertWith("10.0.0.1", null, "e"),
+    ];
     const out = await enricher.enrich(alerts);
     expect(out.map((o) => o.alert.alert_id)).toEqual(["a", "b", "c", "d", "e"]);
     expect(out.map((o) => o.enrichment!.ip)).toEqual(["5.1.1.1", "5.2.2.2", "5.1.1.1", "5.1.1.1", "10.0.0.1"]);
@@ -63,7 +72,12 @@ describe("ThreatIntelEnricher", () => {
 
   it("private, invalid and missing addresses are not looked up", async () => {
     const { enricher, abuse, vt } = twoProviders();
-    const out = await enricher.enrich([alertWith("192.168.1.5", "10.0.0.9"), alertWith("not-an-ip", null), alertWith(null, null), alertWith("fe80::1", "2001:db8::1")]);
+    const out = await enricher.enrich([
+      alertWith("192.168.1.5", "10.0.0.9"),
+      alertWith("not-an-ip", null),
+      alertWith(null, null),
+      alertWith("fe80::1", "2001:db8::1"),
+    ]);
     expect(out.map((o) => o.enrichment)).toEqual([
       { ip: "192.168.1.5", ip_role: "source", abuseipdb: { status: "skipped", skipped: "private" }, virustotal: { status: "skipped", skipped: "private" } },
       { ip: "not-an-ip", ip_role: "source", abuseipdb: { status: "skipped", skipped: "invalid" }, virustotal: { status: "skipped", skipped: "invalid" } },
@@ -77,7 +91,10 @@ describe("ThreatIntelEnricher", () => {
   it("uses the destination when it is public and the source is absent or private", async () => {
     const { enricher, abuse } = twoProviders();
     const out = await enricher.enrich([alertWith("10.0.7.13", "91.240.118.172"), alertWith(null, "2606:4700:0::1111")]);
-    expect(out.map((o) => [o.enrichment!.ip, o.enrichment!.ip_role])).toEqual([["91.240.118.172", "destination"], ["2606:4700::1111", "destination"]]);
+    expect(out.map((o) => [o.enrichment!.ip, o.enrichment!.ip_role])).toEqual([
+      ["91.240.118.172", "destination"],
+      ["2606:4700::1111", "destination"],
+    ]);
     expect(abuse.calls.sort()).toEqual(["2606:4700::1111", "91.240.118.172"]);
   });
 

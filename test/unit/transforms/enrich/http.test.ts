@@ -25,14 +25,22 @@ describe("getWithTimeout", () => {
   it("a provider that never answers becomes <provider>_timeout, retriable", async () => {
     const hang = (_url: string, init: RequestInit) =>
       new Promise<Response>((_resolve, reject) => init.signal!.addEventListener("abort", () => reject(init.signal!.reason)));
-    await expect(getWithTimeout("virustotal", "http://x", {}, 50, hang)).rejects.toMatchObject({ code: "virustotal_timeout", retriable: true, failure: "unavailable" });
+    await expect(getWithTimeout("virustotal", "http://x", {}, 50, hang)).rejects.toMatchObject({
+      code: "virustotal_timeout",
+      retriable: true,
+      failure: "unavailable",
+    });
   });
 
   it("a connection failure becomes <provider>_network, retriable", async () => {
     const refused = async () => {
       throw new TypeError("fetch failed", { cause: new Error("connect ECONNREFUSED 127.0.0.1:1") });
     };
-    await expect(getWithTimeout("abuseipdb", "http://x", {}, 1000, refused)).rejects.toMatchObject({ code: "abuseipdb_network", retriable: true, message: expect.stringContaining("ECONNREFUSED") });
+    await expect(getWithTimeout("abuseipdb", "http://x", {}, 1000, refused)).rejects.toMatchObject({
+      code: "abuseipdb_network",
+      retriable: true,
+      message: expect.stringContaining("ECONNREFUSED"),
+    });
   });
 
   it("returns status, headers, text and parsed JSON (undefined for non-JSON)", async () => {

@@ -26,7 +26,9 @@ describe("ProviderLookup: cache", () => {
   });
 
   it("provider failures (5xx) are not cached: the next alert tries again", async () => {
-    const client = scriptedClient<VirusTotalData>("virustotal", (_ip, n) => (n === 1 ? providerError("virustotal", "transient", "unavailable", true) : vtData(3)));
+    const client = scriptedClient<VirusTotalData>("virustotal", (_ip, n) =>
+      n === 1 ? providerError("virustotal", "transient", "unavailable", true) : vtData(3),
+    );
     const { lookup, cache } = buildLookup(client);
     expect(await lookup.lookup("5.1.1.1")).toMatchObject({ status: "error", code: "virustotal_transient" });
     expect(cache.sets).toHaveLength(0);
@@ -57,7 +59,9 @@ describe("ProviderLookup: single-flight", () => {
 
 describe("ProviderLookup: retries", () => {
   it("retries 5xx/timeouts a bounded number of times", async () => {
-    const client = scriptedClient<AbuseIpDbData>("abuseipdb", (_ip, n) => (n <= 2 ? providerError("abuseipdb", "server_error", "unavailable", true) : abuseData(50)));
+    const client = scriptedClient<AbuseIpDbData>("abuseipdb", (_ip, n) =>
+      n <= 2 ? providerError("abuseipdb", "server_error", "unavailable", true) : abuseData(50),
+    );
     const { lookup } = buildLookup(client, { maxRetries: 2 });
     expect(await lookup.lookup("5.2.2.2")).toMatchObject({ status: "ok", data: abuseData(50) });
     expect(client.calls).toHaveLength(3);
@@ -98,7 +102,9 @@ describe("ProviderLookup: circuit breaker", () => {
 
   it("negative answers and 429s do not count as failures", async () => {
     let n = 0;
-    const client = scriptedClient<VirusTotalData>("virustotal", () => (n++ % 2 === 0 ? providerError("virustotal", "not_found", "about_ip", false) : providerError("virustotal", "quota_exceeded", "rate_limited", true, 1)));
+    const client = scriptedClient<VirusTotalData>("virustotal", () =>
+      n++ % 2 === 0 ? providerError("virustotal", "not_found", "about_ip", false) : providerError("virustotal", "quota_exceeded", "rate_limited", true, 1),
+    );
     const { lookup, breaker } = buildLookup(client, { failureThreshold: 2 });
     for (let i = 0; i < 6; i++) await lookup.lookup(`5.0.1.${i}`);
     expect(breaker.state).toBe("closed");
@@ -107,7 +113,9 @@ describe("ProviderLookup: circuit breaker", () => {
 
 describe("ProviderLookup: quota", () => {
   it("a 429 without a wait hint pauses the provider for one window; lookups that can't wait are skipped: unavailable, not called", async () => {
-    const client = scriptedClient<VirusTotalData>("virustotal", (_ip, n) => (n === 1 ? providerError("virustotal", "quota_exceeded", "rate_limited", true) : vtData(0)));
+    const client = scriptedClient<VirusTotalData>("virustotal", (_ip, n) =>
+      n === 1 ? providerError("virustotal", "quota_exceeded", "rate_limited", true) : vtData(0),
+    );
     const { lookup, metrics } = buildLookup(client, { windowMs: 60_000, maxWaitMs: 100 });
     expect(await lookup.lookup("5.4.4.1")).toMatchObject({ status: "error", code: "virustotal_quota_exceeded" });
     expect(await lookup.lookup("5.4.4.2")).toEqual({ status: "skipped", skipped: "unavailable" });
@@ -117,7 +125,9 @@ describe("ProviderLookup: quota", () => {
   });
 
   it("a 429 with Retry-After pauses for that long, then requests flow again", async () => {
-    const client = scriptedClient<AbuseIpDbData>("abuseipdb", (_ip, n) => (n === 1 ? providerError("abuseipdb", "rate_limited", "rate_limited", true, 150) : abuseData(0)));
+    const client = scriptedClient<AbuseIpDbData>("abuseipdb", (_ip, n) =>
+      n === 1 ? providerError("abuseipdb", "rate_limited", "rate_limited", true, 150) : abuseData(0),
+    );
     const { lookup } = buildLookup(client, { maxWaitMs: 2000 });
     await lookup.lookup("5.5.5.1");
     const t0 = Date.now();

@@ -3,12 +3,11 @@ import { Writable } from "node:stream";
 import pino from "pino";
 import type { Alert } from "../../../../src/core/alert.js";
 import { abuseIpDbSchema, virusTotalSchema, type AbuseIpDbData, type VirusTotalData } from "../../../../src/core/enrichment.js";
-import type { Cache } from "../../../../src/resources/cache.js";
+import type { Cache, TiClient } from "../../../../src/core/ports/index.js";
 import { MemoryQuotaStore, RateLimiter } from "../../../../src/resources/limiter.js";
 import { createMetrics, type Metrics } from "../../../../src/telemetry/metrics.js";
 import { CircuitBreaker } from "../../../../src/transforms/enrich/breaker.js";
-import type { TiClient } from "../../../../src/transforms/enrich/client.js";
-import { ProviderError, type ProviderFailure, type ProviderName } from "../../../../src/transforms/enrich/provider-error.js";
+import { ProviderError, type ProviderFailure, type ProviderName, type ProviderReason } from "../../../../src/transforms/enrich/provider-error.js";
 import { ProviderLookup } from "../../../../src/transforms/enrich/provider-lookup.js";
 import type { ProviderReply } from "../../../../src/transforms/enrich/http.js";
 
@@ -18,7 +17,15 @@ export const silentLogger = pino({ level: "silent" });
 export function capturingLogger(): { logger: pino.Logger; lines: () => Record<string, unknown>[] } {
   const raw: string[] = [];
   const stream = new Writable({ write: (chunk, _enc, cb) => (raw.push(String(chunk)), cb()) });
-  return { logger: pino({ level: "debug" }, stream), lines: () => raw.join("").split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
+  return {
+    logger: pino({ level: "debug" }, stream),
+    lines: () =>
+      raw
+        .join("")
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }
 
 export interface RecordingCache extends Cache {
@@ -50,8 +57,24 @@ export function recordingCache(): RecordingCache {
   return cache;
 }
 
-export const abuseData = (score: number): AbuseIpDbData => ({ abuse_confidence_score: score, country: "US", usage_type: "Data Center/Web Hosting/Transit", isp: "Example", total_reports: score, is_tor: false, last_reported_at: null });
-export const vtData = (malicious: number): VirusTotalData => ({ malicious, suspicious: 0, harmless: 60, undetected: 30, reputation: -malicious, as_owner: "EXAMPLE-AS", country: "US" });
+export const abuseData = (score: number): AbuseIpDbData => ({
+  abuse_confidence_score: score,
+  country: "US",
+  usage_type: "Data Center/Web Hosting/Transit",
+  isp: "Example",
+  total_reports: score,
+  is_tor: false,
+  last_reported_at: null,
+});
+export const vtData = (malicious: number): VirusTotalData => ({
+  malicious,
+  suspicious: 0,
+  harmless: 60,
+  undetected: 30,
+  reputation: -malicious,
+  as_owner: "EXAMPLE-AS",
+  country: "US",
+});
 
 export type Behaviour<T> = (ip: string, call: number) => T | ProviderError | Promise<T | ProviderError>;
 
@@ -72,7 +95,13 @@ export function scriptedClient<T>(provider: ProviderName, behaviour: Behaviour<T
 }
 
 /** A ProviderError as the real clients would build it. */
-export function providerError(provider: ProviderName, reason: string, failure: ProviderFailure, retriable: boolean, retryAfterMs?: number): ProviderError {
+export function providerError(
+  provider: ProviderName,
+  reason: ProviderReason,
+  failure: ProviderFailure,
+  retriable: boolean,
+  retryAfterMs?: number,
+): ProviderError {
   return new ProviderError({ provider, reason, failure, retriable, message: `${provider} ${reason}`, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
 }
 
@@ -106,15 +135,38 @@ export function buildLookup<T>(client: TiClient<T>, o: LookupOptions = {}) {
   const breaker = new CircuitBreaker({ failureThreshold: o.failureThreshold ?? 5, cooldownMs: o.cooldownMs ?? 30000, now });
   const dataSchema = (client.provider === "abuseipdb" ? abuseIpDbSchema : virusTotalSchema) as never;
   const lookup = new ProviderLookup<T>({
-    client, dataSchema, cache, limiter, breaker, metrics, logger: silentLogger,
-    ttlMs: 86_400_000, negativeTtlMs: 3_600_000, maxRetries: o.maxRetries ?? 0, retryDeadlineMs: 10_000, rateLimitPauseMs: windowMs, now,
+    client,
+    dataSchema,
+    cache,
+    limiter,
+    breaker,
+    metrics,
+    logger: silentLogger,
+    ttlMs: 86_400_000,
+    negativeTtlMs: 3_600_000,
+    maxRetries: o.maxRetries ?? 0,
+    retryDeadlineMs: 10_000,
+    rateLimitPauseMs: windowMs,
+    now,
   });
   return { lookup, cache, metrics, limiter, breaker };
 }
 
 /** A normalized alert with the given addresses. */
 export function alertWith(source_ip: string | null, destination_ip: string | null = null, id = `A-${Math.random().toString(36).slice(2, 8)}`): Alert {
-  return { alert_id: id, alert_name: "Brute force login attempts", severity: "high", source_ip, destination_ip, user: null, host: null, timestamp: null, description: null, format: "native", fields: {} };
+  return {
+    alert_id: id,
+    alert_name: "Brute force login attempts",
+    severity: "high",
+    source_ip,
+    destination_ip,
+    user: null,
+    host: null,
+    timestamp: null,
+    description: null,
+    format: "native",
+    fields: {},
+  };
 }
 
 /** Sum of a counter's values matching the given labels. */

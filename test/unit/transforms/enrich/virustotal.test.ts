@@ -15,20 +15,41 @@ describe("VirusTotal IP object", () => {
   it("maps analysis stats, reputation, owner and country", () => {
     const body = {
       data: {
-        id: "8.8.8.8", type: "ip_address", links: { self: "https://www.virustotal.com/api/v3/ip_addresses/8.8.8.8" },
+        id: "8.8.8.8",
+        type: "ip_address",
+        links: { self: "https://www.virustotal.com/api/v3/ip_addresses/8.8.8.8" },
         attributes: {
-          as_owner: "GOOGLE", asn: 15169, country: "US", reputation: 542, tags: [], total_votes: { harmless: 224, malicious: 38 },
+          as_owner: "GOOGLE",
+          asn: 15169,
+          country: "US",
+          reputation: 542,
+          tags: [],
+          total_votes: { harmless: 224, malicious: 38 },
           last_analysis_stats: { harmless: 62, malicious: 0, suspicious: 0, undetected: 32, timeout: 0 },
           last_analysis_results: { Kaspersky: { method: "blacklist", engine_name: "Kaspersky", category: "harmless", result: "clean" } },
         },
       },
     };
-    expect(readVirusTotalReply(reply(200, body), NOW)).toEqual({ malicious: 0, suspicious: 0, harmless: 62, undetected: 32, reputation: 542, as_owner: "GOOGLE", country: "US" });
+    expect(readVirusTotalReply(reply(200, body), NOW)).toEqual({
+      malicious: 0,
+      suspicious: 0,
+      harmless: 62,
+      undetected: 32,
+      reputation: 542,
+      as_owner: "GOOGLE",
+      country: "US",
+    });
   });
 
   it("treats every attribute as optional (private/unrouted IPs have few)", () => {
     expect(readVirusTotalReply(reply(200, { data: { id: "10.0.0.1", type: "ip_address", attributes: { reputation: -3 } } }), NOW)).toEqual({
-      malicious: 0, suspicious: 0, harmless: 0, undetected: 0, reputation: -3, as_owner: null, country: null,
+      malicious: 0,
+      suspicious: 0,
+      harmless: 0,
+      undetected: 0,
+      reputation: -3,
+      as_owner: null,
+      country: null,
     });
   });
 

@@ -18,30 +18,41 @@ describe("triage formats check", () => {
     writeFileSync(input, [zeek.text, okta.text, '{"kind":"acme.detection","det":{"title":"Reverse shell"}}', '{"heartbeat":1}', "not json"].join("\n"));
     const formats = join(dir, "formats");
     mkdirSync(formats);
-    writeFileSync(join(formats, "acme.yaml"), "name: acme\ndescription: Acme\norder: 450\ndetect: { path: kind, equals: acme.detection }\nalert: { name: det.title }\n");
+    writeFileSync(
+      join(formats, "acme.yaml"),
+      "name: acme\ndescription: Acme\norder: 450\ndetect: { path: kind, equals: acme.detection }\nalert: { name: det.title }\n",
+    );
 
     const run = await runCli(["formats", "check", input], { env: cliEnv({ TRIAGE_FORMATS_DIR: formats }), timeoutMs: 90_000 });
     expect(run.stderr).toBe("");
     expect(run.code).toBe(0);
     const blocks = run.stdout.split(/^(?=record \d+)/m);
-    expect(blocks[0]).toMatch(/^record 1: format zeek-notice\n  → alert sha256:[0-9a-f]{32}\n    alert_name     "SSH::Password_Guessing"/);
-    expect(blocks[0]).toMatch(/\n    source_ip      "172\.16\.238\.1"\n/);
-    expect(blocks[0]).toMatch(/\n    wazuh\s+rule is object, got nothing\n/);
-    expect(blocks[1]).toMatch(/^record 2: format okta\n  → not_an_alert: okta: Okta user\.session\.start \(INFO, outcome SUCCESS\) is an audit event/);
+    expect(blocks[0]).toMatch(/^record 1: format zeek-notice\n {2}→ alert sha256:[0-9a-f]{32}\n {4}alert_name {5}"SSH::Password_Guessing"/);
+    expect(blocks[0]).toMatch(/\n {4}source_ip {6}"172\.16\.238\.1"\n/);
+    expect(blocks[0]).toMatch(/\n {4}wazuh\s+rule is object, got nothing\n/);
+    expect(blocks[1]).toMatch(/^record 2: format okta\n {2}→ not_an_alert: okta: Okta user\.session\.start \(INFO, outcome SUCCESS\) is an audit event/);
     expect(blocks[2]).toMatch(/^record 3: format acme\n/);
-    expect(blocks[3]).toMatch(/^record 4: no format matched\n  → unknown_format: /);
-    expect(blocks[3]).toMatch(/\n    generic\s+no text field named like an alert/);
+    expect(blocks[3]).toMatch(/^record 4: no format matched\n {2}→ unknown_format: /);
+    expect(blocks[3]).toMatch(/\n {4}generic\s+no text field named like an alert/);
     expect(blocks[4]).toMatch(/^record 5: not decoded: invalid_json: /);
 
     const json = await runCli(["formats", "check", "--json", input], { env: cliEnv({ TRIAGE_FORMATS_DIR: formats }), timeoutMs: 90_000 });
-    const first = JSON.parse(json.stdout.split("\n")[0]!) as { record: number; format: string; result: { ok: boolean; value: { alert_name: string } }; declined: { format: string }[] };
+    const first = JSON.parse(json.stdout.split("\n")[0]!) as {
+      record: number;
+      format: string;
+      result: { ok: boolean; value: { alert_name: string } };
+      declined: { format: string }[];
+    };
     expect(first).toMatchObject({ record: 1, format: "zeek-notice", result: { ok: true, value: { alert_name: "SSH::Password_Guessing" } } });
     expect(first.declined.map((d) => d.format)).toContain("native");
   }, 120_000);
 
   it("exits 2 naming the file and key of a broken mapping", async () => {
     const bad = mkdtempSync(join(dir, "bad-"));
-    writeFileSync(join(bad, "broken.yaml"), "name: broken\ndescription: d\norder: 1\ndetect: { has: a }\nalert: { name: a, severity: { from: [{ path: s }] } }\n");
+    writeFileSync(
+      join(bad, "broken.yaml"),
+      "name: broken\ndescription: d\norder: 1\ndetect: { has: a }\nalert: { name: a, severity: { from: [{ path: s }] } }\n",
+    );
     const run = await runCli(["formats", "check", "/dev/null"], { env: cliEnv({ TRIAGE_FORMATS_DIR: bad }), timeoutMs: 90_000 });
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/broken\.yaml: alert\.severity\.from\.0: a severity source needs table, bands or words: true/);

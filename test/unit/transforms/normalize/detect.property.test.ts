@@ -44,30 +44,186 @@ function callSafely(format: AlertFormat, method: "detect" | "normalize", record:
 
 const VOCABULARY = [
   // Elastic / ECS
-  "@timestamp", "kibana.alert.uuid", "kibana.alert.rule.name", "kibana.alert.rule.rule_id", "kibana.alert.severity", "kibana.alert.risk_score", "kibana.alert.rule.threat",
-  "kibana.alert.reason", "signal.rule.name", "signal.rule.severity", "signal.rule.risk_score", "signal.rule.threat", "ecs.version", "event.kind", "event.id", "event.category",
-  "rule.name", "rule.id", "source.ip", "destination.ip", "user.name", "user.target.name", "host.name", "host.hostname", "threat.tactic.id", "threat.technique.id", "_source", "_id", "_index",
+  "@timestamp",
+  "kibana.alert.uuid",
+  "kibana.alert.rule.name",
+  "kibana.alert.rule.rule_id",
+  "kibana.alert.severity",
+  "kibana.alert.risk_score",
+  "kibana.alert.rule.threat",
+  "kibana.alert.reason",
+  "signal.rule.name",
+  "signal.rule.severity",
+  "signal.rule.risk_score",
+  "signal.rule.threat",
+  "ecs.version",
+  "event.kind",
+  "event.id",
+  "event.category",
+  "rule.name",
+  "rule.id",
+  "source.ip",
+  "destination.ip",
+  "user.name",
+  "user.target.name",
+  "host.name",
+  "host.hostname",
+  "threat.tactic.id",
+  "threat.technique.id",
+  "_source",
+  "_id",
+  "_index",
   // Wazuh
-  "rule.level", "rule.description", "rule.groups", "rule.mitre.id", "rule.mitre.tactic", "rule.firedtimes", "agent.name", "agent.id", "manager.name", "decoder.name", "id", "timestamp",
-  "full_log", "data.srcip", "data.dstip", "data.srcuser", "data.dstuser", "data.win.eventdata.ipAddress", "data.win.eventdata.targetUserName", "data.src_ip", "syscheck.path", "location",
+  "rule.level",
+  "rule.description",
+  "rule.groups",
+  "rule.mitre.id",
+  "rule.mitre.tactic",
+  "rule.firedtimes",
+  "agent.name",
+  "agent.id",
+  "manager.name",
+  "decoder.name",
+  "id",
+  "timestamp",
+  "full_log",
+  "data.srcip",
+  "data.dstip",
+  "data.srcuser",
+  "data.dstuser",
+  "data.win.eventdata.ipAddress",
+  "data.win.eventdata.targetUserName",
+  "data.src_ip",
+  "syscheck.path",
+  "location",
   // Suricata EVE
-  "event_type", "flow_id", "src_ip", "dest_ip", "src_port", "dest_port", "proto", "in_iface", "alert", "alert.signature", "alert.severity", "alert.category", "alert.signature_id",
-  "alert.metadata.signature_severity", "alert.metadata.mitre_technique_id", "dns.query", "dns.queries", "dns.rrname", "http.hostname", "tls.sni", "host",
+  "event_type",
+  "flow_id",
+  "src_ip",
+  "dest_ip",
+  "src_port",
+  "dest_port",
+  "proto",
+  "in_iface",
+  "alert",
+  "alert.signature",
+  "alert.severity",
+  "alert.category",
+  "alert.signature_id",
+  "alert.metadata.signature_severity",
+  "alert.metadata.mitre_technique_id",
+  "dns.query",
+  "dns.queries",
+  "dns.rrname",
+  "http.hostname",
+  "tls.sni",
+  "host",
   // OCSF
-  "class_uid", "class_name", "category_uid", "type_uid", "severity_id", "severity", "time", "time_dt", "metadata", "metadata.uid", "metadata.product.name", "finding_info.title",
-  "finding_info.uid", "finding_info.attacks", "finding.title", "finding.uid", "attacks", "src_endpoint.ip", "dst_endpoint.ip", "actor.user.name", "device.hostname", "device.name", "evidences",
+  "class_uid",
+  "class_name",
+  "category_uid",
+  "type_uid",
+  "severity_id",
+  "severity",
+  "time",
+  "time_dt",
+  "metadata",
+  "metadata.uid",
+  "metadata.product.name",
+  "finding_info.title",
+  "finding_info.uid",
+  "finding_info.attacks",
+  "finding.title",
+  "finding.uid",
+  "attacks",
+  "src_endpoint.ip",
+  "dst_endpoint.ip",
+  "actor.user.name",
+  "device.hostname",
+  "device.name",
+  "evidences",
   // Splunk
-  "sid", "result", "search_name", "rule_name", "_time", "urgency", "src", "dest", "user", "event_id", "src_user", "dest_host", "orig_host", "sourcetype", "risk_score",
-  "annotations.mitre_attack.mitre_technique_id", "results_link", "result.rule_name", "result._time", "result.src", "result.urgency", "result.event_id",
+  "sid",
+  "result",
+  "search_name",
+  "rule_name",
+  "_time",
+  "urgency",
+  "src",
+  "dest",
+  "user",
+  "event_id",
+  "src_user",
+  "dest_host",
+  "orig_host",
+  "sourcetype",
+  "risk_score",
+  "annotations.mitre_attack.mitre_technique_id",
+  "results_link",
+  "result.rule_name",
+  "result._time",
+  "result.src",
+  "result.urgency",
+  "result.event_id",
 ] as const;
 
 const interesting = fc.constantFrom<unknown>(
-  "alert", "flow", "dns", "critical", "high", "medium", "low", "informational", "Unknown", "Other", "Critical", "stash", "purple", "",
-  "10.0.0.1", "2001:db8::1", "not-an-ip", "1763626800", "1763626800.5", "2025-11-20T08:20:00.000+0000", "yesterday",
-  0, 1, 2, 3, 4, 5, 6, 7, 12, 15, 16, 17, 99, 2001, 2004, 3002, -1, 1.5, 1e20, 1763629200123, Number.MAX_SAFE_INTEGER,
+  "alert",
+  "flow",
+  "dns",
+  "critical",
+  "high",
+  "medium",
+  "low",
+  "informational",
+  "Unknown",
+  "Other",
+  "Critical",
+  "stash",
+  "purple",
+  "",
+  "10.0.0.1",
+  "2001:db8::1",
+  "not-an-ip",
+  "1763626800",
+  "1763626800.5",
+  "2025-11-20T08:20:00.000+0000",
+  "yesterday",
+  0,
+  1,
+  2,
+  3,
+  4,
+  5,
+  6,
+  7,
+  12,
+  15,
+  16,
+  17,
+  99,
+  2001,
+  2004,
+  3002,
+  -1,
+  1.5,
+  1e20,
+  1763629200123,
+  Number.MAX_SAFE_INTEGER,
 );
-const scalar = fc.oneof(interesting, fc.string({ maxLength: 16 }), fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), fc.constant(null));
-const smallObject = fc.dictionary(fc.constantFrom("id", "uid", "name", "title", "level", "signature", "severity", "ip", "tactic", "technique", "subtechnique", "rrname"), fc.oneof(scalar, fc.array(scalar, { maxLength: 3 })), { maxKeys: 5 });
+const scalar = fc.oneof(
+  interesting,
+  fc.string({ maxLength: 16 }),
+  fc.integer(),
+  fc.double({ noNaN: true, noDefaultInfinity: true }),
+  fc.boolean(),
+  fc.constant(null),
+);
+const smallObject = fc.dictionary(
+  fc.constantFrom("id", "uid", "name", "title", "level", "signature", "severity", "ip", "tactic", "technique", "subtechnique", "rrname"),
+  fc.oneof(scalar, fc.array(scalar, { maxLength: 3 })),
+  { maxKeys: 5 },
+);
 const value = fc.oneof(
   { weight: 4, arbitrary: scalar },
   { weight: 1, arbitrary: fc.array(fc.oneof(scalar, smallObject), { maxLength: 4 }) },
@@ -91,18 +247,19 @@ function place(record: Record<string, unknown>, path: string, v: unknown, flat: 
   node[parts[parts.length - 1]!] = v;
 }
 
-const vocabularyRecord = fc
-  .array(fc.tuple(fc.constantFrom(...VOCABULARY), value, fc.boolean()), { minLength: 1, maxLength: 14 })
-  .map((entries) => {
-    const record: Record<string, unknown> = {};
-    for (const [path, v, flat] of entries) place(record, path, v, flat);
-    return record;
-  });
+const vocabularyRecord = fc.array(fc.tuple(fc.constantFrom(...VOCABULARY), value, fc.boolean()), { minLength: 1, maxLength: 14 }).map((entries) => {
+  const record: Record<string, unknown> = {};
+  for (const [path, v, flat] of entries) place(record, path, v, flat);
+  return record;
+});
 
 // Real records with some of their own fields deleted or replaced: the shapes most likely to half-match a format.
 const fixtureDir = new URL("../../../fixtures/formats/", import.meta.url);
 const fixtureRecords = ["elastic", "wazuh", "suricata", "ocsf", "splunk"].flatMap((f) =>
-  readFileSync(new URL(`${f}.ndjson`, fixtureDir), "utf8").split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as Record<string, unknown>),
+  readFileSync(new URL(`${f}.ndjson`, fixtureDir), "utf8")
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .map((l) => JSON.parse(l) as Record<string, unknown>),
 );
 
 /** Every key path of a record, as segments (a flattened dotted key is one segment); arrays are leaves. */
@@ -145,7 +302,10 @@ describe("normalizer over open-ended input (property)", () => {
   });
 
   it("random JSON values: ok or invalid", () => {
-    fc.assert(fc.property(fc.jsonValue({ maxDepth: 4 }), (v) => assertNormalizes(v)), { numRuns: 1000 });
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 4 }), (v) => assertNormalizes(v)),
+      { numRuns: 1000 },
+    );
   });
 
   it("random records from the SIEM key vocabularies, nested and flattened: ok or invalid, no format throws", () => {

@@ -12,7 +12,10 @@ type FormatName = (typeof FORMATS)[number];
 type Expected = Pick<Alert, "alert_name" | "severity" | "source_ip" | "destination_ip" | "user" | "host" | "timestamp"> & { alert_id: string | null };
 
 const fixtureDir = new URL("../../../fixtures/formats/", import.meta.url);
-const lines = (file: string) => readFileSync(new URL(file, fixtureDir), "utf8").split("\n").filter((l) => l.trim() !== "");
+const lines = (file: string) =>
+  readFileSync(new URL(file, fixtureDir), "utf8")
+    .split("\n")
+    .filter((l) => l.trim() !== "");
 const fixtures = Object.fromEntries(FORMATS.map((f) => [f, lines(`${f}.ndjson`)])) as Record<FormatName, string[]>;
 const expected = JSON.parse(readFileSync(new URL("expected.json", fixtureDir), "utf8")) as Record<FormatName, Expected[]>;
 const rejected = lines("rejected.ndjson").map((l) => JSON.parse(l) as { code: string; record: Record<string, unknown> });
@@ -33,10 +36,15 @@ const severityOf = (rec: Record<string, unknown>): string | undefined => {
 };
 const severityFromWazuhLevel = (level: unknown) => severityOf({ rule: { level, description: "x" }, agent: { name: "a" } });
 const severityFromSuricata = (priority: unknown, signatureSeverity: string | null) =>
-  severityOf({ event_type: "alert", src_ip: "10.0.0.1", alert: { signature: "x", severity: priority, ...(signatureSeverity ? { metadata: { signature_severity: [signatureSeverity] } } : {}) } });
+  severityOf({
+    event_type: "alert",
+    src_ip: "10.0.0.1",
+    alert: { signature: "x", severity: priority, ...(signatureSeverity ? { metadata: { signature_severity: [signatureSeverity] } } : {}) },
+  });
 const severityFromOcsf = (severityId: unknown) => severityOf({ class_uid: 2004, metadata: {}, severity_id: severityId, finding_info: { title: "x" } });
 const severityFromElasticRiskScore = (score: unknown) => severityOf({ "kibana.alert.rule.name": "x", "kibana.alert.risk_score": score });
-const severityFromSplunk = (urgency: unknown, severity: unknown) => severityOf({ _time: "1763626800", search_name: "x", ...(urgency !== undefined ? { urgency } : {}), ...(severity !== undefined ? { severity } : {}) });
+const severityFromSplunk = (urgency: unknown, severity: unknown) =>
+  severityOf({ _time: "1763626800", search_name: "x", ...(urgency !== undefined ? { urgency } : {}), ...(severity !== undefined ? { severity } : {}) });
 
 describe("format registry", () => {
   it("tries native first (alert_name wins), then the prototype shape, Elastic before the other SIEMs and Splunk after them", () => {
@@ -65,8 +73,13 @@ describe.each(FORMATS)("%s fixtures", (format) => {
     expect(alert.format).toBe(format);
     const { alert_id: wantId, ...wantRest } = want;
     expect({
-      alert_name: alert.alert_name, severity: alert.severity, source_ip: alert.source_ip, destination_ip: alert.destination_ip,
-      user: alert.user, host: alert.host, timestamp: alert.timestamp,
+      alert_name: alert.alert_name,
+      severity: alert.severity,
+      source_ip: alert.source_ip,
+      destination_ip: alert.destination_ip,
+      user: alert.user,
+      host: alert.host,
+      timestamp: alert.timestamp,
     }).toEqual(wantRest);
     // No SIEM id → the registry's content hash, so a redelivered record keeps its id.
     expect(alert.alert_id).toBe(wantId ?? deriveAlertId(record));
@@ -94,15 +107,29 @@ describe("useful extra fields", () => {
 
   it("elastic: rule id, risk score and MITRE ids from kibana.alert.rule.threat", () => {
     expect(first("elastic").fields).toMatchObject({
-      rule_id: "a1b2c3d4-ssh-bf-0001", rule_type: "eql", risk_score: 47, workflow_status: "open",
-      mitre_tactic_ids: ["TA0006"], mitre_technique_ids: ["T1110", "T1110.001"], source_port: 50122, destination_port: 22,
+      rule_id: "a1b2c3d4-ssh-bf-0001",
+      rule_type: "eql",
+      risk_score: 47,
+      workflow_status: "open",
+      mitre_tactic_ids: ["TA0006"],
+      mitre_technique_ids: ["T1110", "T1110.001"],
+      source_port: 50122,
+      destination_port: 22,
     });
     expect(first("elastic").description).toMatch(/^authentication event with source 203\.0\.113\.45/);
   });
 
   it("wazuh: rule id, level, groups and MITRE from rule.*, the log line as description", () => {
     const a = first("wazuh");
-    expect(a.fields).toMatchObject({ rule_id: "5712", rule_level: 10, rule_firedtimes: 14, mitre_technique_ids: ["T1110"], mitre_tactics: ["Credential Access"], agent_id: "003", decoder: "sshd" });
+    expect(a.fields).toMatchObject({
+      rule_id: "5712",
+      rule_level: 10,
+      rule_firedtimes: 14,
+      mitre_technique_ids: ["T1110"],
+      mitre_tactics: ["Credential Access"],
+      agent_id: "003",
+      decoder: "sshd",
+    });
     expect(a.fields.rule_groups).toContain("authentication_failures");
     expect(a.description).toMatch(/Invalid user oracle from 203\.0\.113\.17/);
   });
@@ -113,19 +140,53 @@ describe("useful extra fields", () => {
 
   it("suricata: signature id, category, flow id, ET MITRE metadata; the sensor is not the host", () => {
     const a = first("suricata", 1);
-    expect(a.fields).toMatchObject({ signature_id: 2032749, category: "A Network Trojan was detected", flow_id: 408216771300922, priority: 1, signature_severity: "Critical", mitre_tactic_ids: ["TA0011"], mitre_technique_ids: ["T1071"], http_hostname: "cdn-update.example", sensor: "ids-core-2" });
+    expect(a.fields).toMatchObject({
+      signature_id: 2032749,
+      category: "A Network Trojan was detected",
+      flow_id: 408216771300922,
+      priority: 1,
+      signature_severity: "Critical",
+      mitre_tactic_ids: ["TA0011"],
+      mitre_technique_ids: ["T1071"],
+      http_hostname: "cdn-update.example",
+      sensor: "ids-core-2",
+    });
     expect(a.host).toBeNull();
     expect(first("suricata", 5).fields.dns_query).toBe("smtp.exfil-drop.example");
   });
 
   it("ocsf: class, analytic, confidence and MITRE from finding_info.attacks", () => {
-    expect(first("ocsf").fields).toMatchObject({ class_uid: 2004, class_name: "Detection Finding", analytic: "LSASS memory read by unsigned process", confidence: 92, mitre_tactic_ids: ["TA0006"], mitre_technique_ids: ["T1003", "T1003.001"], product: "Sentinel Lens EDR" });
+    expect(first("ocsf").fields).toMatchObject({
+      class_uid: 2004,
+      class_name: "Detection Finding",
+      analytic: "LSASS memory read by unsigned process",
+      confidence: 92,
+      mitre_tactic_ids: ["TA0006"],
+      mitre_technique_ids: ["T1003", "T1003.001"],
+      product: "Sentinel Lens EDR",
+    });
   });
 
   it("splunk: search name, security domain, urgency, risk and MITRE annotations; webhook envelope kept", () => {
-    expect(first("splunk").fields).toMatchObject({ search_name: "Access - Brute Force Access Behavior Detected - Rule", security_domain: "access", urgency: "high", source_severity: "medium", status: "New" });
-    expect(first("splunk", 6).fields).toMatchObject({ risk_score: 56, risk_object: "j.doe", mitre_tactic_ids: ["TA0004", "TA0003"], mitre_technique_ids: ["T1098"] });
-    expect(first("splunk", 2).fields).toMatchObject({ sid: expect.stringMatching(/^scheduler__admin/), app: "search", owner: "admin", results_link: expect.stringMatching(/^https:/) });
+    expect(first("splunk").fields).toMatchObject({
+      search_name: "Access - Brute Force Access Behavior Detected - Rule",
+      security_domain: "access",
+      urgency: "high",
+      source_severity: "medium",
+      status: "New",
+    });
+    expect(first("splunk", 6).fields).toMatchObject({
+      risk_score: 56,
+      risk_object: "j.doe",
+      mitre_tactic_ids: ["TA0004", "TA0003"],
+      mitre_technique_ids: ["T1098"],
+    });
+    expect(first("splunk", 2).fields).toMatchObject({
+      sid: expect.stringMatching(/^scheduler__admin/),
+      app: "search",
+      owner: "admin",
+      results_link: expect.stringMatching(/^https:/),
+    });
   });
 });
 
@@ -139,10 +200,12 @@ describe("records that match a format but cannot be triaged", () => {
   });
 
   it("missing_field messages name the field the format needs", () => {
-    const messages = rejected.filter((r) => r.code === "missing_field").map((r) => {
-      const res = norm(r.record);
-      return res.ok ? "" : res.message;
-    });
+    const messages = rejected
+      .filter((r) => r.code === "missing_field")
+      .map((r) => {
+        const res = norm(r.record);
+        return res.ok ? "" : res.message;
+      });
     expect(messages).toEqual([
       expect.stringMatching(/^wazuh: rule\.description/),
       expect.stringMatching(/^splunk: rule_name \/ search_name/),
@@ -172,8 +235,18 @@ describe("records that match a format but cannot be triaged", () => {
 
 describe("detection does not steal the flat formats' records", () => {
   const siemKeys = {
-    "kibana.alert.rule.name": "Elastic rule", rule: { level: 12, description: "Wazuh rule" }, agent: { name: "web-02" }, event_type: "alert",
-    src_ip: "10.0.0.1", alert: { signature: "EVE sig" }, class_uid: 2004, metadata: {}, finding_info: { title: "OCSF" }, _time: "1763626800", urgency: "high", search_name: "Splunk search",
+    "kibana.alert.rule.name": "Elastic rule",
+    rule: { level: 12, description: "Wazuh rule" },
+    agent: { name: "web-02" },
+    event_type: "alert",
+    src_ip: "10.0.0.1",
+    alert: { signature: "EVE sig" },
+    class_uid: 2004,
+    metadata: {},
+    finding_info: { title: "OCSF" },
+    _time: "1763626800",
+    urgency: "high",
+    search_name: "Splunk search",
   };
 
   it("a record with alert_name is native whatever SIEM keys it also carries", () => {
@@ -218,11 +291,16 @@ describe("shapes within a format", () => {
     const envelope = JSON.parse(fixtures.splunk[11]!) as { result: Record<string, unknown> };
     const fromEnvelope = mustNormalize(envelope);
     const fromRow = mustNormalize(envelope.result);
-    for (const key of ["alert_id", "alert_name", "severity", "source_ip", "destination_ip", "user", "host", "timestamp"] as const) expect(fromRow[key]).toEqual(fromEnvelope[key]);
+    for (const key of ["alert_id", "alert_name", "severity", "source_ip", "destination_ip", "user", "host", "timestamp"] as const)
+      expect(fromRow[key]).toEqual(fromEnvelope[key]);
   });
 
   it("splunk: _time as epoch seconds, fractional seconds or ISO all become UTC ISO-8601", () => {
-    for (const [time, iso] of [["1763626800", "2025-11-20T08:20:00.000Z"], ["1763626800.250", "2025-11-20T08:20:00.250Z"], ["2025-11-20T09:20:00.000+01:00", "2025-11-20T08:20:00.000Z"]] as const) {
+    for (const [time, iso] of [
+      ["1763626800", "2025-11-20T08:20:00.000Z"],
+      ["1763626800.250", "2025-11-20T08:20:00.250Z"],
+      ["2025-11-20T09:20:00.000+01:00", "2025-11-20T08:20:00.000Z"],
+    ] as const) {
       expect(mustNormalize({ _time: time, search_name: "x" }).timestamp).toBe(iso);
     }
   });
@@ -237,7 +315,25 @@ describe("shapes within a format", () => {
 describe("severity mappings", () => {
   it("wazuh rule level 0–16", () => {
     const got = Array.from({ length: 17 }, (_, level) => severityFromWazuhLevel(level));
-    expect(got).toEqual(["info", "info", "info", "info", "low", "low", "low", "medium", "medium", "medium", "medium", "medium", "high", "high", "high", "critical", "critical"]);
+    expect(got).toEqual([
+      "info",
+      "info",
+      "info",
+      "info",
+      "low",
+      "low",
+      "low",
+      "medium",
+      "medium",
+      "medium",
+      "medium",
+      "medium",
+      "high",
+      "high",
+      "high",
+      "critical",
+      "critical",
+    ]);
     expect(severityFromWazuhLevel(17)).toBeUndefined();
     expect(severityFromWazuhLevel(2.5)).toBeUndefined();
   });
@@ -251,22 +347,50 @@ describe("severity mappings", () => {
 
   it("ocsf severity_id 0–6 and 99", () => {
     // 0 Unknown and 99 Other without a usable severity text get our default; 42 is no OCSF severity at all.
-    expect([0, 1, 2, 3, 4, 5, 6, 99, 42].map(severityFromOcsf)).toEqual(["medium", "info", "low", "medium", "high", "critical", "critical", "medium", undefined]);
+    expect([0, 1, 2, 3, 4, 5, 6, 99, 42].map(severityFromOcsf)).toEqual([
+      "medium",
+      "info",
+      "low",
+      "medium",
+      "high",
+      "critical",
+      "critical",
+      "medium",
+      undefined,
+    ]);
     expect(mustNormalize({ class_uid: 2004, metadata: {}, severity_id: 99, severity: "Critical", finding_info: { title: "x" } }).severity).toBe("critical");
     expect(mustNormalize({ class_uid: 2004, metadata: {}, severity_id: 0, severity: "Unknown", finding_info: { title: "x" } }).severity).toBe("medium");
   });
 
   it("elastic severity words as is, risk score banded at the midpoints of Kibana's defaults", () => {
-    expect([0, 1, 21, 33, 34, 47, 59, 60, 73, 85, 86, 99, 100].map(severityFromElasticRiskScore)).toEqual(
-      ["info", "low", "low", "low", "medium", "medium", "medium", "high", "high", "high", "critical", "critical", "critical"],
-    );
+    expect([0, 1, 21, 33, 34, 47, 59, 60, 73, 85, 86, 99, 100].map(severityFromElasticRiskScore)).toEqual([
+      "info",
+      "low",
+      "low",
+      "low",
+      "medium",
+      "medium",
+      "medium",
+      "high",
+      "high",
+      "high",
+      "critical",
+      "critical",
+      "critical",
+    ]);
     // An out-of-range risk score is ignored (medium), not a reason to drop the alert.
     expect(severityFromElasticRiskScore(101)).toBe("medium");
     expect(mustNormalize({ "kibana.alert.rule.name": "x", "kibana.alert.severity": "low", "kibana.alert.risk_score": 99 }).severity).toBe("low");
   });
 
   it("splunk urgency before severity; informational → info; unknown or absent → medium", () => {
-    expect(["informational", "low", "medium", "high", "critical"].map((u) => severityFromSplunk(u, undefined))).toEqual(["info", "low", "medium", "high", "critical"]);
+    expect(["informational", "low", "medium", "high", "critical"].map((u) => severityFromSplunk(u, undefined))).toEqual([
+      "info",
+      "low",
+      "medium",
+      "high",
+      "critical",
+    ]);
     expect(severityFromSplunk("critical", "low")).toBe("critical");
     expect(severityFromSplunk(undefined, "high")).toBe("high");
     expect(severityFromSplunk("unknown", undefined)).toBe("medium");

@@ -17,17 +17,38 @@ const must = (rec: Record<string, unknown>): Alert => {
 describe("generic fallback", () => {
   it("a CIM-like record without Splunk's markers: name, source IP, every field kept", () => {
     const rec = { rule_name: "No Splunk markers here", src: "10.0.0.1" };
-    expect(must(rec)).toMatchObject({ format: "generic", alert_name: "No Splunk markers here", severity: "medium", source_ip: "10.0.0.1", fields: rec, raw: rec, alert_id: deriveAlertId(rec) });
+    expect(must(rec)).toMatchObject({
+      format: "generic",
+      alert_name: "No Splunk markers here",
+      severity: "medium",
+      source_ip: "10.0.0.1",
+      fields: rec,
+      raw: rec,
+      alert_id: deriveAlertId(rec),
+    });
   });
 
   it("prefers field names that say what they are", () => {
     const rec = {
-      title: "Impossible travel", message: "user signed in from two countries", severity: "High", client_ip: "198.51.100.4", server: { ip: "10.1.1.1" },
-      username: "kim", hostname: "vpn-gw-2", detected_at: "2025-11-20T09:00:00+01:00", id: "rule-7",
+      title: "Impossible travel",
+      message: "user signed in from two countries",
+      severity: "High",
+      client_ip: "198.51.100.4",
+      server: { ip: "10.1.1.1" },
+      username: "kim",
+      hostname: "vpn-gw-2",
+      detected_at: "2025-11-20T09:00:00+01:00",
+      id: "rule-7",
     };
     expect(must(rec)).toMatchObject({
-      alert_name: "Impossible travel", severity: "high", source_ip: "198.51.100.4", destination_ip: "10.1.1.1", user: "kim", host: "vpn-gw-2",
-      timestamp: "2025-11-20T08:00:00.000Z", description: "user signed in from two countries",
+      alert_name: "Impossible travel",
+      severity: "high",
+      source_ip: "198.51.100.4",
+      destination_ip: "10.1.1.1",
+      user: "kim",
+      host: "vpn-gw-2",
+      timestamp: "2025-11-20T08:00:00.000Z",
+      description: "user signed in from two countries",
     });
   });
 
@@ -57,6 +78,7 @@ describe("generic fallback", () => {
     ["a heartbeat", { event: "heartbeat", sensor: "ids-edge-1", uptime_s: 86400 }],
     ["an empty finding list", { findings: [] }],
     ["a metric", { metric: "cpu_load", value: 0.93 }],
+    // biome-ignore lint/correctness/noPrecisionLoss: deliberately out of range (parses to Infinity).
     ["a name that is not text", { name: { first: "a" }, title: 7.5e400 }],
   ])("nothing alert-like (%s) → unknown_format", (_label, rec) => {
     expect(norm(rec)).toMatchObject({ ok: false, code: "unknown_format", message: expect.stringMatching(/no field names an alert/) });

@@ -59,7 +59,28 @@ fields:
   sensor: { path: $.meta.sensor, type: text }
 `;
 const acmeRecords = [
-  { kind: "acme.detection", at: 1763629200, box: "ws-17", who: { sam: "CORP\\kim" }, net: { local: "10.0.0.17", peers: [{ role: "victim", addr: "10.0.0.17" }, { role: "attacker", addr: "203.0.113.9:4444" }] }, det: { uuid: "acme-1", title: "Reverse shell", level: "SEV1", score: 91, summary: "bash -i to a remote port", mitre: [{ tactic: "TA0002" }, { tactic: "TA0011" }] }, meta: { sensor: "s-9" } },
+  {
+    kind: "acme.detection",
+    at: 1763629200,
+    box: "ws-17",
+    who: { sam: "CORP\\kim" },
+    net: {
+      local: "10.0.0.17",
+      peers: [
+        { role: "victim", addr: "10.0.0.17" },
+        { role: "attacker", addr: "203.0.113.9:4444" },
+      ],
+    },
+    det: {
+      uuid: "acme-1",
+      title: "Reverse shell",
+      level: "SEV1",
+      score: 91,
+      summary: "bash -i to a remote port",
+      mitre: [{ tactic: "TA0002" }, { tactic: "TA0011" }],
+    },
+    meta: { sensor: "s-9" },
+  },
   { kind: "acme.detection", at: "2025-11-20T09:05:00", box: "ws-18", det: { rule: "Credential dump", score: 85 } },
   { kind: "acme.heartbeat", det: {}, box: "ws-18" },
 ];
@@ -87,24 +108,48 @@ describe("a user mapping in TRIAGE_FORMATS_DIR", () => {
 
   it("triages the vendor's records", () => {
     expect(must(acmeRecords[0])).toMatchObject({
-      format: "acme-sentry", alert_id: "acme-1", alert_name: "Reverse shell", severity: "high", source_ip: "203.0.113.9", destination_ip: "10.0.0.17",
-      user: "CORP\\kim", host: "ws-17", timestamp: "2025-11-20T09:00:00.000Z", description: "bash -i to a remote port",
+      format: "acme-sentry",
+      alert_id: "acme-1",
+      alert_name: "Reverse shell",
+      severity: "high",
+      source_ip: "203.0.113.9",
+      destination_ip: "10.0.0.17",
+      user: "CORP\\kim",
+      host: "ws-17",
+      timestamp: "2025-11-20T09:00:00.000Z",
+      description: "bash -i to a remote port",
       fields: { tactics: ["TA0002", "TA0011"], score: 91, sensor: "s-9", attacker_port: 4444 },
     });
     // No level: the score band; a zone-less time is UTC; no id: the content hash.
-    expect(must(acmeRecords[1])).toMatchObject({ alert_name: "Credential dump", severity: "critical", timestamp: "2025-11-20T09:05:00.000Z", alert_id: expect.stringMatching(/^sha256:/) });
+    expect(must(acmeRecords[1])).toMatchObject({
+      alert_name: "Credential dump",
+      severity: "critical",
+      timestamp: "2025-11-20T09:05:00.000Z",
+      alert_id: expect.stringMatching(/^sha256:/),
+    });
     expect(norm(acmeRecords[2])).toMatchObject({ ok: false, code: "not_an_alert", message: "acme-sentry: Acme acme.heartbeat record is not a detection" });
   });
 
   it("refuses a value its severity table does not know, naming the path", () => {
-    expect(norm({ kind: "acme.detection", det: { title: "x", level: "SEV9" } })).toMatchObject({ ok: false, code: "invalid_field", message: expect.stringMatching(/^acme-sentry: det\.level "SEV9" is not a recognised severity/) });
+    expect(norm({ kind: "acme.detection", det: { title: "x", level: "SEV9" } })).toMatchObject({
+      ok: false,
+      code: "invalid_field",
+      message: expect.stringMatching(/^acme-sentry: det\.level "SEV9" is not a recognised severity/),
+    });
   });
 
   it("formats check explains which formats declined and why", () => {
     const check = checkRecord(Buffer.from(JSON.stringify(acmeRecords[0])), limits, loaded.value);
     expect(check.format).toBe("acme-sentry");
     expect(check.result.ok).toBe(true);
-    expect(check.declined.map((d) => d.format)).toEqual(loaded.value.slice(0, loaded.value.findIndex((f) => f.name === "acme-sentry")).map((f) => f.name));
+    expect(check.declined.map((d) => d.format)).toEqual(
+      loaded.value
+        .slice(
+          0,
+          loaded.value.findIndex((f) => f.name === "acme-sentry"),
+        )
+        .map((f) => f.name),
+    );
     expect(check.declined.find((d) => d.format === "wazuh")?.why).toBe("rule is object, got nothing");
     const none = checkRecord(Buffer.from('{"kind":"acme.detection"}'), limits, loaded.value);
     expect(none.declined.find((d) => d.format === "acme-sentry")?.why).toBe("det is object, got nothing");
@@ -136,10 +181,18 @@ describe("broken mappings are refused, naming the file and the key", () => {
   it.each([
     ["bad YAML", "name: x\ndetect: [unclosed\n", /bad\.yaml: line \d+ not valid YAML/],
     ["unknown key", "name: x\ndescription: d\norder: 1\ndetect: { has: a }\nalert: { name: a, colour: red }\n", /bad\.yaml: alert: Unrecognized key.*colour/],
-    ["bad severity word", "name: x\ndescription: d\norder: 1\ndetect: { has: a }\nalert:\n  name: a\n  severity: { from: [{ path: s, table: { p1: urgent } }] }\n", /bad\.yaml: alert\.severity\.from\.0\.table\.p1: /],
-    ["bad path", "name: x\ndescription: d\norder: 1\ndetect: { has: \"a[x]\" }\nalert: { name: a }\n", /bad\.yaml: detect(\.has)?: .*\[x\] is not \[N\]/],
+    [
+      "bad severity word",
+      "name: x\ndescription: d\norder: 1\ndetect: { has: a }\nalert:\n  name: a\n  severity: { from: [{ path: s, table: { p1: urgent } }] }\n",
+      /bad\.yaml: alert\.severity\.from\.0\.table\.p1: /,
+    ],
+    ["bad path", 'name: x\ndescription: d\norder: 1\ndetect: { has: "a[x]" }\nalert: { name: a }\n', /bad\.yaml: detect(\.has)?: .*\[x\] is not \[N\]/],
     ["missing name", "name: x\ndescription: d\norder: 1\ndetect: { has: a }\nalert: {}\n", /bad\.yaml: alert\.name: /],
-    ["bad template", "name: x\ndescription: d\norder: 1\ndetect: { has: a }\nreject: [{ when: { has: b }, code: not_an_alert, message: \"{c..d}\" }]\nalert: { name: a }\n", /bad\.yaml: reject\.0\.message: .*empty key segment/],
+    [
+      "bad template",
+      'name: x\ndescription: d\norder: 1\ndetect: { has: a }\nreject: [{ when: { has: b }, code: not_an_alert, message: "{c..d}" }]\nalert: { name: a }\n',
+      /bad\.yaml: reject\.0\.message: .*empty key segment/,
+    ],
     ["bad format name", "name: Has Spaces\ndescription: d\norder: 1\ndetect: { has: a }\nalert: { name: a }\n", /bad\.yaml: name: lower-case/],
   ])("%s", (_label, text, message) => {
     expect(problems({ "bad.yaml": text })).toMatch(message);
@@ -167,16 +220,28 @@ describe("bugs fixed in the built-in mappings", () => {
   };
   // A Wazuh alert from the snort/fast.log decoder: the addresses carry their ports.
   const snort = (srcip: string, dstip: string, extra: Record<string, unknown> = {}) => ({
-    timestamp: "2025-11-20T10:00:00.000+0000", rule: { level: 6, description: "Snort: ET SCAN Potential SSH Scan", id: "20101" }, agent: { id: "000", name: "ids-1" },
-    decoder: { name: "snort" }, data: { srcip, dstip, id: "1:2001219:20", ...extra }, full_log: `[**] [1:2001219:20] ET SCAN Potential SSH Scan [**] {TCP} ${srcip} -> ${dstip}`,
+    timestamp: "2025-11-20T10:00:00.000+0000",
+    rule: { level: 6, description: "Snort: ET SCAN Potential SSH Scan", id: "20101" },
+    agent: { id: "000", name: "ids-1" },
+    decoder: { name: "snort" },
+    data: { srcip, dstip, id: "1:2001219:20", ...extra },
+    full_log: `[**] [1:2001219:20] ET SCAN Potential SSH Scan [**] {TCP} ${srcip} -> ${dstip}`,
   });
 
   it("wazuh: an IPv4 ip:port comes out as the IP, the port goes to fields", () => {
-    expect(must(snort("198.51.100.9:40211", "10.20.1.15:22"))).toMatchObject({ source_ip: "198.51.100.9", destination_ip: "10.20.1.15", fields: { source_port: 40211, destination_port: 22 } });
+    expect(must(snort("198.51.100.9:40211", "10.20.1.15:22"))).toMatchObject({
+      source_ip: "198.51.100.9",
+      destination_ip: "10.20.1.15",
+      fields: { source_port: 40211, destination_port: 22 },
+    });
   });
 
   it("wazuh: a bracketed IPv6 [ip]:port too", () => {
-    expect(must(snort("[2001:db8::9]:40211", "[2001:db8:20::15]:443"))).toMatchObject({ source_ip: "2001:db8::9", destination_ip: "2001:db8:20::15", fields: { source_port: 40211, destination_port: 443 } });
+    expect(must(snort("[2001:db8::9]:40211", "[2001:db8:20::15]:443"))).toMatchObject({
+      source_ip: "2001:db8::9",
+      destination_ip: "2001:db8:20::15",
+      fields: { source_port: 40211, destination_port: 443 },
+    });
   });
 
   it("wazuh: plain addresses are untouched, and a decoded srcport wins over the one in the address", () => {
@@ -184,7 +249,14 @@ describe("bugs fixed in the built-in mappings", () => {
     expect(must(snort("198.51.100.9:1", "10.20.1.15", { srcport: "40211" })).fields.source_port).toBe(40211);
   });
 
-  const finding = (extra: Record<string, unknown>) => ({ class_uid: 2004, category_uid: 2, severity_id: 4, metadata: { version: "1.1.0", product: { name: "Prowler" } }, finding_info: { title: "t", uid: `u-${JSON.stringify(extra)}` }, ...extra });
+  const finding = (extra: Record<string, unknown>) => ({
+    class_uid: 2004,
+    category_uid: 2,
+    severity_id: 4,
+    metadata: { version: "1.1.0", product: { name: "Prowler" } },
+    finding_info: { title: "t", uid: `u-${JSON.stringify(extra)}` },
+    ...extra,
+  });
 
   it("ocsf: time in seconds (Prowler) and in milliseconds", () => {
     expect(must(finding({ time: 1763629200 })).timestamp).toBe("2025-11-20T09:00:00.000Z");
@@ -205,7 +277,14 @@ describe("the mapping language", () => {
   };
 
   it("paths: dotted (also flattened keys), [N], [], [key=value], $. for the root", () => {
-    const doc = { a: { "b.c": 1 }, list: [{ k: "x", v: 1 }, { k: "y", v: 2 }], one: { v: 3 } };
+    const doc = {
+      a: { "b.c": 1 },
+      list: [
+        { k: "x", v: 1 },
+        { k: "y", v: 2 },
+      ],
+      one: { v: 3 },
+    };
     expect(at("a.b.c", doc)).toEqual([1]);
     expect(at("list[1].v", doc)).toEqual([2]);
     expect(at("list[].v", doc)).toEqual([1, 2]);
@@ -221,7 +300,17 @@ describe("the mapping language", () => {
   });
 
   it("time: epoch s / ms / µs / ns by magnitude, ISO with or without zone, +0000 offsets, long fractions", () => {
-    for (const v of [1763629200, 1763629200000, 1763629200000000, 1763629200000000000, "1763629200", "2025-11-20T09:00:00Z", "2025-11-20T10:00:00+01:00", "2025-11-20T09:00:00+0000", "2025-11-20 09:00:00"]) {
+    for (const v of [
+      1763629200,
+      1763629200000,
+      1763629200000000,
+      1763629200000000000,
+      "1763629200",
+      "2025-11-20T09:00:00Z",
+      "2025-11-20T10:00:00+01:00",
+      "2025-11-20T09:00:00+0000",
+      "2025-11-20 09:00:00",
+    ]) {
       expect(parseTime(v)).toBe("2025-11-20T09:00:00.000Z");
     }
     expect(parseTime("2024-05-07T18:54:19.341081180Z")).toBe("2024-05-07T18:54:19.341Z");

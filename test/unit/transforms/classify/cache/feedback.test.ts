@@ -1,11 +1,12 @@
+import { createVerdictCacheWithFlow } from "../../../../support/feedback-flow.js";
 import Fastify from "fastify";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { PartitionBatch, StreamConsumer, TopicPartition } from "../../../../../src/resources/kafka.js";
-import { openCaches, type Caches } from "../../../../../src/resources/cache.js";
+import type { PartitionBatch, StreamConsumer, TopicPartition, Caches } from "../../../../../src/core/ports/index.js";
+import { openCaches } from "../../../../../src/resources/cache.js";
 import { feedbackGroupId, FeedbackSource, registerFeedbackApi, type FeedbackHandler } from "../../../../../src/sources/feedback.js";
 import { registerAnalyzeApi } from "../../../../../src/sources/http-api.js";
 import { createMetrics } from "../../../../../src/telemetry/metrics.js";
-import { createVerdictCache, type OverrideOutcome } from "../../../../../src/transforms/classify/cache/index.js";
+import type { OverrideOutcome } from "../../../../../src/transforms/classify/cache/index.js";
 import type { AnalystOverride, FeedbackRecord } from "../../../../../src/transforms/classify/cache/overrides.js";
 import { MemoryDeadLetterSink, MemoryVerdictSink, silentLogger } from "../../../../support/memory.js";
 import { cacheConfig, CountingModel, intel, item, TEST_MODEL, TEST_PROMPT } from "./support.js";
@@ -32,9 +33,19 @@ describe("POST /v1/feedback", () => {
     it(`validates, guards and accepts overrides${withAnalyzeApi ? " (next to the analyze API's raw-body parser)" : ""}`, async () => {
       const app = Fastify();
       const handler = new RecordingHandler();
-      if (withAnalyzeApi) registerAnalyzeApi(app, { intake: { push: () => {}, hasCapacity: () => true, whenCapacity: async () => {}, pushAll: async () => true, windowSize: 100 }, authToken: "s3cret", maxBatchAlerts: 10, maxJsonDepth: 8, requestTimeoutMs: 100, admissionWaitMs: 100, modelShare: null });
+      if (withAnalyzeApi)
+        registerAnalyzeApi(app, {
+          intake: { push: () => {}, hasCapacity: () => true, whenCapacity: async () => {}, pushAll: async () => true, windowSize: 100 },
+          authToken: "s3cret",
+          maxBatchAlerts: 10,
+          maxJsonDepth: 8,
+          requestTimeoutMs: 100,
+          admissionWaitMs: 100,
+          modelShare: null,
+        });
       registerFeedbackApi(app, { handler, authToken: "s3cret" });
-      const post = (payload: string, auth = "Bearer s3cret") => app.inject({ method: "POST", url: "/v1/feedback", headers: { "content-type": "application/json", authorization: auth }, payload });
+      const post = (payload: string, auth = "Bearer s3cret") =>
+        app.inject({ method: "POST", url: "/v1/feedback", headers: { "content-type": "application/json", authorization: auth }, payload });
 
       expect((await post(JSON.stringify(valid), "Bearer nope")).statusCode).toBe(401);
       const notJson = await post("{nope");
@@ -64,7 +75,10 @@ class ScriptedConsumer implements StreamConsumer {
   readonly commits: (TopicPartition & { offset: string })[] = [];
   failures = 0;
   runs = 0;
-  constructor(private readonly values: (string | null)[], private readonly timestampMs?: number) {}
+  constructor(
+    private readonly values: (string | null)[],
+    private readonly timestampMs?: number,
+  ) {}
   async run(topic: string, onBatch: (batch: PartitionBatch) => Promise<void>): Promise<void> {
     this.runs++;
     if (this.failures-- > 0) throw new Error("This server does not host this topic-partition");
@@ -72,7 +86,13 @@ class ScriptedConsumer implements StreamConsumer {
       topic,
       partition: 0,
       highWatermark: String(this.values.length),
-      messages: this.values.map((v, i) => ({ key: null, value: v === null ? null : Buffer.from(v), offset: String(40 + i), headers: {}, ...(this.timestampMs === undefined ? {} : { timestamp: String(this.timestampMs) }) })),
+      messages: this.values.map((v, i) => ({
+        key: null,
+        value: v === null ? null : Buffer.from(v),
+        offset: String(40 + i),
+        headers: {},
+        ...(this.timestampMs === undefined ? {} : { timestamp: String(this.timestampMs) }),
+      })),
       resolveOffset: () => {},
       heartbeat: async () => {},
       isActive: () => true,
@@ -93,7 +113,15 @@ class ScriptedConsumer implements StreamConsumer {
 
 describe("FeedbackSource", () => {
   it("applies overrides and resolved records in order, skips bad records, commits past them", async () => {
-    const resolved = { ...valid, classification: "false_positive", kind: "resolved", at: "2026-11-23T08:00:00Z", exact: "x1:abc", pattern: "p1:def", previous: "needs_review" };
+    const resolved = {
+      ...valid,
+      classification: "false_positive",
+      kind: "resolved",
+      at: "2026-11-23T08:00:00Z",
+      exact: "x1:abc",
+      pattern: "p1:def",
+      previous: "needs_review",
+    };
     const consumer = new ScriptedConsumer([JSON.stringify(valid), "not json", JSON.stringify({ alert_id: "x" }), null, JSON.stringify(resolved)]);
     const handler = new RecordingHandler();
     const dlq = new MemoryDeadLetterSink();
@@ -116,7 +144,10 @@ describe("FeedbackSource", () => {
   it("never dates a record after the broker got it: a missing or future `at` becomes the record's timestamp, so re-reading after a restart renews nothing", async () => {
     const written = Date.UTC(2026, 10, 23, 8);
     const past = "2026-11-20T08:00:00.000Z";
-    const consumer = new ScriptedConsumer([JSON.stringify(valid), JSON.stringify({ ...valid, at: "9999-12-31T00:00:00Z" }), JSON.stringify({ ...valid, at: past })], written);
+    const consumer = new ScriptedConsumer(
+      [JSON.stringify(valid), JSON.stringify({ ...valid, at: "9999-12-31T00:00:00Z" }), JSON.stringify({ ...valid, at: past })],
+      written,
+    );
     const handler = new RecordingHandler();
     await new FeedbackSource(consumer, { topic: "siem.feedback" }, handler, new MemoryDeadLetterSink(), silentLogger).start();
     expect(handler.applied.map((r) => r.at)).toEqual([new Date(written).toISOString(), new Date(written).toISOString(), past]);
@@ -129,7 +160,10 @@ describe("FeedbackSource", () => {
     const dlq = new MemoryDeadLetterSink();
     await new FeedbackSource(consumer, { topic: "siem.feedback" }, handler, dlq, silentLogger).start();
     expect(handler.applied).toHaveLength(0);
-    expect(dlq.letters.map((l) => [l.code, l.origin.offset])).toEqual([["invalid_feedback", "40"], ["invalid_feedback", "41"]]);
+    expect(dlq.letters.map((l) => [l.code, l.origin.offset])).toEqual([
+      ["invalid_feedback", "40"],
+      ["invalid_feedback", "41"],
+    ]);
     expect(dlq.letters[0]!.message).toMatch(/future/);
     expect(consumer.commits).toEqual([{ topic: "siem.feedback", partition: 0, offset: "42" }]);
   });
@@ -177,12 +211,26 @@ async function rig(env: Record<string, string> = {}) {
   open.push(caches);
   const sink = new MemoryVerdictSink();
   const published: FeedbackRecord[] = [];
-  const cache = createVerdictCache({ config: cacheConfig(env), caches, metrics: createMetrics({ defaultMetrics: false }), logger: silentLogger, verdictSink: sink, publishFeedback: async (r) => void published.push(...r), currentVersion: { model: TEST_MODEL, promptVersion: TEST_PROMPT } });
+  const cache = createVerdictCacheWithFlow({
+    config: cacheConfig(env),
+    caches,
+    metrics: createMetrics({ defaultMetrics: false }),
+    logger: silentLogger,
+    verdictSink: sink,
+    publishFeedback: async (r) => void published.push(...r),
+    currentVersion: { model: TEST_MODEL, promptVersion: TEST_PROMPT },
+  });
   const model = new CountingModel();
   const classifier = cache.wrap(model);
   const app = Fastify();
   registerFeedbackApi(app, { handler: cache, authToken: "s3cret" });
-  const post = (body: unknown) => app.inject({ method: "POST", url: "/v1/feedback", headers: { "content-type": "application/json", authorization: "Bearer s3cret" }, payload: JSON.stringify(body) });
+  const post = (body: unknown) =>
+    app.inject({
+      method: "POST",
+      url: "/v1/feedback",
+      headers: { "content-type": "application/json", authorization: "Bearer s3cret" },
+      payload: JSON.stringify(body),
+    });
   return { cache, classifier, sink, published, app, post, model };
 }
 
@@ -238,7 +286,16 @@ describe("analyst override lifetimes and unknown alerts", () => {
     // The same alert again (re-delivery): the analyst's decision.
     expect((await r.classifier.classify([seen("x-1")]))[0]).toMatchObject({ source: "override", classification: "false_positive" });
     // Another record carrying that id, critical, other content and strong threat intel: never the override's false_positive.
-    const decoy = item({ alert_id: "x-1", severity: "critical", alert_name: "Data exfiltration to external host", description: "4 GB uploaded to 185.220.101.34", source_ip: "185.220.101.34" }, intel(100, 30, "185.220.101.34"));
+    const decoy = item(
+      {
+        alert_id: "x-1",
+        severity: "critical",
+        alert_name: "Data exfiltration to external host",
+        description: "4 GB uploaded to 185.220.101.34",
+        source_ip: "185.220.101.34",
+      },
+      intel(100, 30, "185.220.101.34"),
+    );
     const [d] = await r.classifier.classify([decoy]);
     expect(d!.source).not.toBe("override");
     expect(d!.classification).not.toBe("false_positive");

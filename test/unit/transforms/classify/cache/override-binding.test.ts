@@ -1,12 +1,13 @@
 // Adversarial review: an override names an alert id, and ids are attacker-chosen. A record reusing the id of an alert
 // an analyst is about to close must not decide which content the analyst's decision binds to.
+import { createVerdictCacheWithFlow } from "../../../../support/feedback-flow.js";
 import { createHash } from "node:crypto";
 import Fastify from "fastify";
 import { afterEach, describe, expect, it } from "vitest";
-import { openCaches, type Caches } from "../../../../../src/resources/cache.js";
+import { openCaches } from "../../../../../src/resources/cache.js";
+import type { Caches } from "../../../../../src/core/ports/index.js";
 import { registerFeedbackApi } from "../../../../../src/sources/feedback.js";
 import { createMetrics } from "../../../../../src/telemetry/metrics.js";
-import { createVerdictCache } from "../../../../../src/transforms/classify/cache/index.js";
 import type { FeedbackRecord } from "../../../../../src/transforms/classify/cache/overrides.js";
 import { MemoryVerdictSink, silentLogger } from "../../../../support/memory.js";
 import { cacheConfig, CountingModel, item, TEST_MODEL, TEST_PROMPT } from "./support.js";
@@ -20,17 +21,49 @@ async function rig() {
   const caches = await openCaches("memory://");
   open.push(caches);
   const published: FeedbackRecord[] = [];
-  const cache = createVerdictCache({ config: cacheConfig(), caches, metrics: createMetrics({ defaultMetrics: false }), logger: silentLogger, verdictSink: new MemoryVerdictSink(), publishFeedback: async (r) => void published.push(...r), currentVersion: { model: TEST_MODEL, promptVersion: TEST_PROMPT } });
+  const cache = createVerdictCacheWithFlow({
+    config: cacheConfig(),
+    caches,
+    metrics: createMetrics({ defaultMetrics: false }),
+    logger: silentLogger,
+    verdictSink: new MemoryVerdictSink(),
+    publishFeedback: async (r) => void published.push(...r),
+    currentVersion: { model: TEST_MODEL, promptVersion: TEST_PROMPT },
+  });
   const classifier = cache.wrap(new CountingModel());
   const app = Fastify();
   registerFeedbackApi(app, { handler: cache, authToken: "s3cret" });
-  const post = (body: unknown) => app.inject({ method: "POST", url: "/v1/feedback", headers: { "content-type": "application/json", authorization: "Bearer s3cret" }, payload: JSON.stringify(body) });
+  const post = (body: unknown) =>
+    app.inject({
+      method: "POST",
+      url: "/v1/feedback",
+      headers: { "content-type": "application/json", authorization: "Bearer s3cret" },
+      payload: JSON.stringify(body),
+    });
   return { classifier, app, post, published };
 }
 
 // The attacker's noise (analysts routinely close it), and the attack they mean to run later; no threat intel.
-const noise = (id: string) => item({ alert_id: id, alert_name: "Port scan detected", severity: "low", description: "40 distinct ports probed on pc-lab-9 in 60 seconds", user: null, host: "pc-lab-9", fields: { ports_probed: 40 } });
-const attack = (id: string) => item({ alert_id: id, alert_name: "Data exfiltration to external host", severity: "critical", description: "4 GB uploaded from srv-db-01 to an external host", user: "svc-backup", host: "srv-db-01", fields: { bytes_out: 4_000_000_000 } });
+const noise = (id: string) =>
+  item({
+    alert_id: id,
+    alert_name: "Port scan detected",
+    severity: "low",
+    description: "40 distinct ports probed on pc-lab-9 in 60 seconds",
+    user: null,
+    host: "pc-lab-9",
+    fields: { ports_probed: 40 },
+  });
+const attack = (id: string) =>
+  item({
+    alert_id: id,
+    alert_name: "Data exfiltration to external host",
+    severity: "critical",
+    description: "4 GB uploaded from srv-db-01 to an external host",
+    user: "svc-backup",
+    host: "srv-db-01",
+    fields: { bytes_out: 4_000_000_000 },
+  });
 
 describe("an override by id cannot be re-pointed at other content", () => {
   it("refuses an override by id once a record reused that id with other content; the attacker's later attack is never an override false_positive", async () => {

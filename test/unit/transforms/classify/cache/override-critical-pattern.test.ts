@@ -6,12 +6,13 @@
 // Fix: in CachingClassifier.classify, look overrides up by pattern key only where patternAllowed[i] holds
 // (`pattern: patternAllowed[i] ? keys[i]!.pattern : null`), so the pattern policy for critical alerts covers
 // pattern-bound overrides too; exact-key overrides (the same content again) keep applying.
+import { createVerdictCacheWithFlow } from "../../../../support/feedback-flow.js";
 import Fastify from "fastify";
 import { afterEach, describe, expect, it } from "vitest";
-import { openCaches, type Caches } from "../../../../../src/resources/cache.js";
+import { openCaches } from "../../../../../src/resources/cache.js";
+import type { Caches } from "../../../../../src/core/ports/index.js";
 import { registerFeedbackApi } from "../../../../../src/sources/feedback.js";
 import { createMetrics } from "../../../../../src/telemetry/metrics.js";
-import { createVerdictCache } from "../../../../../src/transforms/classify/cache/index.js";
 import { MemoryVerdictSink, silentLogger } from "../../../../support/memory.js";
 import { cacheConfig, CountingModel, item, TEST_MODEL, TEST_PROMPT } from "./support.js";
 
@@ -21,16 +22,38 @@ afterEach(async () => {
 });
 
 const transfer = (id: string, user: string, bytes: number, severity: "critical" | "high" = "critical") =>
-  item({ alert_id: id, alert_name: "Large outbound transfer", severity, description: `${bytes} bytes uploaded from srv-db-01 by ${user}`, user, host: "srv-db-01", fields: { bytes_out: bytes } });
+  item({
+    alert_id: id,
+    alert_name: "Large outbound transfer",
+    severity,
+    description: `${bytes} bytes uploaded from srv-db-01 by ${user}`,
+    user,
+    host: "srv-db-01",
+    fields: { bytes_out: bytes },
+  });
 
 async function rig(env: Record<string, string> = {}) {
   const caches = await openCaches("memory://");
   open.push(caches);
-  const cache = createVerdictCache({ config: cacheConfig(env), caches, metrics: createMetrics({ defaultMetrics: false }), logger: silentLogger, verdictSink: new MemoryVerdictSink(), publishFeedback: async () => {}, currentVersion: { model: TEST_MODEL, promptVersion: TEST_PROMPT } });
+  const cache = createVerdictCacheWithFlow({
+    config: cacheConfig(env),
+    caches,
+    metrics: createMetrics({ defaultMetrics: false }),
+    logger: silentLogger,
+    verdictSink: new MemoryVerdictSink(),
+    publishFeedback: async () => {},
+    currentVersion: { model: TEST_MODEL, promptVersion: TEST_PROMPT },
+  });
   const classifier = cache.wrap(new CountingModel());
   const app = Fastify();
   registerFeedbackApi(app, { handler: cache, authToken: "s3cret" });
-  const close = (id: string) => app.inject({ method: "POST", url: "/v1/feedback", headers: { "content-type": "application/json", authorization: "Bearer s3cret" }, payload: JSON.stringify({ alert_id: id, classification: "false_positive", analyst: "ana", reason: "DR test transfer" }) });
+  const close = (id: string) =>
+    app.inject({
+      method: "POST",
+      url: "/v1/feedback",
+      headers: { "content-type": "application/json", authorization: "Bearer s3cret" },
+      payload: JSON.stringify({ alert_id: id, classification: "false_positive", analyst: "ana", reason: "DR test transfer" }),
+    });
   return { classifier, app, close };
 }
 

@@ -2,7 +2,7 @@
 // (what the fake Gemini answers for an alert, after the classify guard), a counting model, and a stream generator.
 import type { Alert } from "../../../../../src/core/alert.js";
 import type { Enrichment } from "../../../../../src/core/enrichment.js";
-import type { Classifier, EnrichedAlert } from "../../../../../src/core/ports.js";
+import type { Classifier, EnrichedAlert } from "../../../../../src/core/ports/index.js";
 import type { Decision } from "../../../../../src/core/verdict.js";
 import { parseAiCacheOptions } from "../../../../../src/config/ai-cache.js";
 import { applyGuard } from "../../../../../src/transforms/classify/guard.js";
@@ -78,8 +78,24 @@ export function intel(abuseScore: number, vtMalicious: number, ip = "45.155.205.
   return {
     ip,
     ip_role: "source",
-    abuseipdb: { status: "ok", cached: false, data: { abuse_confidence_score: abuseScore, country: "NL", usage_type: "Data Center/Web Hosting/Transit", isp: "Example Hosting", total_reports: 12, is_tor: false, last_reported_at: "2026-11-20T00:00:00Z" } },
-    virustotal: { status: "ok", cached: false, data: { malicious: vtMalicious, suspicious: 0, harmless: 60, undetected: 20, reputation: -5, as_owner: "EXAMPLE-AS", country: "NL" } },
+    abuseipdb: {
+      status: "ok",
+      cached: false,
+      data: {
+        abuse_confidence_score: abuseScore,
+        country: "NL",
+        usage_type: "Data Center/Web Hosting/Transit",
+        isp: "Example Hosting",
+        total_reports: 12,
+        is_tor: false,
+        last_reported_at: "2026-11-20T00:00:00Z",
+      },
+    },
+    virustotal: {
+      status: "ok",
+      cached: false,
+      data: { malicious: vtMalicious, suspicious: 0, harmless: 60, undetected: 20, reputation: -5, as_owner: "EXAMPLE-AS", country: "NL" },
+    },
   };
 }
 
@@ -94,11 +110,14 @@ export const rng = mulberry32;
 
 /** Index in [0, n) drawn with weight 1/(rank+1)^s. */
 export function zipf(n: number, s: number, random: () => number): () => number {
-  const weights = Array.from({ length: n }, (_, k) => 1 / Math.pow(k + 1, s));
+  const weights = Array.from({ length: n }, (_, k) => 1 / (k + 1) ** s);
   const total = weights.reduce((a, b) => a + b, 0);
   const cdf: number[] = [];
   let acc = 0;
-  for (const w of weights) cdf.push((acc += w / total));
+  for (const w of weights) {
+    acc += w / total;
+    cdf.push(acc);
+  }
   return () => {
     const u = random();
     let lo = 0;
@@ -113,15 +132,55 @@ export function zipf(n: number, s: number, random: () => number): () => number {
 }
 
 const KINDS = [
-  { name: "Brute force login attempts", severity: "medium", counter: "failed_logins", text: (n: number, u: string, h: string) => `${n} failed SSH logins for ${u} on ${h} within 5 minutes` },
-  { name: "Password spray against VPN", severity: "high", counter: "failed_logins", text: (n: number, u: string) => `${n} accounts tried from one address; last target ${u}` },
-  { name: "Port scan detected", severity: "low", counter: "ports_probed", text: (n: number, _u: string, h: string) => `${n} distinct ports probed on ${h} in 60 seconds` },
+  {
+    name: "Brute force login attempts",
+    severity: "medium",
+    counter: "failed_logins",
+    text: (n: number, u: string, h: string) => `${n} failed SSH logins for ${u} on ${h} within 5 minutes`,
+  },
+  {
+    name: "Password spray against VPN",
+    severity: "high",
+    counter: "failed_logins",
+    text: (n: number, u: string) => `${n} accounts tried from one address; last target ${u}`,
+  },
+  {
+    name: "Port scan detected",
+    severity: "low",
+    counter: "ports_probed",
+    text: (n: number, _u: string, h: string) => `${n} distinct ports probed on ${h} in 60 seconds`,
+  },
   { name: "Repeated failed logins", severity: "low", counter: "failed_logins", text: (n: number, u: string) => `${n} failed logins for ${u}` },
-  { name: "Suspicious PowerShell: encoded command", severity: "high", counter: "executions", text: (n: number, _u: string, h: string) => `powershell.exe -enc launched ${n} times on ${h}` },
+  {
+    name: "Suspicious PowerShell: encoded command",
+    severity: "high",
+    counter: "executions",
+    text: (n: number, _u: string, h: string) => `powershell.exe -enc launched ${n} times on ${h}`,
+  },
   { name: "Scheduled task ran", severity: "info", counter: "runs", text: (n: number, _u: string, h: string) => `Scheduled task ran ${n} times on ${h}` },
 ] as const;
 
-const USERS = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory", "oscar", "peggy", "trent", "victor", "walter", "admin", "svc-backup", "root"];
+const USERS = [
+  "alice",
+  "bob",
+  "carol",
+  "dave",
+  "erin",
+  "frank",
+  "grace",
+  "heidi",
+  "ivan",
+  "judy",
+  "mallory",
+  "oscar",
+  "peggy",
+  "trent",
+  "victor",
+  "walter",
+  "admin",
+  "svc-backup",
+  "root",
+];
 const HOSTS = ["ws-fin-014", "ws-hr-022", "laptop-eng-77", "laptop-eng-12", "srv-db-01", "srv-web-03", "dc-01", "ws-ops-031", "pc-lab-9", "kiosk-2"];
 
 export interface StreamOptions {
@@ -140,8 +199,24 @@ export function attackerIntel(k: number, ip: string): Enrichment {
   return {
     ip,
     ip_role: "source",
-    abuseipdb: { status: "ok", cached: r() < 0.5, data: { abuse_confidence_score: abuse, country: ["RU", "CN", "NL", "US", "BR"][k % 5]!, usage_type: "Data Center/Web Hosting/Transit", isp: `AS${k}`, total_reports: Math.floor(abuse * 3), is_tor: k % 23 === 0, last_reported_at: "2026-11-20T00:00:00Z" } },
-    virustotal: { status: "ok", cached: false, data: { malicious: vt, suspicious: vt > 3 ? 1 : 0, harmless: 60, undetected: 20, reputation: vt > 0 ? -vt : 0, as_owner: `AS-${k}`, country: null } },
+    abuseipdb: {
+      status: "ok",
+      cached: r() < 0.5,
+      data: {
+        abuse_confidence_score: abuse,
+        country: ["RU", "CN", "NL", "US", "BR"][k % 5]!,
+        usage_type: "Data Center/Web Hosting/Transit",
+        isp: `AS${k}`,
+        total_reports: Math.floor(abuse * 3),
+        is_tor: k % 23 === 0,
+        last_reported_at: "2026-11-20T00:00:00Z",
+      },
+    },
+    virustotal: {
+      status: "ok",
+      cached: false,
+      data: { malicious: vt, suspicious: vt > 3 ? 1 : 0, harmless: 60, undetected: 20, reputation: vt > 0 ? -vt : 0, as_owner: `AS-${k}`, country: null },
+    },
   };
 }
 
@@ -188,5 +263,16 @@ export function attackStream(o: StreamOptions): EnrichedAlert[] {
 /** The record a producer would send for a stream alert (native format). */
 export function toRecord(e: EnrichedAlert): Record<string, unknown> {
   const a = e.alert;
-  return { alert_id: a.alert_id, alert_name: a.alert_name, severity: a.severity, source_ip: a.source_ip, destination_ip: a.destination_ip, user: a.user, host: a.host, timestamp: a.timestamp, description: a.description, ...a.fields };
+  return {
+    alert_id: a.alert_id,
+    alert_name: a.alert_name,
+    severity: a.severity,
+    source_ip: a.source_ip,
+    destination_ip: a.destination_ip,
+    user: a.user,
+    host: a.host,
+    timestamp: a.timestamp,
+    description: a.description,
+    ...a.fields,
+  };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { EnrichedAlert } from "../../../../../src/core/ports.js";
+import type { EnrichedAlert } from "../../../../../src/core/ports/index.js";
 import type { Decision } from "../../../../../src/core/verdict.js";
 import { AskQueue, type Timers } from "../../../../../src/transforms/classify/memory/ask-queue.js";
 import { item } from "../cache/support.js";
@@ -23,16 +23,33 @@ class ManualTimers implements Timers {
 }
 
 function decisionFor(i: EnrichedAlert): Decision {
-  return { classification: "needs_review", severity: "medium", confidence: 50, reasoning: i.alert.alert_id, source: "llm", recommended_actions: [], mitre_techniques: [], model: "m", prompt_version: "p", degraded: false, fallback_reason: null, learnable: true };
+  return {
+    classification: "needs_review",
+    severity: "medium",
+    confidence: 50,
+    reasoning: i.alert.alert_id,
+    source: "llm",
+    recommended_actions: [],
+    mitre_techniques: [],
+    model: "m",
+    prompt_version: "p",
+    degraded: false,
+    fallback_reason: null,
+    learnable: true,
+  };
 }
 
 function setup(maxPerRequest = 4, maxQueuedSpotChecks = 10) {
   const requests: string[][] = [];
   const timers = new ManualTimers();
-  const queue = new AskQueue(async (items) => {
-    requests.push(items.map((i) => i.alert.alert_id));
-    return items.map(decisionFor);
-  }, { maxPerRequest, maxDelayMs: 250, maxQueuedSpotChecks }, timers);
+  const queue = new AskQueue(
+    async (items) => {
+      requests.push(items.map((i) => i.alert.alert_id));
+      return items.map(decisionFor);
+    },
+    { maxPerRequest, maxDelayMs: 250, maxQueuedSpotChecks },
+    timers,
+  );
   return { queue, requests, timers };
 }
 

@@ -14,7 +14,16 @@ describe("MemoryStore", () => {
   it("merges what two instances learnt (union of examples) instead of overwriting", async () => {
     const caches = await openCaches("memory://");
     let now = 1_000;
-    const make = () => new MemoryStore({ cache: caches.get("ai-pattern"), keyPrefix: "m:", ttlMs: 60_000, maxExamplesPerRule: 100, maxRules: 10, policy: POLICY, now: () => now });
+    const make = () =>
+      new MemoryStore({
+        cache: caches.get("ai-pattern"),
+        keyPrefix: "m:",
+        ttlMs: 60_000,
+        maxExamplesPerRule: 100,
+        maxRules: 10,
+        policy: POLICY,
+        now: () => now,
+      });
     const a = make();
     const b = make();
     await a.sync(["r"], 0);
@@ -22,8 +31,18 @@ describe("MemoryStore", () => {
     await a.learn(new Map([["r", { examples: [ex("a1", 1000), ex("a2", 1001)], answers: {} }]]));
     await b.learn(new Map([["r", { examples: [ex("b1", 1003)], answers: {} }]]));
     await a.sync(["r"], 0);
-    expect(a.get("r")!.record.examples.map((e) => e.id).sort()).toEqual(["a1", "a2", "b1"]);
-    expect(b.get("r")!.record.examples.map((e) => e.id).sort()).toEqual(["a1", "a2", "b1"]);
+    expect(
+      a
+        .get("r")!
+        .record.examples.map((e) => e.id)
+        .sort(),
+    ).toEqual(["a1", "a2", "b1"]);
+    expect(
+      b
+        .get("r")!
+        .record.examples.map((e) => e.id)
+        .sort(),
+    ).toEqual(["a1", "a2", "b1"]);
     // Examples older than the TTL no longer count.
     now = 1_000 + 60_000 + 2;
     await a.sync(["r"], 0);
@@ -32,7 +51,15 @@ describe("MemoryStore", () => {
 
   it("bounds a rule's examples: overrides kept first, then the newest model answers", async () => {
     const caches = await openCaches("memory://");
-    const store = new MemoryStore({ cache: caches.get("ai-pattern"), keyPrefix: "m:", ttlMs: 1e9, maxExamplesPerRule: 8, maxRules: 10, policy: POLICY, now: () => 100 });
+    const store = new MemoryStore({
+      cache: caches.get("ai-pattern"),
+      keyPrefix: "m:",
+      ttlMs: 1e9,
+      maxExamplesPerRule: 8,
+      maxRules: 10,
+      policy: POLICY,
+      now: () => 100,
+    });
     await store.sync(["r"], 0);
     await store.learn(new Map([["r", { examples: [ex("o1", 1, "override"), ...Array.from({ length: 20 }, (_, i) => ex(`m${i}`, i + 2))], answers: {} }]]));
     const ids = store.get("r")!.record.examples.map((e) => e.id);

@@ -1,9 +1,9 @@
 // Shared by the verdict-memory unit tests: a scripted model behind the Classifier port, and a memory on memory://.
 import { parseMemoryOptions } from "../../../../../src/config/memory.js";
 import { KeyDeriver } from "../../../../../src/core/cache-keys.js";
-import type { Classifier, EnrichedAlert } from "../../../../../src/core/ports.js";
+import type { Classifier, EnrichedAlert, Caches } from "../../../../../src/core/ports/index.js";
 import type { Classification, Decision } from "../../../../../src/core/verdict.js";
-import { openCaches, type Caches } from "../../../../../src/resources/cache.js";
+import { openCaches } from "../../../../../src/resources/cache.js";
 import { createLogger } from "../../../../../src/telemetry/logger.js";
 import { createMetrics, type Metrics } from "../../../../../src/telemetry/metrics.js";
 import { keyOptionsFrom } from "../../../../../src/transforms/classify/cache/index.js";
@@ -16,7 +16,9 @@ export class ScriptedModel implements Classifier {
   readonly name = "gemini";
   readonly calls: string[][] = [];
   gate: Promise<void> | null = null;
-  constructor(public decide: (item: EnrichedAlert) => { classification: Classification; severity?: Decision["severity"]; learnable?: boolean; degraded?: boolean }) {}
+  constructor(
+    public decide: (item: EnrichedAlert) => { classification: Classification; severity?: Decision["severity"]; learnable?: boolean; degraded?: boolean },
+  ) {}
 
   async classify(items: readonly EnrichedAlert[]): Promise<Decision[]> {
     this.calls.push(items.map((i) => i.alert.alert_id));
@@ -56,19 +58,42 @@ export interface MemoryHarness {
 export const MEMORY_GUARD: GuardOptions = { abuseScoreMin: 90, vtMaliciousMin: 5 };
 
 /** A memory in front of `model`, on `caches` (memory:// by default); env: MEMORY_* options. */
-export async function memoryHarness(model: ScriptedModel, opts: { env?: Record<string, string>; caches?: Caches; prefix?: string; version?: { model: string; promptVersion: string }; random?: () => number; guard?: GuardOptions } = {}): Promise<MemoryHarness> {
+export async function memoryHarness(
+  model: ScriptedModel,
+  opts: {
+    env?: Record<string, string>;
+    caches?: Caches;
+    prefix?: string;
+    version?: { model: string; promptVersion: string };
+    random?: () => number;
+    guard?: GuardOptions;
+  } = {},
+): Promise<MemoryHarness> {
   const caches = opts.caches ?? (await openCaches("memory://"));
   const metrics = createMetrics({ defaultMetrics: false });
-  const config = { ...parseMemoryOptions({ MEMORY_ASK_MAX_DELAY_MS: "0", MEMORY_SPOT_CHECK_RATE: "0", ...opts.env }), AI_CACHE_KEY_PREFIX: opts.prefix ?? "t:", GEMINI_MAX_ALERTS_PER_REQUEST: 25 };
+  const config = {
+    ...parseMemoryOptions({ MEMORY_ASK_MAX_DELAY_MS: "0", MEMORY_SPOT_CHECK_RATE: "0", ...opts.env }),
+    AI_CACHE_KEY_PREFIX: opts.prefix ?? "t:",
+    GEMINI_MAX_ALERTS_PER_REQUEST: 25,
+  };
   const memory = createVerdictMemory({
-    config, caches, keys: new KeyDeriver(keyOptionsFrom(cacheConfig())), guard: opts.guard ?? MEMORY_GUARD,
-    version: opts.version ?? { model: "gemini-test", promptVersion: "p-test" }, metrics, logger: createLogger("silent"), random: opts.random ?? (() => 0.5),
+    config,
+    caches,
+    keys: new KeyDeriver(keyOptionsFrom(cacheConfig())),
+    guard: opts.guard ?? MEMORY_GUARD,
+    version: opts.version ?? { model: "gemini-test", promptVersion: "p-test" },
+    metrics,
+    logger: createLogger("silent"),
+    random: opts.random ?? (() => 0.5),
   });
   return { memory, classifier: memory.wrap(model), model, metrics, caches };
 }
 
 /** Counter/gauge value with these labels (0 when never set). */
-export async function metricValue(metric: { get(): Promise<{ values: { value: number; labels: Record<string, unknown> }[] }> }, labels: Record<string, string> = {}): Promise<number> {
+export async function metricValue(
+  metric: { get(): Promise<{ values: { value: number; labels: Record<string, unknown> }[] }> },
+  labels: Record<string, string> = {},
+): Promise<number> {
   const { values } = await metric.get();
   return values.find((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x))?.value ?? 0;
 }

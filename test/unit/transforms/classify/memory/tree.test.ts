@@ -72,30 +72,68 @@ describe("RuleTree", () => {
     // user and procs occurs, but never "ordinary user, few processes", which elsewhere in the rule is FP. Twice
     // over, so that each split pays for itself (proven): then its cells must be seen together.
     const cells: [string, Record<string, FeatureValue>][] = [
-      [TP, { asset: "dc", user: "privileged", procs: 2 }], [TP, { asset: "dc", user: "privileged", procs: 3 }],
-      [TP, { asset: "dc", user: "user", procs: 40 }], [TP, { asset: "dc", user: "user", procs: 45 }],
-      [FP, { asset: "other", user: "user", procs: 2 }], [FP, { asset: "other", user: "user", procs: 3 }],
-      [TP, { asset: "other", user: "privileged", procs: 2 }], [TP, { asset: "other", user: "privileged", procs: 3 }],
-      [TP, { asset: "other", user: "user", procs: 40 }], [TP, { asset: "other", user: "user", procs: 44 }],
+      [TP, { asset: "dc", user: "privileged", procs: 2 }],
+      [TP, { asset: "dc", user: "privileged", procs: 3 }],
+      [TP, { asset: "dc", user: "user", procs: 40 }],
+      [TP, { asset: "dc", user: "user", procs: 45 }],
+      [FP, { asset: "other", user: "user", procs: 2 }],
+      [FP, { asset: "other", user: "user", procs: 3 }],
+      [TP, { asset: "other", user: "privileged", procs: 2 }],
+      [TP, { asset: "other", user: "privileged", procs: 3 }],
+      [TP, { asset: "other", user: "user", procs: 40 }],
+      [TP, { asset: "other", user: "user", procs: 44 }],
     ];
-    const tree = new RuleTree([...cells, ...cells].map(([label, v]) => ex(label, v)), POLICY);
+    const tree = new RuleTree(
+      [...cells, ...cells].map(([label, v]) => ex(label, v)),
+      POLICY,
+    );
     expect(tree.lookup({ asset: "dc", user: "user", procs: 3 })).toMatchObject({ kind: "ask", reason: "unseen_combination" });
     expect(tree.lookup({ asset: "dc", user: "privileged", procs: 2 })).toMatchObject({ kind: "answer", label: TP });
   });
 
+  it("a split that does not pay for itself routes alerts but does not make other leaves learn its cells", () => {
+    // user decides (proven); under privileged one disagreeing answer at bytes 500 is split off by a threshold that
+    // a handful of answers cannot justify. The ordinary-user leaf need not see both sides of that threshold.
+    const exs = [
+      ...[100, 110, 120, 130, 140, 150, 160].map((bytes) => ex(TP, { user: "privileged", bytes })),
+      ex(NR, { user: "privileged", bytes: 500 }),
+      ...[100, 200, 250, 300].map((bytes) => ex(NR, { user: "user", bytes })),
+    ];
+    const tree = new RuleTree(exs, POLICY);
+    expect(tree.lookup({ user: "user", bytes: 350 })).toMatchObject({ kind: "answer", label: NR, conditions: ["user != privileged"] });
+    expect(tree.lookup({ user: "privileged", bytes: 130 })).toMatchObject({ kind: "answer", label: TP });
+  });
+
   it("pairwise coverage: covered when every pair of cells was seen, even if the full combination never was", () => {
-    const seen = new Combinations([["=a1", "=b1", "#0"], ["=a1", "=b2", "#1"], ["=a2", "=b1", "#1"], ["=a2", "=b2", "#0"]], 1);
+    const seen = new Combinations(
+      [
+        ["=a1", "=b1", "#0"],
+        ["=a1", "=b2", "#1"],
+        ["=a2", "=b1", "#1"],
+        ["=a2", "=b2", "#0"],
+      ],
+      1,
+    );
     expect(seen.covers(["=a1", "=b1", "#1"])).toBe(true); // a1b1, a1#1, b1#1 each seen; the triple never was
     expect(seen.covers(["=a1", "=b1", "#0"])).toBe(true);
     expect(seen.covers(["=a1", "=b3", "#0"])).toBe(false); // b3 never seen
-    const twoOnly = new Combinations([["=a1", "=b1"], ["=a2", "=b2"]], 1);
+    const twoOnly = new Combinations(
+      [
+        ["=a1", "=b1"],
+        ["=a2", "=b2"],
+      ],
+      1,
+    );
     expect(twoOnly.covers(["=a1", "=b2"])).toBe(false); // the interaction of two features: the pair itself
     expect(new Combinations([["#0"]], 2).covers(["#0"])).toBe(false); // one deciding feature: the cell, min times
     expect(new Combinations([["#0"], ["#0"]], 2).covers(["#0"])).toBe(true);
   });
 
   it("split significance (MDL): a chance threshold on a noisy number does not pay; the same separation by a two-valued feature does", () => {
-    const all = new Map([[TP, 2], [FP, 2]]);
+    const all = new Map([
+      [TP, 2],
+      [FP, 2],
+    ]);
     const yes = new Map([[TP, 2]]);
     // 4 answers split 2|2 perfectly: by one of 3 thresholds of a number vs by the one test of a two-valued feature.
     const noisy = splitScore(all, yes, 2, 4, 3);
@@ -105,15 +143,28 @@ describe("RuleTree", () => {
     // With 30 cut points to choose from (a bytes counter), 4 answers never justify a split.
     expect(splitScore(all, yes, 2, 4, 30).bits - splitScore(all, yes, 2, 4, 30).cost).toBeLessThan(0);
     // 20 answers separated 10|10: pays even among 19 thresholds.
-    const big = splitScore(new Map([[TP, 10], [FP, 10]]), new Map([[TP, 10]]), 10, 20, 19);
+    const big = splitScore(
+      new Map([
+        [TP, 10],
+        [FP, 10],
+      ]),
+      new Map([[TP, 10]]),
+      10,
+      20,
+      19,
+    );
     expect(big.bits - big.cost).toBeGreaterThan(0);
   });
 
   it("chooses the split by bias-corrected gain: a two-valued feature over a noisy number that separates as well", () => {
     // bytes separates the answers exactly as user does (by construction), but has 5 thresholds to pick from.
     const exs = [
-      ex(TP, { user: "privileged", bytes: 900 }), ex(TP, { user: "privileged", bytes: 700 }), ex(TP, { user: "privileged", bytes: 800 }),
-      ex(NR, { user: "user", bytes: 100 }), ex(NR, { user: "user", bytes: 300 }), ex(NR, { user: "user", bytes: 200 }),
+      ex(TP, { user: "privileged", bytes: 900 }),
+      ex(TP, { user: "privileged", bytes: 700 }),
+      ex(TP, { user: "privileged", bytes: 800 }),
+      ex(NR, { user: "user", bytes: 100 }),
+      ex(NR, { user: "user", bytes: 300 }),
+      ex(NR, { user: "user", bytes: 200 }),
     ];
     const tree = new RuleTree(exs, POLICY);
     expect(tree.lookup({ user: "privileged", bytes: 750 })).toMatchObject({ kind: "answer", label: TP, conditions: ["user = privileged"] });
@@ -124,6 +175,10 @@ describe("RuleTree", () => {
     const shares = Array.from({ length: 26 }, (_, i) => ex(TP, { share: `share-${i % 13}` }));
     const tree = new RuleTree(shares, POLICY);
     expect(tree.lookup({ user: "user", share: "share-new" })).toMatchObject({ kind: "answer", label: TP });
+    // Not for a dismissal: a share never seen with false_positive is asked.
+    const fps = Array.from({ length: 26 }, (_, i) => ex(FP, { share: `share-${i % 13}` }));
+    expect(new RuleTree(fps, POLICY).lookup({ user: "user", share: "share-0" })).toMatchObject({ kind: "answer", label: FP });
+    expect(new RuleTree(fps, POLICY).lookup({ user: "user", share: "share-new" })).toMatchObject({ kind: "ask", reason: "unseen_value" });
     const few = new RuleTree([ex(TP, { role: "dc" }), ex(TP, { role: "dc" }), ex(TP, { role: "server" }), ex(TP, { role: "server" })], POLICY);
     expect(few.lookup({ user: "user", role: "workstation" })).toMatchObject({ kind: "ask", reason: "unseen_value" });
   });
@@ -132,9 +187,15 @@ describe("RuleTree", () => {
     // Few processes and many are needs_review, a middle band true_positive. The rule saw needs_review at scores
     // 10..95 (many processes), but the few-processes leaf was taught only by a source at score 95.
     const exs = [
-      ex(NR, { procs: 2, score: 95 }), ex(NR, { procs: 3, score: 95 }), ex(NR, { procs: 4, score: 95 }),
-      ex(TP, { procs: 12, score: 10 }), ex(TP, { procs: 14, score: 60 }), ex(TP, { procs: 15, score: 95 }),
-      ex(NR, { procs: 30, score: 10 }), ex(NR, { procs: 32, score: 60 }), ex(NR, { procs: 35, score: 95 }),
+      ex(NR, { procs: 2, score: 95 }),
+      ex(NR, { procs: 3, score: 95 }),
+      ex(NR, { procs: 4, score: 95 }),
+      ex(TP, { procs: 12, score: 10 }),
+      ex(TP, { procs: 14, score: 60 }),
+      ex(TP, { procs: 15, score: 95 }),
+      ex(NR, { procs: 30, score: 10 }),
+      ex(NR, { procs: 32, score: 60 }),
+      ex(NR, { procs: 35, score: 95 }),
     ];
     const tree = new RuleTree(exs, POLICY);
     expect(tree.lookup({ user: "user", procs: 3, score: 95 })).toMatchObject({ kind: "answer", label: NR });
@@ -153,6 +214,11 @@ describe("RuleTree", () => {
     const exs = [ex(FP, { failed: 2 }), ex(FP, { failed: 4 }), ex(NR, { failed: 20 }), ex(NR, { failed: 30 }), ex(TP, { failed: 25, user: "privileged" })];
     const a = new RuleTree(exs, POLICY);
     const b = new RuleTree([...exs].reverse(), POLICY);
-    for (const v of [{ user: "user", failed: 3 }, { user: "user", failed: 22 }, { user: "privileged", failed: 25 }]) expect(a.lookup(v)).toEqual(b.lookup(v));
+    for (const v of [
+      { user: "user", failed: 3 },
+      { user: "user", failed: 22 },
+      { user: "privileged", failed: 25 },
+    ])
+      expect(a.lookup(v)).toEqual(b.lookup(v));
   });
 });

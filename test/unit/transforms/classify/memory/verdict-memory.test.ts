@@ -1,25 +1,36 @@
 import { describe, expect, it } from "vitest";
 import type { Alert } from "../../../../../src/core/alert.js";
-import type { EnrichedAlert } from "../../../../../src/core/ports.js";
+import type { EnrichedAlert } from "../../../../../src/core/ports/index.js";
 import { decisionSchema } from "../../../../../src/core/verdict.js";
 import { intel } from "../cache/support.js";
 import { memoryHarness, metricValue, ScriptedModel } from "./support.js";
 
 let seq = 0;
 /** An SSH brute-force alert from `ip` with `failed` failed logins; names vary per alert like real traffic. */
-function login(failed: number, over: Partial<Alert> = {}, abuse = 10, ip = `198.51.100.${(seq % 50) + 1}`): EnrichedAlert {
+function login(failed: number, over: Partial<Alert> = {}, abuse = 10, ip = `${(seq % 50) + 20}.51.100.7`): EnrichedAlert {
   seq++;
   return {
     alert: {
-      alert_id: `M-${seq}`, alert_name: "SSH brute force", severity: "medium", source_ip: ip, destination_ip: "10.0.0.5",
-      user: `user${seq}`, host: `ws-${seq}`, timestamp: null, description: "failed SSH logins", format: "native",
-      fields: { failed_logins: failed }, ...over,
+      alert_id: `M-${seq}`,
+      alert_name: "SSH brute force",
+      severity: "medium",
+      source_ip: ip,
+      destination_ip: "10.0.0.5",
+      user: `user${seq}`,
+      host: `ws-${seq}`,
+      timestamp: null,
+      description: "failed SSH logins",
+      format: "native",
+      fields: { failed_logins: failed },
+      ...over,
     },
     enrichment: intel(abuse, 0, ip),
   };
 }
 
-const byCount = (item: EnrichedAlert) => ({ classification: Number(item.alert.fields.failed_logins) >= 20 ? ("needs_review" as const) : ("false_positive" as const) });
+const byCount = (item: EnrichedAlert) => ({
+  classification: Number(item.alert.fields.failed_logins) >= 20 ? ("needs_review" as const) : ("false_positive" as const),
+});
 
 describe("verdict memory", () => {
   it("answers from memory after MEMORY_MIN_SUPPORT agreeing model answers, with provenance and the current alert's names", async () => {
@@ -30,7 +41,12 @@ describe("verdict memory", () => {
     const next = login(11);
     const [d] = await classifier.classify([next]);
     expect(model.alertsAsked).toBe(2);
-    expect(d).toMatchObject({ source: "memory", classification: "true_positive", learnable: false, memory: { rule: "native:ssh brute force", support: 2, agreement: null } });
+    expect(d).toMatchObject({
+      source: "memory",
+      classification: "true_positive",
+      learnable: false,
+      memory: { rule: "native:ssh brute force", support: 2, agreement: null },
+    });
     expect(d!.reasoning).toContain(next.alert.user!);
     expect(d!.reasoning).toContain("[memory]");
     expect(decisionSchema.parse(d)).toMatchObject({ source: "memory" });
@@ -88,7 +104,9 @@ describe("verdict memory", () => {
     // The first request fills at once only because it is critical; a held request would time this test out.
     for (let i = 0; i < 3; i++) await classifier.classify([login(10, { severity: "critical" }), login(11, { severity: "critical" })]);
     expect(model.alertsAsked).toBe(6);
-    const allowed = await memoryHarness(new ScriptedModel(() => ({ classification: "true_positive" })), { env: { MEMORY_FOR_CRITICAL: "true", MEMORY_ASK_MAX_DELAY_MS: "0" } });
+    const allowed = await memoryHarness(new ScriptedModel(() => ({ classification: "true_positive" })), {
+      env: { MEMORY_FOR_CRITICAL: "true", MEMORY_ASK_MAX_DELAY_MS: "0" },
+    });
     await allowed.classifier.classify([login(10, { severity: "critical" }), login(11, { severity: "critical" })]);
     expect((await allowed.classifier.classify([login(10, { severity: "critical" })]))[0]!.source).toBe("memory");
   });
@@ -145,7 +163,10 @@ describe("verdict memory", () => {
     await first.classifier.classify([login(10), login(12)]);
     const restarted = await memoryHarness(new ScriptedModel(() => ({ classification: "true_positive" })), { caches: first.caches });
     expect((await restarted.classifier.classify([login(11)]))[0]!.source).toBe("memory");
-    const otherPrompt = await memoryHarness(new ScriptedModel(() => ({ classification: "true_positive" })), { caches: first.caches, version: { model: "gemini-test", promptVersion: "p-next" } });
+    const otherPrompt = await memoryHarness(new ScriptedModel(() => ({ classification: "true_positive" })), {
+      caches: first.caches,
+      version: { model: "gemini-test", promptVersion: "p-next" },
+    });
     expect((await otherPrompt.classifier.classify([login(11)]))[0]!.source).toBe("llm");
   });
 

@@ -1,5 +1,6 @@
 /**
- * Our port to a structured-output LLM. The Gemini SDK adapter (gemini.ts, on @google/genai) implements it; the
+ * Our port to a structured-output LLM. The Gemini SDK adapter (transforms/classify/gemini.ts, on @google/genai) and
+ * the OpenAI-compatible one (openai.ts) implement it; the
  * classifier and its tests only see these types, so switching SDKs touches one file.
  */
 

@@ -1,6 +1,6 @@
-import type { Alert } from "./alert.js";
-import type { Enrichment } from "./enrichment.js";
-import type { Decision, Verdict } from "./verdict.js";
+import type { Alert } from "../alert.js";
+import type { Enrichment } from "../enrichment.js";
+import type { Decision, Verdict } from "../verdict.js";
 
 /** Where a record came from, for DLQ headers and logs. */
 export interface RecordOrigin {
