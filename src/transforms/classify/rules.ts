@@ -2,7 +2,8 @@ import type { EnrichedAlert, Classifier } from "../../core/ports/index.js";
 import type { Classification, Decision } from "../../core/verdict.js";
 import type { Severity } from "../../core/severity.js";
 import { geminiOptions } from "../../config/gemini.js";
-import { strongThreatIntel, type GuardOptions } from "./guard.js";
+import { asTriageError } from "../../core/errors.js";
+import { applyGuard, strongThreatIntel, type GuardOptions } from "./guard.js";
 
 /** Version stamped on rules verdicts (prompt_version field), bumped when a rule changes. */
 export const RULES_VERSION = "rules-1";
@@ -233,4 +234,20 @@ export const rulesClassifier: Classifier = {
 /** The rules verdict for an alert the model could not decide: flagged degraded, with the reason (the one fallback). */
 export function degradedByRules(item: EnrichedAlert, reason: string, guard: GuardOptions = DEFAULT_GUARD): Decision {
   return { ...decideByRules(item, guard), degraded: true, fallback_reason: reason };
+}
+
+/**
+ * Ask an inner classifier and never throw: an alert it returns no decision for, or a whole batch it fails on, gets the
+ * rules verdict flagged degraded, passed through the guard (the one fallback the cache and the memory share).
+ */
+export async function classifyOrDegrade(inner: Classifier, batch: readonly EnrichedAlert[], guard: GuardOptions): Promise<Decision[]> {
+  if (batch.length === 0) return [];
+  let decisions: Decision[] = [];
+  let reason = `${inner.name} returned no decision`;
+  try {
+    decisions = await inner.classify(batch);
+  } catch (err) {
+    reason = `${inner.name} failed: ${asTriageError(err, "classify").message}`;
+  }
+  return batch.map((item, j) => decisions[j] ?? applyGuard(item, degradedByRules(item, reason, guard), guard));
 }

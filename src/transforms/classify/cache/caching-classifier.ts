@@ -18,7 +18,7 @@ import type { Classification, Decision } from "../../../core/verdict.js";
 import type { Logger } from "../../../telemetry/logger.js";
 import type { CacheEvents } from "../../../telemetry/component-events.js";
 import { applyGuard, findInjection, type GuardOptions } from "../guard.js";
-import { degradedByRules } from "../rules.js";
+import { classifyOrDegrade } from "../rules.js";
 import { verdictLogKey, type LoggedVerdict, type OverrideBook } from "./override-book.js";
 import { inlineOverride, overrideDecision, type FeedbackPublisher, type StoredOverride } from "./overrides.js";
 import type { CacheTier } from "./tier.js";
@@ -349,15 +349,7 @@ export class CachingClassifier implements Classifier {
 
   /** One inner call; never throws: what it cannot decide gets the rules verdict, flagged degraded (as the pipeline would). */
   private async ask(batch: EnrichedAlert[]): Promise<Decision[]> {
-    if (batch.length === 0) return [];
-    let decisions: Decision[] = [];
-    let reason = `${this.inner.name} returned no decision`;
-    try {
-      decisions = await this.inner.classify(batch);
-    } catch (err) {
-      reason = `${this.inner.name} failed: ${asTriageError(err, "classify").message}`;
-    }
-    return batch.map((item, j) => decisions[j] ?? degradedByRules(item, reason, this.p.guard));
+    return classifyOrDegrade(this.inner, batch, this.p.guard);
   }
 
   private async store(

@@ -13,14 +13,13 @@
  */
 import { sha256Hex } from "../../../core/canonical.js";
 import type { KeyDeriver } from "../../../core/cache-keys.js";
-import { asTriageError } from "../../../core/errors.js";
 import type { Classifier, EnrichedAlert } from "../../../core/ports/index.js";
 import type { Classification, Decision } from "../../../core/verdict.js";
 import type { Logger } from "../../../telemetry/logger.js";
 import type { Metrics } from "../../../telemetry/metrics.js";
 import { retarget } from "../cache/caching-classifier.js";
 import { applyGuard, findInjection, type GuardOptions } from "../guard.js";
-import { decideByRules } from "../rules.js";
+import { classifyOrDegrade } from "../rules.js";
 import { AskQueue, type AskQueueOptions, type Timers } from "./ask-queue.js";
 import { alertFeatures, type AlertFeatures } from "./features.js";
 import type { AnswerNames, MemoryStore, StoredAnswer } from "./store.js";
@@ -302,16 +301,7 @@ export class MemoryClassifier implements Classifier {
 
   /** The model call behind the queue; never throws: what it cannot decide gets the rules verdict, flagged degraded. */
   private async askModel(batch: EnrichedAlert[]): Promise<Decision[]> {
-    let decisions: Decision[] = [];
-    let reason = `${this.inner.name} returned no decision`;
-    try {
-      decisions = await this.inner.classify(batch);
-    } catch (err) {
-      reason = `${this.inner.name} failed: ${asTriageError(err, "classify").message}`;
-    }
-    return batch.map(
-      (item, j) => decisions[j] ?? applyGuard(item, { ...decideByRules(item, this.p.guard), degraded: true, fallback_reason: reason }, this.p.guard),
-    );
+    return classifyOrDegrade(this.inner, batch, this.p.guard);
   }
 
   private claim(key: string): Flight {
