@@ -155,3 +155,38 @@ export class TierEvents {
     this.log.trace({ byTier: Object.fromEntries(byTier) }, "alerts decided per tier");
   }
 }
+
+/** The verdict memory: asks and their reasons, answers, spot checks and the running agreement, its size. */
+export class MemoryEvents {
+  private readonly log: Logger;
+
+  constructor(
+    private readonly metrics: Metrics,
+    logger: Logger,
+  ) {
+    this.log = logger.child({ component: "memory-events" });
+  }
+
+  /** An alert the memory sent to the model, and why (no leaf, disagreement, critical, spot check room, ...). */
+  asked(reason: string): void {
+    this.metrics.memoryAsked.inc({ reason });
+    this.log.trace({ reason }, "memory asked the model");
+  }
+
+  /** An alert answered from memory without a model call. */
+  answered(): void {
+    this.metrics.memoryAnswered.inc();
+  }
+
+  /** A spot check came back: whether the model agreed with the memory's answer, and the running agreement since start. */
+  spotCheck(agree: boolean, ratio: number): void {
+    this.metrics.memorySpotChecks.inc({ outcome: agree ? "agree" : "disagree" });
+    this.metrics.memoryAgreement.set(ratio);
+    this.log.trace({ agree, ratio }, "memory spot check");
+  }
+
+  /** What the memory holds (rules, leaves, examples, bytes). */
+  size(size: Record<string, number>): void {
+    for (const [kind, n] of Object.entries(size)) this.metrics.memorySize.set({ kind }, n);
+  }
+}

@@ -2,7 +2,7 @@
 import pino from "pino";
 import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { CacheEvents, LlmEvents, TiEvents, TierEvents } from "../../../src/telemetry/component-events.js";
+import { CacheEvents, LlmEvents, MemoryEvents, TiEvents, TierEvents } from "../../../src/telemetry/component-events.js";
 import { createMetrics, type Metrics } from "../../../src/telemetry/metrics.js";
 import { tierMetrics } from "../../../src/transforms/classify/tiers.js";
 
@@ -21,6 +21,26 @@ async function value(m: Metrics, name: keyof Metrics, labels: Record<string, str
 const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 describe("component events", () => {
+  it("memory asks, answers, spot checks and size keep triage_memory_* names and labels", async () => {
+    const m = createMetrics({ defaultMetrics: false });
+    const { lines, logger } = capture();
+    const e = new MemoryEvents(m, logger);
+    e.asked("no_leaf");
+    e.asked("no_leaf");
+    e.answered();
+    e.spotCheck(true, 1);
+    e.spotCheck(false, 0.5);
+    e.size({ rules: 2, examples: 40 });
+    expect(await value(m, "memoryAsked", { reason: "no_leaf" })).toBe(2);
+    expect(await value(m, "memoryAnswered", {})).toBe(1);
+    expect(await value(m, "memorySpotChecks", { outcome: "agree" })).toBe(1);
+    expect(await value(m, "memorySpotChecks", { outcome: "disagree" })).toBe(1);
+    expect(await value(m, "memoryAgreement", {})).toBe(0.5);
+    expect(await value(m, "memorySize", { kind: "examples" })).toBe(40);
+    await flush();
+    expect(lines.map((l) => l.msg)).toEqual(expect.arrayContaining(["memory asked the model", "memory spot check"]));
+  });
+
   it("cache lookups, entries and evictions keep triage_cache_* names and labels", async () => {
     const m = createMetrics({ defaultMetrics: false });
     const { lines, logger } = capture();

@@ -15,6 +15,7 @@ import { sha256Hex } from "../../../core/canonical.js";
 import type { KeyDeriver } from "../../../core/cache-keys.js";
 import type { Classifier, EnrichedAlert } from "../../../core/ports/index.js";
 import type { Classification, Decision } from "../../../core/verdict.js";
+import { MemoryEvents } from "../../../telemetry/component-events.js";
 import type { Logger } from "../../../telemetry/logger.js";
 import type { Metrics } from "../../../telemetry/metrics.js";
 import { retarget } from "../cache/caching-classifier.js";
@@ -79,6 +80,7 @@ export class MemoryClassifier implements Classifier {
   private readonly flights = new Map<string, Flight>();
   private readonly background = new Set<Promise<void>>();
   private readonly log: Logger;
+  private readonly events: MemoryEvents;
   private agree = 0;
   private disagree = 0;
   private seq = 0;
@@ -92,6 +94,7 @@ export class MemoryClassifier implements Classifier {
   ) {
     this.name = inner.name;
     this.log = p.logger.child({ component: "verdict-memory" });
+    this.events = new MemoryEvents(p.metrics, p.logger);
     this.queue = new AskQueue((items) => this.askModel(items), p.queue, p.timers);
   }
 
@@ -125,7 +128,7 @@ export class MemoryClassifier implements Classifier {
       const claimed: Flight[] = [];
       for (const c of pending) {
         if (c.direct) {
-          this.p.metrics.memoryAsked.inc({ reason: c.direct });
+          this.events.asked(c.direct);
           asks.push(c);
           continue;
         }
@@ -141,7 +144,7 @@ export class MemoryClassifier implements Classifier {
           next.push(c);
           continue;
         }
-        this.p.metrics.memoryAsked.inc({ reason: found.reason });
+        this.events.asked(found.reason);
         asks.push(c);
         claimed.push(this.claim(key));
       }
@@ -202,7 +205,7 @@ export class MemoryClassifier implements Classifier {
     const answer = state.record.answers[found.label];
     if (!answer) return { kind: "ask", leaf: found.leaf, reason: "no_answer", needed: 1 };
     const decision = this.reuse(answer, c, found);
-    this.p.metrics.memoryAnswered.inc();
+    this.events.answered();
     if (this.p.random() < this.p.policy.spotCheckRate) this.spotCheck(c, decision);
     return { kind: "answer", decision };
   }
@@ -239,8 +242,7 @@ export class MemoryClassifier implements Classifier {
         const same = labelOf(d.classification, d.severity) === labelOf(answered.classification, answered.severity);
         if (same) this.agree++;
         else this.disagree++;
-        this.p.metrics.memorySpotChecks.inc({ outcome: same ? "agree" : "disagree" });
-        this.p.metrics.memoryAgreement.set(this.agreement.ratio!);
+        this.events.spotCheck(same, this.agreement.ratio!);
         if (!same)
           this.log.info(
             { rule: c.features.rule, alert_id: c.item.alert.alert_id, memory: answered.classification, model: d.classification },
@@ -296,7 +298,7 @@ export class MemoryClassifier implements Classifier {
       () => undefined,
     );
     const size = this.p.store.size();
-    for (const [kind, n] of Object.entries(size)) this.p.metrics.memorySize.set({ kind }, n);
+    this.events.size(size);
   }
 
   /** The model call behind the queue; never throws: what it cannot decide gets the rules verdict, flagged degraded. */
