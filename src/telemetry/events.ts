@@ -79,6 +79,7 @@ export class Telemetry {
   }
 
   sinkRetry(stage: string, code: string, attempt: number, message: string): void {
+    this.metrics.sinkRetries.inc({ stage, code });
     this.log.warn({ stage, code, attempt, err: message }, "sink write failed, retrying");
   }
 

@@ -38,6 +38,12 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       labelNames: ["cache"],
       registers: r,
     }),
+    sinkRetries: new Counter({
+      name: "triage_sink_retries_total",
+      help: "Failed writes to a sink that were retried (verdicts, dead letters, feedback), by stage and error code",
+      labelNames: ["stage", "code"],
+      registers: r,
+    }),
     analystOverrides: new Counter({
       name: "triage_analyst_overrides_total",
       help: "Analyst overrides by agreement with the verdict they replace",
