@@ -9,7 +9,7 @@ import { applyGuard, findInjection } from "../../../../src/transforms/classify/g
 import { LlmClassifier } from "../../../../src/transforms/classify/llm-classifier.js";
 import type { ModelReply } from "../../../../src/core/ports/index.js";
 import { routeDirectly } from "../../../../src/transforms/classify/tiers.js";
-import { enriched, falsePositive, intel } from "./helpers.js";
+import { enriched, falsePositive, intel, LLM_TEST_LIMITS } from "./helpers.js";
 import { answerAll, ScriptedModel } from "./scripted-model.js";
 
 function build(model: ScriptedModel): LlmClassifier {
@@ -21,16 +21,7 @@ function build(model: ScriptedModel): LlmClassifier {
     metrics: createMetrics({ defaultMetrics: false }),
     logger: createLogger("silent"),
     options: {
-      maxAlertsPerRequest: 25,
-      criticalAlertsPerRequest: 10,
-      maxInputTokensPerRequest: 100_000,
-      outputTokensPerAlert: 400,
-      maxAlertChars: 1500,
-      timeoutMs: 5000,
-      retryDeadlineMs: 3000,
-      defaultRateLimitPauseMs: 200,
-      retryMinDelayMs: 5,
-      retryMaxDelayMs: 20,
+      ...LLM_TEST_LIMITS,
       guard: { abuseScoreMin: 90, vtMaliciousMin: 5 },
       rpd: 1000,
       volatileFields: /^(correlation_id)$/i,

@@ -69,3 +69,17 @@ export function falsePositive(over: Partial<Decision> = {}): Decision {
     ...over,
   };
 }
+
+/** Request sizes, timeouts and fast retry delays shared by the LlmClassifier test rigs (each sets its own guard, rpd, fields). */
+export const LLM_TEST_LIMITS = {
+  maxAlertsPerRequest: 25,
+  criticalAlertsPerRequest: 10,
+  maxInputTokensPerRequest: 100_000,
+  outputTokensPerAlert: 400,
+  maxAlertChars: 1500,
+  timeoutMs: 5000,
+  retryDeadlineMs: 3000,
+  defaultRateLimitPauseMs: 200,
+  retryMinDelayMs: 5,
+  retryMaxDelayMs: 20,
+} as const;

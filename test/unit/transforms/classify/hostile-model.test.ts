@@ -1,6 +1,7 @@
 // Collateral injection (issue 13 item 2): a model that obeys any instruction anywhere in its prompt, for every alert
 // of the request. 37 injected alerts among 1,000 must not change the verdict of any other alert — neither through
 // a shared model request nor through the exact/pattern caches — and no injected alert may end false_positive.
+import { LLM_TEST_LIMITS } from "./helpers.js";
 import { afterEach, describe, expect, it } from "vitest";
 import type { EnrichedAlert, Caches } from "../../../../src/core/ports/index.js";
 import type { Decision } from "../../../../src/core/verdict.js";
@@ -26,16 +27,7 @@ function llm(model: HostileModel): LlmClassifier {
     metrics: createMetrics({ defaultMetrics: false }),
     logger: silentLogger,
     options: {
-      maxAlertsPerRequest: 25,
-      criticalAlertsPerRequest: 10,
-      maxInputTokensPerRequest: 100_000,
-      outputTokensPerAlert: 400,
-      maxAlertChars: 1500,
-      timeoutMs: 5000,
-      retryDeadlineMs: 3000,
-      defaultRateLimitPauseMs: 200,
-      retryMinDelayMs: 5,
-      retryMaxDelayMs: 20,
+      ...LLM_TEST_LIMITS,
       guard: GUARD,
       rpd: 0,
       volatileFields: VOLATILE,

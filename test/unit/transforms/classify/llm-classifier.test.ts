@@ -8,7 +8,7 @@ import { LlmClassifier, type LlmClassifierOptions } from "../../../../src/transf
 import { PROMPT_VERSION } from "../../../../src/transforms/classify/prompt.js";
 import { ISOLATED_PRIORITY } from "../../../../src/transforms/classify/request-plan.js";
 import { looksLikeInjection } from "../../../fakes/gemini.js";
-import { enriched, intel } from "./helpers.js";
+import { enriched, intel, LLM_TEST_LIMITS } from "./helpers.js";
 import { answerAll, answerFor, ScriptedModel } from "./scripted-model.js";
 
 function build(model: ScriptedModel, over: { options?: Partial<LlmClassifierOptions>; limits?: QuotaLimits; budgetUsd?: number } = {}) {
@@ -23,16 +23,7 @@ function build(model: ScriptedModel, over: { options?: Partial<LlmClassifierOpti
     metrics,
     logger: createLogger("silent"),
     options: {
-      maxAlertsPerRequest: 25,
-      criticalAlertsPerRequest: 10,
-      maxInputTokensPerRequest: 100_000,
-      outputTokensPerAlert: 400,
-      maxAlertChars: 1500,
-      timeoutMs: 5000,
-      retryDeadlineMs: 3000,
-      defaultRateLimitPauseMs: 200,
-      retryMinDelayMs: 5,
-      retryMaxDelayMs: 20,
+      ...LLM_TEST_LIMITS,
       guard: { abuseScoreMin: 90, vtMaliciousMin: 5 },
       rpd: 1000,
       volatileFields: /^(correlation_id|event_uuid)$/i,
