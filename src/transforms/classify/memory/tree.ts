@@ -70,13 +70,23 @@ export type AskReason =
 
 export type Lookup =
   | { kind: "answer"; leaf: string; label: string; support: number; conditions: string[] }
-  | { kind: "ask"; leaf: string; reason: AskReason /** Model answers this leaf still needs before it may answer. */; needed: number };
+  | {
+      kind: "ask";
+      leaf: string;
+      reason: AskReason;
+      /** Model answers this leaf still needs before it may answer. */
+      needed: number;
+      /** The feature that lies outside what the leaf has seen (unseen_value, out_of_range), for diagnostics. */
+      feature?: string;
+    };
 
 /** Numbers may be reused a little beyond the leaf's seen range: this share of its width (false_positive: less). */
 const STRETCH = 0.5;
 const STRETCH_FALSE_POSITIVE = 0.1;
 /** A number no split tests, against the leaf's own examples: this many widths of their range beyond it. */
 const STRETCH_OWN = 3;
+/** A positive number whose seen values span this ratio (two orders of magnitude) is stretched on a log scale. */
+const LOG_SPAN = 100;
 /** A categorical feature whose values in a leaf are mostly one-offs is name-like: new values are expected. */
 const OPEN_MIN_EXAMPLES = 4;
 const OPEN_SINGLETON_SHARE = 0.5;
@@ -105,7 +115,7 @@ export class RuleTree {
   private readonly root: Node;
   readonly leaves: number;
   /** Features some split of this rule tests, with the thresholds of numeric ones: they decide, so they must match jointly. */
-  private readonly deciding = new Map<string, number[]>();
+  private readonly deciding = new Set<string>();
   /** Per leaf and per label, built on first use. */
   private readonly envelopes = new Map<string, Envelope>();
   private readonly combinations = new Map<string, Combinations>();
@@ -114,7 +124,7 @@ export class RuleTree {
    * jointly. A split taken only because a leaf's answers disagreed (too few to tell cause from chance) still routes
    * alerts and judges them by the leaf's own examples, but does not make every other leaf learn its cells.
    */
-  private readonly proven = new Set<string>();
+  private readonly proven = new Map<string, number[]>();
 
   constructor(
     readonly examples: readonly Example[],
@@ -129,10 +139,12 @@ export class RuleTree {
         return { kind: "leaf", id, examples: exs };
       }
       const test = found.test;
-      const cuts = this.deciding.get(test.feature) ?? [];
-      if (test.op === ">=") cuts.push(test.threshold);
-      this.deciding.set(test.feature, cuts);
-      if (found.pays) this.proven.add(test.feature);
+      this.deciding.add(test.feature);
+      if (found.pays) {
+        const paid = this.proven.get(test.feature) ?? [];
+        if (test.op === ">=") paid.push(test.threshold);
+        this.proven.set(test.feature, paid);
+      }
       const yes: Example[] = [];
       const no: Example[] = [];
       for (const e of exs) (passes(test, e.values[test.feature]) ? yes : no).push(e);
@@ -140,7 +152,7 @@ export class RuleTree {
     };
     this.root = build([...examples], 0, "r");
     this.leaves = leaves;
-    for (const cuts of this.deciding.values()) cuts.sort((a, b) => a - b);
+    for (const cuts of this.proven.values()) cuts.sort((a, b) => a - b);
   }
 
   /** Answer or ask for an alert's features. */
@@ -179,11 +191,12 @@ export class RuleTree {
       if (sources < p.minSourcesFalsePositive) return { kind: "ask", leaf: leaf.id, reason: "sources", needed: 1 };
     }
     const uncovered = this.coverage(leaf, label, values, bounds, fp);
-    if (uncovered) return { kind: "ask", leaf: leaf.id, reason: uncovered, needed: 1 };
+    if (uncovered) return { kind: "ask", leaf: leaf.id, reason: uncovered.reason, needed: 1, feature: uncovered.feature };
     // The deciding features in combination: a leaf that is right for (privileged, dc) and for (ordinary user, server)
     // has not seen (ordinary user, dc) even when it has seen each value on its own.
-    if (!this.combinationsOf(leaf.id, models, fp ? JOINT_SUPPORT_FALSE_POSITIVE : JOINT_SUPPORT).covers(this.cellsOf(values)))
-      return { kind: "ask", leaf: leaf.id, reason: "unseen_combination", needed: 1 };
+    const unseenPair = this.combinationsOf(leaf.id, models, fp ? JOINT_SUPPORT_FALSE_POSITIVE : JOINT_SUPPORT).unseen(this.cellsOf(values));
+    if (unseenPair !== null)
+      return { kind: "ask", leaf: leaf.id, reason: "unseen_combination", needed: 1, feature: unseenPair.map((i) => [...this.proven.keys()][i]).join(" x ") };
     return { kind: "answer", leaf: leaf.id, label, support: models.length, conditions: conditionsOf(path, yesOf, exs) };
   }
 
@@ -199,7 +212,7 @@ export class RuleTree {
     values: Readonly<Record<string, FeatureValue>>,
     bounds: ReadonlyMap<string, { lo: number; hi: number }>,
     fp: boolean,
-  ): AskReason | null {
+  ): { reason: AskReason; feature: string } | null {
     const stretch = fp ? STRETCH_FALSE_POSITIVE : STRETCH;
     const own = this.envelopeOf(leaf.id, leaf.examples);
     const same = this.envelopeOf(`label:${label}`, () => this.examples.filter((e) => e.label === label));
@@ -208,17 +221,17 @@ export class RuleTree {
       const v = values[f] ?? MISSING;
       const deciding = this.deciding.has(f);
       const rule = this.envelopeOf("rule", this.examples);
-      const why = (deciding ? own : typeof v === "number" ? same : rule).check(f, v, stretch, bounds.get(f), !deciding && !fp);
-      if (why) return why;
+      const why = (deciding ? own : typeof v === "number" ? same : rule).check(f, v, stretch, bounds.get(f), !deciding);
+      if (why) return { reason: why, feature: f };
       // An open feature (one-off texts, many-valued strings) lets a new value through — but not into a dismissal:
       // the model read that text and the memory did not. For false_positive a value the rule never had must be
       // close to what this leaf saw (its tokens within the leaf's, or token Jaccard >= 0.5 with one of its values).
-      if (fp && typeof v === "string" && !rule.has(f, v) && !own.near(f, v)) return "unseen_value";
+      if (fp && typeof v === "string" && !rule.has(f, v) && !own.near(f, v)) return { reason: "unseen_value", feature: f };
       // ...and, loosely, by the leaf's own examples: a leaf taught by one region of a number (one source's
       // reputation, the hours of one shift) does not answer far outside it just because the rule saw such values.
       if (!deciding && typeof v === "number") {
         const far = own.check(f, v, STRETCH_OWN, undefined);
-        if (far) return far;
+        if (far) return { reason: far, feature: `${f} (own)` };
       }
     }
     return null;
@@ -236,8 +249,7 @@ export class RuleTree {
   /** The alert's cell of each deciding feature, in the rule's feature order: its value, or for numbers the interval between thresholds. */
   private cellsOf(v: Readonly<Record<string, FeatureValue>>): string[] {
     const out: string[] = [];
-    for (const [f, cuts] of this.deciding) {
-      if (!this.proven.has(f)) continue;
+    for (const [f, cuts] of this.proven) {
       const x = v[f] ?? MISSING;
       out.push(typeof x === "number" ? `#${cuts.length > 0 ? cellOf(x, cuts) : 0}` : `=${x}`);
     }
@@ -270,18 +282,23 @@ export class Combinations {
     rows: readonly (readonly string[])[],
     private readonly min: number,
   ) {
-    for (const cells of rows) for (const k of Combinations.keys(cells)) this.seen.set(k, (this.seen.get(k) ?? 0) + 1);
+    for (const cells of rows) for (const [k] of Combinations.keys(cells)) this.seen.set(k, (this.seen.get(k) ?? 0) + 1);
   }
 
   covers(cells: readonly string[]): boolean {
-    for (const k of Combinations.keys(cells)) if ((this.seen.get(k) ?? 0) < this.min) return false;
-    return true;
+    return this.unseen(cells) === null;
   }
 
-  private static keys(cells: readonly string[]): string[] {
-    if (cells.length <= 1) return [`0${cells[0] ?? ""}`];
-    const out: string[] = [];
-    for (let i = 0; i < cells.length; i++) for (let j = i + 1; j < cells.length; j++) out.push(`${i}${cells[i]}\u0000${j}${cells[j]}`);
+  /** The positions of a pair of cells not seen often enough together, or null when every pair was. */
+  unseen(cells: readonly string[]): number[] | null {
+    for (const [k, at] of Combinations.keys(cells)) if ((this.seen.get(k) ?? 0) < this.min) return at;
+    return null;
+  }
+
+  private static keys(cells: readonly string[]): [string, number[]][] {
+    if (cells.length <= 1) return [[`0${cells[0] ?? ""}`, [0]]];
+    const out: [string, number[]][] = [];
+    for (let i = 0; i < cells.length; i++) for (let j = i + 1; j < cells.length; j++) out.push([`${i}${cells[i]}\u0000${j}${cells[j]}`, [i, j]]);
     return out;
   }
 }
@@ -311,6 +328,11 @@ function nameLike(exs: readonly Example[]): Set<string> {
     if (seen >= OPEN_MIN_EXAMPLES && singletons / seen >= OPEN_SINGLETON_SHARE) out.add(f);
   }
   return out;
+}
+
+/** Features that are a property of the alert's source (its threat intel, its address class), not of the alert. */
+function perSource(f: string): boolean {
+  return f.startsWith("ti.") || f === "src_ip";
 }
 
 function cellOf(v: number, cuts: readonly number[]): number {
@@ -390,9 +412,10 @@ export function splitScore(
  * the evidence is significant, and a single disagreeing spot check or override would retire it for good. Ties go
  * to features that already decide, then to structured features (identity, addresses, threat intel).
  */
-function bestSplit(exs: readonly Example[], open: ReadonlySet<string>, deciding: ReadonlyMap<string, unknown>): { test: Test; pays: boolean } | null {
+function bestSplit(exs: readonly Example[], open: ReadonlySet<string>, deciding: ReadonlySet<string>): { test: Test; pays: boolean } | null {
   const n = exs.length;
   const all = tally(exs);
+  const sources = new Set(exs.map((e) => e.source ?? `alert:${e.id}`)).size;
   let best: ScoredSplit | null = null;
   const features = new Set<string>();
   for (const e of exs) for (const k of Object.keys(e.values)) features.add(k);
@@ -437,6 +460,9 @@ function bestSplit(exs: readonly Example[], open: ReadonlySet<string>, deciding:
     for (const t of tests) {
       if (t.yesN === 0 || t.yesN === n) continue;
       const s = splitScore(all, t.yes, t.yesN, n, tests.length);
+      // Threat intel describes the source, not the alert: its evidence counts once per source network, so the few
+      // sources that dominate a rule's answers (one attacker's habits) do not make their reputation look decisive.
+      if (perSource(f)) s.bits *= sources / n;
       if (!top || s.bits > top.bits + 1e-9) top = { test: t.test, ...s };
     }
     if (top && (!best || top.bits - top.cost > best.bits - best.cost + 1e-9)) best = top;
@@ -516,9 +542,12 @@ class Envelope {
       if (!r) return "unseen_value";
       // Toward a split of this feature the leaf reaches up to the split's nearest example (the gap before the other
       // side's nearest example stays unknown ground); on an open side, a share of the seen width.
-      const w = (r.hi - r.lo) * stretch;
-      const min = bound && bound.lo !== -Infinity ? Math.min(r.lo, bound.lo) : r.lo - w;
-      const max = bound && bound.hi !== Infinity ? Math.max(r.hi, bound.hi) : r.hi + w;
+      // A positive number seen over orders of magnitude (bytes, records, report counts) is stretched by its order
+      // of magnitude: on a linear scale each new maximum of a long tail would be "out of range".
+      const logScale = r.lo > 0 && r.hi / r.lo >= LOG_SPAN;
+      const w = logScale ? (Math.log(r.hi) - Math.log(r.lo)) * stretch : (r.hi - r.lo) * stretch;
+      const min = bound && bound.lo !== -Infinity ? Math.min(r.lo, bound.lo) : logScale ? r.lo * Math.exp(-w) : r.lo - w;
+      const max = bound && bound.hi !== Infinity ? Math.max(r.hi, bound.hi) : logScale ? r.hi * Math.exp(w) : r.hi + w;
       if (v < min || v > max) return "out_of_range";
       return null;
     }

@@ -66,6 +66,7 @@ interface Flight {
 }
 
 const MAX_ROUNDS = 2;
+const MAX_ASK_KEYS = 256;
 /**
  * Spot checks dropped from the bounded queue are unverified answers: over the last SPOT_WINDOW spot checks, while
  * more than this share were dropped (at least SPOT_MIN of them seen), no false_positive is handed out from memory.
@@ -85,6 +86,8 @@ export class MemoryClassifier implements Classifier {
   private disagree = 0;
   private seq = 0;
   private lastWarnAt = 0;
+  /** Asks by reason and feature (diagnostics, at most MAX_ASK_KEYS keys). */
+  private readonly askTally = new Map<string, number>();
   /** Recent spot checks: true = dropped unasked (ring of SPOT_WINDOW). */
   private readonly spotDropped: boolean[] = [];
 
@@ -145,6 +148,7 @@ export class MemoryClassifier implements Classifier {
           continue;
         }
         this.events.asked(found.reason);
+        this.tallyAsk(`${found.reason}${found.feature ? `:${found.feature}` : ""}`);
         asks.push(c);
         claimed.push(this.claim(key));
       }
@@ -183,6 +187,17 @@ export class MemoryClassifier implements Classifier {
   /** What this process holds: rules, examples, leaves, and the records' JSON size. */
   size(): { rules: number; examples: number; leaves: number; bytes: number } {
     return { ...this.p.store.size(), bytes: this.p.store.approxBytes() };
+  }
+
+  /** Why alerts were asked, by reason and the feature outside what was seen (diagnostics for benchmarks and tests). */
+  askedBy(): ReadonlyMap<string, number> {
+    return this.askTally;
+  }
+
+  private tallyAsk(key: string): void {
+    const n = this.askTally.get(key);
+    if (n !== undefined) this.askTally.set(key, n + 1);
+    else if (this.askTally.size < MAX_ASK_KEYS) this.askTally.set(key, 1);
   }
 
   /** Running spot-check agreement (null before the first spot check). */
