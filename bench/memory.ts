@@ -178,10 +178,11 @@ async function run(gen: Generator, mode: Mode, stream: readonly EnrichedAlert[],
           (wrong.get(`${d.memory?.rule} [${d.memory?.conditions.join(", ")}] said ${d.classification} truth ${reference.get(id)}`) ?? 0) + 1,
         );
     console.log(`  asked by reason: ${asked}`);
-    const by = [...memory.askedBy()].sort((a, b) => b[1] - a[1]).slice(0, 16);
+    const by = [...memory.askedBy()].sort((a, b) => b[1] - a[1]).slice(0, 60);
     console.log(`  asked by reason:feature: ${by.map(([k, n]) => `${k}=${n}`).join(" ")}`);
     const pairs = [...memory.askedBy()].filter(([k]) => k.startsWith("unseen_combination")).sort((a, b) => b[1] - a[1]);
     console.log(`  unseen combinations: ${pairs.map(([k, n]) => `${k.slice(19)}=${n}`).join(", ")}`);
+    if (process.env.BENCH_TREES === "1") console.log(memory.describe());
     for (const [k, n] of [...wrong].sort((a, b) => b[1] - a[1]).slice(0, 12)) console.log(`  wrong x${n}: ${k}`);
   }
   const result: RunResult = {

@@ -132,6 +132,11 @@ export class MemoryStore {
     });
   }
 
+  /** The rules held in this process and their trees (diagnostics). */
+  *trees(): Iterable<[string, RuleTree]> {
+    for (const [rule, s] of this.rules) yield [rule, s.tree];
+  }
+
   /** The rule's state (tree), or undefined when not loaded; marks it recently used. */
   get(rule: string): RuleState | undefined {
     const s = this.rules.get(rule);

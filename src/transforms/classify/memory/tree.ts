@@ -155,6 +155,25 @@ export class RuleTree {
     for (const cuts of this.proven.values()) cuts.sort((a, b) => a - b);
   }
 
+  /** The tree as indented text (diagnostics): each split's test, each leaf's label counts. */
+  describe(): string {
+    const lines: string[] = [];
+    const walk = (node: Node, indent: string, edge: string): void => {
+      if (node.kind === "leaf") {
+        const t = [...tally(node.examples)].map(([l, c]) => `${l}:${c}`).join(" ");
+        lines.push(`${indent}${edge}leaf ${node.id} [${t}]`);
+        return;
+      }
+      const t = node.test;
+      const cond = t.op === ">=" ? `${t.feature} >= ${fmt(t.threshold)}` : `${t.feature} = ${t.value}`;
+      lines.push(`${indent}${edge}${cond}${this.proven.has(t.feature) ? " (proven)" : ""}`);
+      walk(node.yes, `${indent}  `, "yes: ");
+      walk(node.no, `${indent}  `, "no:  ");
+    };
+    walk(this.root, "", "");
+    return lines.join("\n");
+  }
+
   /** Answer or ask for an alert's features. */
   lookup(values: Readonly<Record<string, FeatureValue>>): Lookup {
     const bounds = new Map<string, { lo: number; hi: number }>();

@@ -189,6 +189,11 @@ export class MemoryClassifier implements Classifier {
     return { ...this.p.store.size(), bytes: this.p.store.approxBytes() };
   }
 
+  /** Every rule's tree as text (diagnostics). */
+  describe(): string {
+    return [...this.p.store.trees()].map(([rule, tree]) => `${rule}\n${tree.describe()}`).join("\n");
+  }
+
   /** Why alerts were asked, by reason and the feature outside what was seen (diagnostics for benchmarks and tests). */
   askedBy(): ReadonlyMap<string, number> {
     return this.askTally;
