@@ -125,6 +125,7 @@ export class RuleTree {
    * alerts and judges them by the leaf's own examples, but does not make every other leaf learn its cells.
    */
   private readonly proven = new Map<string, number[]>();
+  private readonly pairs = new Map<boolean, string[]>();
 
   constructor(
     readonly examples: readonly Example[],
@@ -209,13 +210,14 @@ export class RuleTree {
       const sources = new Set(models.flatMap((e) => (e.source === null ? [] : [e.source]))).size;
       if (sources < p.minSourcesFalsePositive) return { kind: "ask", leaf: leaf.id, reason: "sources", needed: 1 };
     }
-    const uncovered = this.coverage(leaf, label, values, bounds, fp);
+    const uncovered = this.coverage(leaf, label, values, bounds, fp, new Set(path.map((t) => t.feature)));
     if (uncovered) return { kind: "ask", leaf: leaf.id, reason: uncovered.reason, needed: 1, feature: uncovered.feature };
     // The deciding features in combination: a leaf that is right for (privileged, dc) and for (ordinary user, server)
     // has not seen (ordinary user, dc) even when it has seen each value on its own.
-    const unseenPair = this.combinationsOf(leaf.id, models, fp ? JOINT_SUPPORT_FALSE_POSITIVE : JOINT_SUPPORT).unseen(this.cellsOf(values));
+    const pairs = this.combinationsOf(leaf.id, models, fp);
+    const unseenPair = pairs.unseen(this.cellsOf(values, fp));
     if (unseenPair !== null)
-      return { kind: "ask", leaf: leaf.id, reason: "unseen_combination", needed: 1, feature: unseenPair.map((i) => [...this.proven.keys()][i]).join(" x ") };
+      return { kind: "ask", leaf: leaf.id, reason: "unseen_combination", needed: 1, feature: unseenPair.map((i) => this.pairFeatures(fp)[i]).join(" x ") };
     return { kind: "answer", leaf: leaf.id, label, support: models.length, conditions: conditionsOf(path, yesOf, exs) };
   }
 
@@ -224,6 +226,10 @@ export class RuleTree {
    * examples. Any other feature has never separated two answers of this rule, so it need not be re-learnt in every
    * leaf: a number by every example of the rule with the leaf's answer (a count no answer of this kind came with is
    * still asked: that is how a threshold is found), a categorical value by every example of the rule.
+   * A number that decides elsewhere in the rule but is not tested on this leaf's path is, for an answer other than
+   * false_positive, judged like a number that never decided: another branch's threshold says nothing about this
+   * leaf's region, and re-learning its extent in every leaf is most of what the memory would ask. A false_positive
+   * leaf still judges it by its own examples (a dismissal is never stretched over another branch's evidence).
    */
   private coverage(
     leaf: Extract<Node, { kind: "leaf" }>,
@@ -231,6 +237,7 @@ export class RuleTree {
     values: Readonly<Record<string, FeatureValue>>,
     bounds: ReadonlyMap<string, { lo: number; hi: number }>,
     fp: boolean,
+    onPath: ReadonlySet<string>,
   ): { reason: AskReason; feature: string } | null {
     const stretch = fp ? STRETCH_FALSE_POSITIVE : STRETCH;
     const own = this.envelopeOf(leaf.id, leaf.examples);
@@ -238,7 +245,7 @@ export class RuleTree {
     const features = new Set<string>([...Object.keys(values), ...own.features()]);
     for (const f of features) {
       const v = values[f] ?? MISSING;
-      const deciding = this.deciding.has(f);
+      const deciding = this.deciding.has(f) && (typeof v !== "number" || fp || onPath.has(f));
       const rule = this.envelopeOf("rule", this.examples);
       const why = (deciding ? own : typeof v === "number" ? same : rule).check(f, v, stretch, bounds.get(f), !deciding);
       if (why) return { reason: why, feature: f };
@@ -248,7 +255,9 @@ export class RuleTree {
       if (fp && typeof v === "string" && !rule.has(f, v) && !own.near(f, v)) return { reason: "unseen_value", feature: f };
       // ...and, loosely, by the leaf's own examples: a leaf taught by one region of a number (one source's
       // reputation, the hours of one shift) does not answer far outside it just because the rule saw such values.
-      if (!deciding && typeof v === "number") {
+      // For the source's reputation that holds for dismissals only: a true_positive or needs_review answer for a
+      // source the leaf has not met is no dismissal (and each new source would otherwise be asked once per leaf).
+      if (!deciding && typeof v === "number" && (fp || !perSource(f))) {
         const far = own.check(f, v, STRETCH_OWN, undefined);
         if (far) return { reason: far, feature: `${f} (own)` };
       }
@@ -265,22 +274,37 @@ export class RuleTree {
     return e;
   }
 
-  /** The alert's cell of each deciding feature, in the rule's feature order: its value, or for numbers the interval between thresholds. */
-  private cellsOf(v: Readonly<Record<string, FeatureValue>>): string[] {
+  /**
+   * The proven deciding features whose combinations a leaf must have seen: all of them for a false_positive leaf;
+   * for another answer, not the source's threat intel (its extremes are the guard's, applied to every reused answer;
+   * in between, pairing each new source's reputation with every other feature is what most pairs would cost).
+   */
+  private pairFeatures(fp: boolean): readonly string[] {
+    let fs = this.pairs.get(fp);
+    if (!fs) {
+      fs = [...this.proven.keys()].filter((f) => fp || !perSource(f));
+      this.pairs.set(fp, fs);
+    }
+    return fs;
+  }
+
+  /** The alert's cell of each pair feature, in the rule's feature order: its value, or for numbers the interval between proven thresholds. */
+  private cellsOf(v: Readonly<Record<string, FeatureValue>>, fp: boolean): string[] {
     const out: string[] = [];
-    for (const [f, cuts] of this.proven) {
+    for (const f of this.pairFeatures(fp)) {
+      const cuts = this.proven.get(f)!;
       const x = v[f] ?? MISSING;
       out.push(typeof x === "number" ? `#${cuts.length > 0 ? cellOf(x, cuts) : 0}` : `=${x}`);
     }
     return out;
   }
 
-  private combinationsOf(leaf: string, models: readonly Example[], min: number): Combinations {
+  private combinationsOf(leaf: string, models: readonly Example[], fp: boolean): Combinations {
     let c = this.combinations.get(leaf);
     if (!c) {
       c = new Combinations(
-        models.map((e) => this.cellsOf(e.values)),
-        min,
+        models.map((e) => this.cellsOf(e.values, fp)),
+        fp ? JOINT_SUPPORT_FALSE_POSITIVE : JOINT_SUPPORT,
       );
       this.combinations.set(leaf, c);
     }

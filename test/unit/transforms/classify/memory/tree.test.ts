@@ -203,6 +203,75 @@ describe("RuleTree", () => {
     expect(tree.lookup({ user: "user", procs: 3, score: 60 })).toMatchObject({ kind: "ask", reason: "out_of_range" });
   });
 
+  it("stretches a positive number seen over orders of magnitude on a log scale (a long tail's next maximum is no news)", () => {
+    const bytes = new RuleTree(
+      [200, 5_000, 80_000, 3_000_000].map((b) => ex(TP, { bytes: b })),
+      POLICY,
+    );
+    // Linear: 3e6 + half the width = 4.5e6; log: 3e6 × (3e6/200)^0.5 ≈ 3.7e8.
+    expect(bytes.lookup({ user: "user", bytes: 20_000_000 })).toMatchObject({ kind: "answer", label: TP });
+    expect(bytes.lookup({ user: "user", bytes: 5_000_000_000 })).toMatchObject({ kind: "ask", reason: "out_of_range" });
+    // A count over a narrow span stays linear: 10..20 reaches 25, not 40.
+    const count = new RuleTree([ex(TP, { n: 10 }), ex(TP, { n: 20 })], POLICY);
+    expect(count.lookup({ user: "user", n: 40 })).toMatchObject({ kind: "ask", reason: "out_of_range" });
+  });
+
+  it("a false_positive leaf lets a new value of a many-valued text through only when it is near one it saw", () => {
+    const shares = Array.from({ length: 26 }, (_, i) => ex(FP, { share: `\\\\fs-${i % 13}\\finance` }));
+    const tree = new RuleTree(shares, POLICY);
+    expect(tree.lookup({ user: "user", share: "\\\\fs-33\\finance" })).toMatchObject({ kind: "answer", label: FP });
+    expect(tree.lookup({ user: "user", share: "\\\\fs-3\\payroll exfil" })).toMatchObject({ kind: "ask", reason: "unseen_value" });
+  });
+
+  it("counts threat-intel evidence once per source: one dominant source's reputation does not win a split over identity", () => {
+    // Two sources; every answer of one is TP, of the other NR, and user separates them as well. Per alert, the score
+    // and the user tie (and the score would win on name order); per source, the score has two answers, not eight.
+    const exs = [
+      ...[0, 1, 2, 3].map(() => ex(TP, { user: "privileged", "ti.abuse.score": 95 }, "203.0.113.9")),
+      ...[0, 1, 2, 3].map(() => ex(NR, { user: "user", "ti.abuse.score": 10 }, "198.51.100.7")),
+    ];
+    const tree = new RuleTree(exs, POLICY);
+    expect(tree.lookup({ user: "privileged", "ti.abuse.score": 95 })).toMatchObject({ kind: "answer", conditions: ["user = privileged"] });
+  });
+
+  it("judges a number that decides in another branch by the rule's answers, except for a false_positive leaf", () => {
+    // procs decides under privileged users; the ordinary-user leaf (NR) never tested it and saw procs 1..3 only.
+    const exs = [
+      ...[2, 3, 4].map((procs) => ex(TP, { user: "privileged", procs })),
+      ...[40, 45, 50].map((procs) => ex(NR, { user: "privileged", procs })),
+      ...[1, 2, 3].map((procs) => ex(NR, { user: "user", procs })),
+    ];
+    const tree = new RuleTree(exs, POLICY);
+    // NR was answered for procs up to 50 in this rule: within that, by the leaf's own loosely (3 widths: up to 9).
+    expect(tree.lookup({ user: "user", procs: 8 })).toMatchObject({ kind: "answer", label: NR });
+    expect(tree.lookup({ user: "user", procs: 30 })).toMatchObject({ kind: "ask", reason: "out_of_range" });
+    // The same shape with a false_positive leaf: its own examples (1..3, stretched by a tenth of the width).
+    const fps = [
+      ...[2, 3, 4].map((procs) => ex(TP, { user: "privileged", procs })),
+      ...[40, 45, 50].map((procs) => ex(FP, { user: "privileged", procs })),
+      ...[1, 2, 3, 2].map((procs, i) => ex(FP, { user: "user", procs }, `198.51.${i}.1`)),
+    ];
+    const fpTree = new RuleTree(fps, POLICY);
+    expect(fpTree.lookup({ user: "user", procs: 2 })).toMatchObject({ kind: "answer", label: FP });
+    expect(fpTree.lookup({ user: "user", procs: 8 })).toMatchObject({ kind: "ask", reason: "out_of_range" });
+  });
+
+  it("a source's reputation the leaf has not met: asked before a dismissal, not before a true_positive or needs_review", () => {
+    // The rule saw both answers at scores 10..95; each leaf (split on user) was taught by one source's score.
+    const build = (label: string) =>
+      new RuleTree(
+        [
+          ...[0, 1, 2, 3].map((i) => ex(label, { user: "user", "ti.abuse.score": 10 }, `198.51.${i}.1`)),
+          ...[0, 1, 2, 3].map((i) => ex(TP, { user: "privileged", "ti.abuse.score": 95 }, `203.0.${i}.1`)),
+          ex(label, { user: "other", "ti.abuse.score": 95 }, "192.0.2.1"),
+          ex(TP, { user: "other", "ti.abuse.score": 10 }, "192.0.2.2"),
+        ],
+        POLICY,
+      );
+    expect(build(NR).lookup({ user: "user", "ti.abuse.score": 60 })).toMatchObject({ kind: "answer", label: NR });
+    expect(build(FP).lookup({ user: "user", "ti.abuse.score": 60 })).toMatchObject({ kind: "ask", reason: "out_of_range" });
+  });
+
   it("does not count analyst overrides as support, but lets them split the leaf", () => {
     const exs = [ex(TP, { n: 5 }), ex(TP, { n: 6 }), ex(NR, { n: 5 }, null, "override")];
     expect(new RuleTree(exs, POLICY).lookup({ user: "user", n: 5 })).toMatchObject({ kind: "ask", reason: "disagreement" });
