@@ -183,6 +183,21 @@ async function run(gen: Generator, mode: Mode, stream: readonly EnrichedAlert[],
     const pairs = [...memory.askedBy()].filter(([k]) => k.startsWith("unseen_combination")).sort((a, b) => b[1] - a[1]);
     console.log(`  unseen combinations: ${pairs.map(([k, n]) => `${k.slice(19)}=${n}`).join(", ")}`);
     if (process.env.BENCH_TREES === "1") console.log(memory.describe());
+    const bySupport = new Map<number, [number, number]>();
+    for (const [id, d] of decisions) {
+      if (d.source !== "memory" || !d.memory) continue;
+      const k = Math.min(d.memory.support, 20);
+      const t = bySupport.get(k) ?? [0, 0];
+      t[0]++;
+      if (`${d.classification}|${d.severity}` !== reference.get(id)) t[1]++;
+      bySupport.set(k, t);
+    }
+    console.log(
+      `  memory answers by support (answers/wrong): ${[...bySupport]
+        .sort((a, b) => a[0] - b[0])
+        .map(([k, [a, w]]) => `${k}:${a}/${w}`)
+        .join(" ")}`,
+    );
     for (const [k, n] of [...wrong].sort((a, b) => b[1] - a[1]).slice(0, 12)) console.log(`  wrong x${n}: ${k}`);
   }
   const result: RunResult = {

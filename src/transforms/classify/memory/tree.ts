@@ -5,7 +5,8 @@
  * (which of the feature's candidate tests it is, and the sides' label sets — Fayyad & Irani's criterion), so a
  * noisy number or an id-like code with many candidate tests does not win by separating a few answers by luck.
  * A split that pays for itself is *proven*; one taken only because the answers disagree (too few to tell cause
- * from chance) still routes alerts. The tree is a function of its example set, so instances that share examples
+ * from chance) still routes alerts. Threat intel is evidence about the source: its gain counts once per source
+ * network. The tree is a function of its example set, so instances that share examples
  * (Redis) build the same tree, and merging two memories is a union of examples.
  *
  * A leaf answers an alert only when
@@ -13,14 +14,16 @@
  *   - it holds enough model answers (more for false_positive, from several source IPs: a leaf taught only by one
  *     source — possibly the attacker — never dismisses anyone else's alert),
  *   - the alert lies inside what has been seen: a deciding feature by the leaf's own examples (numbers within the
- *     seen range, stretched by a share of its width, less for false_positive, never into the gap of a split); any
- *     other number by the rule's examples with the leaf's answer and, loosely, by the leaf's own (a leaf taught by
- *     one source's reputation does not answer for another's); any other categorical value by the rule's examples —
- *     unless the feature is open: mostly one-off values (name-like; never split on either) or, with no split
- *     testing it, many distinct values already (a new one is no news; not for false_positive), and
+ *     seen range, stretched by a share of its width — of its orders of magnitude for a long-tailed positive
+ *     number —, less for false_positive, never into the gap of a split); any other number (and, except under a
+ *     false_positive leaf, a number that decides only in another branch) by the rule's examples with the leaf's
+ *     answer and, loosely, by the leaf's own (a leaf taught by one source's reputation does not dismiss for
+ *     another's); any other categorical value by the rule's examples — unless the feature is open: mostly one-off
+ *     values (name-like; never split on either) or, with no split testing it, many distinct values already (a new
+ *     one is no news; for false_positive only when near a value the leaf saw), and
  *   - every pair of its cells of the proven deciding features was seen among its model answers (pairwise
- *     coverage): a leaf right for "privileged user on a dc" and "ordinary user on a server" has not seen "ordinary
- *     user on a dc". Pairs rather than the full product: the full product multiplies the cells every leaf must
+ *     coverage; threat intel only under a false_positive leaf): a leaf right for "privileged user on a dc" and
+ *     "ordinary user on a server" has not seen "ordinary user on a dc". Pairs rather than the full product: the full product multiplies the cells every leaf must
  *     learn with each split anywhere in the rule.
  * Ties between splits go to features that already decide, then to structured features (identity, addresses, TI)
  * before free fields: fewer deciding features, fewer cells to learn.
