@@ -88,8 +88,10 @@ const STRETCH = 0.5;
 const STRETCH_FALSE_POSITIVE = 0.1;
 /** A number no split tests, against the leaf's own examples: this many widths of their range beyond it. */
 const STRETCH_OWN = 3;
-/** A positive number whose seen values span this ratio (two orders of magnitude) is stretched on a log scale. */
+/** A number >= 1 whose seen values span this ratio (two orders of magnitude) is stretched on a log scale... */
 const LOG_SPAN = 100;
+/** ...by at most this factor beyond the seen range (an order of magnitude). */
+const LOG_MAX_FACTOR = 10;
 /** A categorical feature whose values in a leaf are mostly one-offs is name-like: new values are expected. */
 const OPEN_MIN_EXAMPLES = 4;
 const OPEN_SINGLETON_SHARE = 0.5;
@@ -103,8 +105,6 @@ const OPEN_MIN_VALUES = 12;
 /** Model answers in the alert's cell of the deciding features a leaf needs (false_positive: more). */
 const JOINT_SUPPORT = 1;
 const JOINT_SUPPORT_FALSE_POSITIVE = 1;
-/** A new text under a false_positive leaf is near a seen one at this token Jaccard (or when all its tokens were seen). */
-const NEAR_JACCARD = 0.5;
 
 export function labelOf(classification: Classification, severity: string): string {
   return `${classification}|${severity}`;
@@ -129,6 +129,8 @@ export class RuleTree {
    */
   private readonly proven = new Map<string, number[]>();
   private readonly pairs = new Map<boolean, string[]>();
+  /** Name-like features of the rule (mostly one-off values). */
+  private readonly open: ReadonlySet<string>;
 
   constructor(
     readonly examples: readonly Example[],
@@ -136,6 +138,7 @@ export class RuleTree {
   ) {
     let leaves = 0;
     const open = nameLike(examples);
+    this.open = open;
     const build = (exs: Example[], depth: number, id: string): Node => {
       const found = depth < policy.maxDepth && !pure(exs) ? bestSplit(exs, open, this.deciding) : null;
       if (!found) {
@@ -250,12 +253,16 @@ export class RuleTree {
       const v = values[f] ?? MISSING;
       const deciding = this.deciding.has(f) && (typeof v !== "number" || fp || onPath.has(f));
       const rule = this.envelopeOf("rule", this.examples);
-      const why = (deciding ? own : typeof v === "number" ? same : rule).check(f, v, stretch, bounds.get(f), !deciding);
-      if (why) return { reason: why, feature: f };
+      const why = (deciding ? own : typeof v === "number" ? same : rule).check(f, v, stretch, bounds.get(f), !deciding && !fp);
+      // For a dismissal, a many-valued feature is open only by the leaf's own values (answers of another label —
+      // perhaps an attacker's honestly answered probes — never open it) and only for a value near them.
+      const openForFp =
+        fp && why === "unseen_value" && !deciding && typeof v === "string" && own.distinct(f) >= OPEN_MIN_VALUES && own.near(f, v, this.open.has(f));
+      if (why && !openForFp) return { reason: why, feature: f };
       // An open feature (one-off texts, many-valued strings) lets a new value through — but not into a dismissal:
       // the model read that text and the memory did not. For false_positive a value the rule never had must be
-      // close to what this leaf saw (its tokens within the leaf's, or token Jaccard >= 0.5 with one of its values).
-      if (fp && typeof v === "string" && !rule.has(f, v) && !own.near(f, v)) return { reason: "unseen_value", feature: f };
+      // close to what this leaf saw (a word, and every token of it among the leaf's: Envelope.near).
+      if (fp && typeof v === "string" && !rule.has(f, v) && !own.near(f, v, this.open.has(f))) return { reason: "unseen_value", feature: f };
       // ...and, loosely, by the leaf's own examples: a leaf taught by one region of a number (one source's
       // reputation, the hours of one shift) does not answer far outside it just because the rule saw such values.
       // For the source's reputation that holds for dismissals only: a true_positive or needs_review answer for a
@@ -461,7 +468,8 @@ export function splitScore(
 function bestSplit(exs: readonly Example[], open: ReadonlySet<string>, deciding: ReadonlySet<string>): { test: Test; pays: boolean } | null {
   const n = exs.length;
   const all = tally(exs);
-  const sources = new Set(exs.map((e) => e.source ?? `alert:${e.id}`)).size;
+  // Examples without a source network count as one source, as they count as none for false_positive diversity.
+  const sources = new Set(exs.map((e) => e.source)).size;
   let best: ScoredSplit | null = null;
   const features = new Set<string>();
   for (const e of exs) for (const k of Object.keys(e.values)) features.add(k);
@@ -520,7 +528,7 @@ function bestSplit(exs: readonly Example[], open: ReadonlySet<string>, deciding:
 class Envelope {
   private readonly ranges = new Map<string, { lo: number; hi: number }>();
   private readonly values = new Map<string, Map<string, number>>();
-  private readonly tokens = new Map<string, { each: Set<string>[]; all: Set<string>; ids: { lo: number; hi: number } | null }>();
+  private readonly tokens = new Map<string, { all: Set<string>; ids: { lo: number; hi: number } | null }>();
   readonly n: number;
 
   constructor(exs: readonly Example[]) {
@@ -551,30 +559,36 @@ class Envelope {
     return this.values.get(f)?.has(v) ?? false;
   }
 
-  /** Whether a new text value of f is close to the seen ones: its tokens all seen, or Jaccard >= NEAR_JACCARD with one value. */
-  near(f: string, v: string): boolean {
+  /**
+   * Whether a new text value of f is close to the seen ones: it has a word token, and every token of it is among the
+   * tokens the leaf saw in f (digit runs inside a token compare by shape: `fs-12` ~ `fs-3`, but `m1m1katz` is its
+   * own token). A value with a word the leaf never saw is asked: half-new texts (a share path with `ntds.dit`
+   * appended) are exactly what a dismissal must not stretch over.
+   */
+  near(f: string, v: string, idField: boolean): boolean {
     const seen = this.values.get(f);
     if (!seen) return false;
     let t = this.tokens.get(f);
     if (!t) {
       const raw = [...seen.keys()].filter((x) => x !== MISSING);
       const each = raw.map(tokensOf);
-      // An id field: every value the leaf saw is one token, all distinct (a session id, a tag) — a new one of the
-      // same length is the same kind of value.
-      const single = raw.length >= OPEN_MIN_EXAMPLES && raw.every((x) => isOneToken(x)) && [...seen.values()].every((c) => c === 1);
+      // An id field: name-like in the rule (mostly one-off values), and every value the leaf saw is one token, all
+      // distinct (a session id) — a new one of the same length is the same kind of value. A field of few repeating
+      // values (a process image) is no id field, however many distinct ones a leaf saw once each.
+      const single = idField && raw.length >= OPEN_MIN_EXAMPLES && raw.every((x) => isOneToken(x)) && [...seen.values()].every((c) => c === 1);
       const ids = single ? { lo: Math.min(...raw.map((x) => x.length)), hi: Math.max(...raw.map((x) => x.length)) } : null;
-      t = { each, all: new Set(each.flatMap((x) => [...x])), ids };
+      t = { all: new Set(each.flatMap((x) => [...x])), ids };
       this.tokens.set(f, t);
     }
     if (t.ids && isOneToken(v) && v.length >= t.ids.lo && v.length <= t.ids.hi) return true;
     const mine = tokensOf(v);
-    if (mine.size === 0) return false;
-    if ([...mine].every((x) => t.all.has(x))) return true;
-    return t.each.some((other) => {
-      let both = 0;
-      for (const x of mine) if (other.has(x)) both++;
-      return both / (mine.size + other.size - both) >= NEAR_JACCARD;
-    });
+    if (![...mine].some((x) => /\p{L}/u.test(x))) return false;
+    return [...mine].every((x) => t.all.has(x));
+  }
+
+  /** Distinct categorical values of f seen. */
+  distinct(f: string): number {
+    return this.values.get(f)?.size ?? 0;
   }
 
   features(): Iterable<string> {
@@ -590,8 +604,10 @@ class Envelope {
       // side's nearest example stays unknown ground); on an open side, a share of the seen width.
       // A positive number seen over orders of magnitude (bytes, records, report counts) is stretched by its order
       // of magnitude: on a linear scale each new maximum of a long tail would be "out of range".
-      const logScale = r.lo > 0 && r.hi / r.lo >= LOG_SPAN;
-      const w = logScale ? (Math.log(r.hi) - Math.log(r.lo)) * stretch : (r.hi - r.lo) * stretch;
+      if (!Number.isFinite(v)) return "out_of_range";
+      // Only for counts and sizes (at least 1): a tiny positive value would make any size "the same order".
+      const logScale = r.lo >= 1 && r.hi / r.lo >= LOG_SPAN;
+      const w = logScale ? Math.min(Math.log(LOG_MAX_FACTOR), (Math.log(r.hi) - Math.log(r.lo)) * stretch) : (r.hi - r.lo) * stretch;
       const min = bound && bound.lo !== -Infinity ? Math.min(r.lo, bound.lo) : logScale ? r.lo * Math.exp(-w) : r.lo - w;
       const max = bound && bound.hi !== Infinity ? Math.max(r.hi, bound.hi) : logScale ? r.hi * Math.exp(w) : r.hi + w;
       if (v < min || v > max) return "out_of_range";
@@ -629,14 +645,17 @@ function isOneToken(v: string): boolean {
   return /^[\p{L}\p{N}_-]{1,64}$/u.test(v);
 }
 
+/** More than any feature value holds (values are capped at 160 characters): every token is compared. */
+const MAX_TOKENS = 256;
+
 function tokensOf(v: string): Set<string> {
   return new Set(
     v
       .toLowerCase()
       .split(/[^\p{L}\p{N}<>_]+/u)
       .filter((x) => x.length > 0)
-      .slice(0, 64)
-      .map((x) => (/\p{N}/u.test(x) ? "#" : x)),
+      .slice(0, MAX_TOKENS)
+      .map((x) => x.replace(/\p{N}+/gu, "#")),
   );
 }
 
