@@ -88,6 +88,8 @@ const STRETCH = 0.5;
 const STRETCH_FALSE_POSITIVE = 0.1;
 /** A number no split tests, against the leaf's own examples: this many widths of their range beyond it. */
 const STRETCH_OWN = 3;
+/** A text under a false_positive leaf may hold one word the leaf never saw in that field only among this many tokens. */
+const NEAR_MIN_TOKENS_FOR_NEW = 5;
 /** A number >= 1 whose seen values span this ratio (two orders of magnitude) is stretched on a log scale... */
 const LOG_SPAN = 100;
 /** ...by at most this factor beyond the seen range (an order of magnitude). */
@@ -528,7 +530,7 @@ function bestSplit(exs: readonly Example[], open: ReadonlySet<string>, deciding:
 class Envelope {
   private readonly ranges = new Map<string, { lo: number; hi: number }>();
   private readonly values = new Map<string, Map<string, number>>();
-  private readonly tokens = new Map<string, { all: Set<string>; ids: { lo: number; hi: number } | null }>();
+  private readonly tokens = new Map<string, { all: Set<string>; shapes: Set<string>; ids: { lo: number; hi: number } | null }>();
   readonly n: number;
 
   constructor(exs: readonly Example[]) {
@@ -560,10 +562,10 @@ class Envelope {
   }
 
   /**
-   * Whether a new text value of f is close to the seen ones: it has a word token, and every token of it is among the
-   * tokens the leaf saw in f (digit runs inside a token compare by shape: `fs-12` ~ `fs-3`, but `m1m1katz` is its
-   * own token). A value with a word the leaf never saw is asked: half-new texts (a share path with `ntds.dit`
-   * appended) are exactly what a dismissal must not stretch over.
+   * Whether a new text value of f is close to the seen ones: every token of it is among the tokens the leaf saw in
+   * f (digit runs inside a token compare by shape: `fs-12` ~ `fs-3`, but `m1m1katz` is its own token), except one
+   * new word in a value of at least NEAR_MIN_TOKENS_FOR_NEW tokens; a value without words must have a seen shape.
+   * Half-new texts (a share path with `ntds.dit` appended) are exactly what a dismissal must not stretch over.
    */
   near(f: string, v: string, idField: boolean): boolean {
     const seen = this.values.get(f);
@@ -577,13 +579,17 @@ class Envelope {
       // values (a process image) is no id field, however many distinct ones a leaf saw once each.
       const single = idField && raw.length >= OPEN_MIN_EXAMPLES && raw.every((x) => isOneToken(x)) && [...seen.values()].every((c) => c === 1);
       const ids = single ? { lo: Math.min(...raw.map((x) => x.length)), hi: Math.max(...raw.map((x) => x.length)) } : null;
-      t = { all: new Set(each.flatMap((x) => [...x])), ids };
+      t = { all: new Set(each.flatMap((x) => [...x])), shapes: new Set(raw.map(shapeOf)), ids };
       this.tokens.set(f, t);
     }
     if (t.ids && isOneToken(v) && v.length >= t.ids.lo && v.length <= t.ids.hi) return true;
     const mine = tokensOf(v);
-    if (![...mine].some((x) => /\p{L}/u.test(x))) return false;
-    return [...mine].every((x) => t.all.has(x));
+    // No word at all (a version, an address, a number list): near only in a shape the leaf saw (`7.3.12` ~ `7.1.4`).
+    if (![...mine].some((x) => /\p{L}/u.test(x))) return t.shapes.has(shapeOf(v));
+    let unknown = 0;
+    for (const x of mine) if (!t.all.has(x)) unknown++;
+    // One new word among many known ones (a correlation tag in a templated description), never more, never in a short value.
+    return unknown === 0 || (unknown === 1 && mine.size >= NEAR_MIN_TOKENS_FOR_NEW);
   }
 
   /** Distinct categorical values of f seen. */
@@ -643,6 +649,11 @@ class Envelope {
  */
 function isOneToken(v: string): boolean {
   return /^[\p{L}\p{N}_-]{1,64}$/u.test(v);
+}
+
+/** A value's digit runs as `#`: what a value without words is compared by. */
+function shapeOf(v: string): string {
+  return v.toLowerCase().replace(/\p{N}+/gu, "#");
 }
 
 /** More than any feature value holds (values are capped at 160 characters): every token is compared. */

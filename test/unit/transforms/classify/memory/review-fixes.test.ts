@@ -50,7 +50,7 @@ describe("review fixes: source networks", () => {
 });
 
 describe("review fixes: new texts under a false_positive leaf", () => {
-  it("a text made of the leaf's words is still answered; one with a word the leaf never saw, or a far one, is asked", async () => {
+  it("a text made of the leaf's words (or one new word among five or more) is still answered; two new words, or a far text, are asked", async () => {
     const { classifier } = await memoryHarness(benign());
     const seen = [
       "backup agent read share nightly",
@@ -63,9 +63,11 @@ describe("review fixes: new texts under a false_positive leaf", () => {
     for (let i = 0; i < seen.length; i++) await classifier.classify([probe(`203.2.${100 + i}.7`, { description: seen[i]! })]);
     const [near] = await classifier.classify([probe("203.2.200.7", { description: "backup agent read share daily again" })]);
     expect(near).toMatchObject({ source: "memory", classification: "false_positive" });
-    // Half the words known is not near (review: a share path with `ntds.dit` appended had Jaccard 0.5).
+    // One new word among five is near; two are not (review: a share path with `ntds.dit` appended had Jaccard 0.5).
     const [oneNew] = await classifier.classify([probe("203.2.202.7", { description: "backup agent read share yearly" })]);
-    expect(oneNew!.source).toBe("llm");
+    expect(oneNew).toMatchObject({ source: "memory", classification: "false_positive" });
+    const [twoNew] = await classifier.classify([probe("203.2.203.7", { description: "backup agent exported share yearly" })]);
+    expect(twoNew!.source).toBe("llm");
     const [far] = await classifier.classify([probe("203.2.201.7", { description: "operator exported every mailbox to external host" })]);
     expect(far!.source).toBe("llm");
   });

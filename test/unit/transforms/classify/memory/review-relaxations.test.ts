@@ -78,7 +78,7 @@ describe("review: nearness of a new many-valued text under a false_positive leaf
     expect(dismisses(financeShares(), { user: "user", share: "\\\\fs-3\\finance\\..\\..\\admin$" })).toBe(false);
   });
 
-  it("fixed: a word with a digit in it is its own token (digit runs by shape), and a value of digits alone is never near", () => {
+  it("fixed: a word with a digit in it is its own token (digit runs by shape), and a value of digits alone is near only in a shape the leaf saw", () => {
     // Every new word carries a digit, so the value's tokens are {fs, #, finance}: a subset of what the leaf saw.
     expect(dismisses(financeShares(), { user: "user", share: "\\\\fs-3\\finance\\m1m1katz.exe s3kurlsa l0gonpasswords" })).toBe(false);
     // A value of digit tokens only ({#}) is near too.

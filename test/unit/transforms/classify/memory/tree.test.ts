@@ -223,6 +223,13 @@ describe("RuleTree", () => {
     expect(tree.lookup({ user: "user", share: "\\\\fs-3\\payroll exfil" })).toMatchObject({ kind: "ask", reason: "unseen_value" });
   });
 
+  it("a false_positive leaf takes a new version string of a seen shape, not digits of another shape", () => {
+    const versions = Array.from({ length: 26 }, (_, i) => ex(FP, { agent: `7.${i % 13}.${i}` }, `198.51.${i}.1`));
+    const tree = new RuleTree(versions, POLICY);
+    expect(tree.lookup({ user: "user", agent: "7.4.99" })).toMatchObject({ kind: "answer", label: FP });
+    expect(tree.lookup({ user: "user", agent: "10.13.37.66 4444" })).toMatchObject({ kind: "ask", reason: "unseen_value" });
+  });
+
   it("counts threat-intel evidence once per source: one dominant source's reputation does not win a split over identity", () => {
     // Two sources; every answer of one is TP, of the other NR, and user separates them as well. Per alert, the score
     // and the user tie (and the score would win on name order); per source, the score has two answers, not eight.
