@@ -12,29 +12,11 @@ import { MemoryStore } from "../../../../../src/transforms/classify/memory/store
 import { labelOf, type Example } from "../../../../../src/transforms/classify/memory/tree.js";
 import { cacheConfig, intel } from "../cache/support.js";
 import { parseMemoryOptions } from "../../../../../src/config/memory.js";
-import { memoryHarness, ScriptedModel } from "./support.js";
+import { memoryHarness, probeAlert, SHARE_ACCESS, ScriptedModel } from "./support.js";
 
-let seq = 0;
 /** A "file share access" alert the attacker shapes; everything but the listed overrides is the same per probe. */
 function probe(ip: string | null, over: Partial<Alert> = {}, abuse = 5): EnrichedAlert {
-  seq++;
-  return {
-    alert: {
-      alert_id: `R-${seq}`,
-      alert_name: "Suspicious file share access",
-      severity: "medium",
-      source_ip: ip,
-      destination_ip: "10.0.0.5",
-      user: `user${seq}`,
-      host: `ws-${seq}`,
-      timestamp: null,
-      description: "routine share access",
-      format: "native",
-      fields: { files_touched: 3 },
-      ...over,
-    },
-    enrichment: ip === null ? null : intel(abuse, 0, ip),
-  };
+  return probeAlert({ prefix: "R", ...SHARE_ACCESS }, ip, over, ip === null ? null : intel(abuse, 0, ip));
 }
 
 /** The model honestly calls the probes benign and calls the real attack (marked by `attack` in its text) a true positive. */

@@ -8,29 +8,10 @@ import { openCaches } from "../../../../../src/resources/cache.js";
 import { networkOf } from "../../../../../src/transforms/classify/memory/features.js";
 import { MemoryStore, parseRecord } from "../../../../../src/transforms/classify/memory/store.js";
 import { labelOf, type Example } from "../../../../../src/transforms/classify/memory/tree.js";
-import { intel } from "../cache/support.js";
-import { memoryHarness, ScriptedModel } from "./support.js";
+import { memoryHarness, probeAlert, SHARE_ACCESS, ScriptedModel } from "./support.js";
 
-let seq = 0;
 function probe(ip: string, over: Partial<Alert> = {}): EnrichedAlert {
-  seq++;
-  return {
-    alert: {
-      alert_id: `F-${seq}`,
-      alert_name: "Suspicious file share access",
-      severity: "medium",
-      source_ip: ip,
-      destination_ip: "10.0.0.5",
-      user: `user${seq}`,
-      host: `ws-${seq}`,
-      timestamp: null,
-      description: "routine share access",
-      format: "native",
-      fields: { files_touched: 3 },
-      ...over,
-    },
-    enrichment: intel(5, 0, ip),
-  };
+  return probeAlert({ prefix: "F", ...SHARE_ACCESS }, ip, over);
 }
 const benign = () => new ScriptedModel(() => ({ classification: "false_positive" }));
 

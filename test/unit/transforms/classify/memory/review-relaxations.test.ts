@@ -10,8 +10,8 @@ import { alertFeatures } from "../../../../../src/transforms/classify/memory/fea
 import { KeyDeriver } from "../../../../../src/core/cache-keys.js";
 import type { EnrichedAlert } from "../../../../../src/core/ports/index.js";
 import { keyOptionsFrom } from "../../../../../src/transforms/classify/cache/index.js";
-import { cacheConfig, intel } from "../cache/support.js";
-import { memoryHarness, ScriptedModel } from "./support.js";
+import { cacheConfig } from "../cache/support.js";
+import { memoryHarness, probeAlert, ScriptedModel } from "./support.js";
 
 const POLICY: TreePolicy = { minSupport: 2, minSupportFalsePositive: 3, minSourcesFalsePositive: 2, maxDepth: 8 };
 const TP = labelOf("true_positive", "high");
@@ -24,26 +24,9 @@ function ex(label: string, values: Record<string, FeatureValue>, source: string 
   return { id: `x${n}`, label, values: { user: "user", ...values }, source, at: n, by };
 }
 
-let seq = 0;
 /** A data-transfer alert; the attacker picks the byte count. */
 function transfer(ip: string, bytes: number): EnrichedAlert {
-  seq++;
-  return {
-    alert: {
-      alert_id: `T-${seq}`,
-      alert_name: "Outbound data transfer",
-      severity: "medium",
-      source_ip: ip,
-      destination_ip: "10.0.0.5",
-      user: `user${seq}`,
-      host: `ws-${seq}`,
-      timestamp: null,
-      description: "outbound transfer",
-      format: "native",
-      fields: { bytes },
-    },
-    enrichment: intel(5, 0, ip),
-  };
+  return probeAlert({ prefix: "T", name: "Outbound data transfer", description: "outbound transfer", fields: { bytes } }, ip);
 }
 
 /** A memory dismissal: the costly answer. */

@@ -9,7 +9,9 @@ import { createMetrics, type Metrics } from "../../../../../src/telemetry/metric
 import { keyOptionsFrom } from "../../../../../src/transforms/classify/cache/index.js";
 import type { GuardOptions } from "../../../../../src/transforms/classify/guard.js";
 import { createVerdictMemory, type MemoryClassifier, type VerdictMemory } from "../../../../../src/transforms/classify/memory/index.js";
-import { cacheConfig } from "../cache/support.js";
+import type { Alert } from "../../../../../src/core/alert.js";
+import type { Enrichment } from "../../../../../src/core/enrichment.js";
+import { cacheConfig, intel } from "../cache/support.js";
 
 /** A model stand-in: answers by `decide`, records every call, can be held at a gate. */
 export class ScriptedModel implements Classifier {
@@ -96,4 +98,49 @@ export async function metricValue(
 ): Promise<number> {
   const { values } = await metric.get();
   return values.find((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x))?.value ?? 0;
+}
+
+/** The rule an attacker-shaped test alert belongs to: its name, id prefix, description and fields. */
+export interface ProbeKind {
+  prefix: string;
+  name: string;
+  description: string;
+  fields: Record<string, unknown>;
+}
+
+export const SHARE_ACCESS: Omit<ProbeKind, "prefix"> = {
+  name: "Suspicious file share access",
+  description: "routine share access",
+  fields: { files_touched: 3 },
+};
+
+let probeSeq = 0;
+/**
+ * One alert of `kind` as an attacker shapes it: a fresh id, user and host per call, everything else as the kind
+ * says unless `over` says otherwise; threat intel of a low-reputation source by default (none without an address).
+ */
+export function probeAlert(
+  kind: ProbeKind,
+  ip: string | null,
+  over: Partial<Alert> = {},
+  enrichment: Enrichment | null = ip === null ? null : intel(5, 0, ip),
+): EnrichedAlert {
+  probeSeq++;
+  return {
+    alert: {
+      alert_id: `${kind.prefix}-${probeSeq}`,
+      alert_name: kind.name,
+      severity: "medium",
+      source_ip: ip,
+      destination_ip: "10.0.0.5",
+      user: `user${probeSeq}`,
+      host: `ws-${probeSeq}`,
+      timestamp: null,
+      description: kind.description,
+      format: "native",
+      fields: kind.fields,
+      ...over,
+    },
+    enrichment,
+  };
 }
