@@ -3,29 +3,14 @@ import type { Alert } from "../../../../../src/core/alert.js";
 import type { EnrichedAlert } from "../../../../../src/core/ports/index.js";
 import { decisionSchema } from "../../../../../src/core/verdict.js";
 import { intel } from "../cache/support.js";
-import { memoryHarness, metricValue, ScriptedModel } from "./support.js";
+import { memoryHarness, metricValue, probeAlert, ScriptedModel } from "./support.js";
 
 let seq = 0;
 /** An SSH brute-force alert from `ip` with `failed` failed logins; names vary per alert like real traffic. */
 function login(failed: number, over: Partial<Alert> = {}, abuse = 10, ip = `${(seq % 50) + 20}.51.100.7`): EnrichedAlert {
   seq++;
-  return {
-    alert: {
-      alert_id: `M-${seq}`,
-      alert_name: "SSH brute force",
-      severity: "medium",
-      source_ip: ip,
-      destination_ip: "10.0.0.5",
-      user: `user${seq}`,
-      host: `ws-${seq}`,
-      timestamp: null,
-      description: "failed SSH logins",
-      format: "native",
-      fields: { failed_logins: failed },
-      ...over,
-    },
-    enrichment: intel(abuse, 0, ip),
-  };
+  const kind = { prefix: "M", name: "SSH brute force", description: "failed SSH logins", fields: { failed_logins: failed } };
+  return probeAlert(kind, ip, over, intel(abuse, 0, ip));
 }
 
 const byCount = (item: EnrichedAlert) => ({
