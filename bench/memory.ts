@@ -10,7 +10,8 @@
 // Env: BENCH_SEEDS (1,2,3), BENCH_COUNT (10000), BENCH_GROWTH (1: run the growth table), BENCH_CACHE_URL (memory://),
 // BENCH_GENERATORS (A,B,C; C off-hours-access = hour-of-day thresholds × host role + a file-count threshold, written
 // as a check against tuning to A and B), BENCH_MODES (pattern,memory), BENCH_DIAG (1: asks by reason and the most
-// frequent wrong memory answers per run),
+// frequent wrong memory answers per run, how often the model refuted each check that held an answer back, wrong
+// answers by support and by tenth of the stream),
 // and any MEMORY_* option.
 import { loadConfig } from "../src/config/load.js";
 import type { Config } from "../src/config/schema.js";
@@ -182,6 +183,8 @@ async function run(gen: Generator, mode: Mode, stream: readonly EnrichedAlert[],
     console.log(`  asked by reason:feature: ${by.map(([k, n]) => `${k}=${n}`).join(" ")}`);
     const pairs = [...memory.askedBy()].filter(([k]) => k.startsWith("unseen_combination")).sort((a, b) => b[1] - a[1]);
     console.log(`  unseen combinations: ${pairs.map(([k, n]) => `${k.slice(19)}=${n}`).join(", ")}`);
+    const checks = [...memory.checksRefuted()].sort((a, b) => b[1][0] - a[1][0]).slice(0, 40);
+    console.log(`  held-back answers refuted by the model (check=refuted/asked): ${checks.map(([k, [n, r]]) => `${k}=${r}/${n}`).join(" ")}`);
     if (process.env.BENCH_TREES === "1") console.log(memory.describe());
     const bySupport = new Map<number, [number, number]>();
     for (const [id, d] of decisions) {
@@ -198,6 +201,17 @@ async function run(gen: Generator, mode: Mode, stream: readonly EnrichedAlert[],
         .map(([k, [a, w]]) => `${k}:${a}/${w}`)
         .join(" ")}`,
     );
+    // Wrong memory answers by the alert's position in the stream (tenths): learning errors are early, drift is late.
+    const tenth = Math.max(1, Math.ceil(stream.length / 10));
+    const byPos = Array.from({ length: 10 }, () => [0, 0] as [number, number]);
+    stream.forEach((item, i) => {
+      const d = decisions.get(item.alert.alert_id);
+      if (d?.source !== "memory") return;
+      const t = byPos[Math.min(9, Math.floor(i / tenth))]!;
+      t[0]++;
+      if (`${d.classification}|${d.severity}` !== reference.get(item.alert.alert_id)) t[1]++;
+    });
+    console.log(`  memory answers by tenth of the stream (answers/wrong): ${byPos.map(([a, w]) => `${a}/${w}`).join(" ")}`);
     for (const [k, n] of [...wrong].sort((a, b) => b[1] - a[1]).slice(0, 12)) console.log(`  wrong x${n}: ${k}`);
   }
   const result: RunResult = {

@@ -13,7 +13,7 @@ import { sha256Hex } from "../../../core/canonical.js";
 import { decisionSchema, type Decision } from "../../../core/verdict.js";
 import type { Cache } from "../../../core/ports/index.js";
 import { readMany, writeMany } from "../cache/tier.js";
-import { RuleTree, type Example, type TreePolicy } from "./tree.js";
+import { RuleTree, type Example, type Family, type TreePolicy } from "./tree.js";
 
 /** The names a stored answer mentions (swapped for the current alert's on reuse). */
 export interface AnswerNames {
@@ -179,6 +179,26 @@ export class MemoryStore {
     return { rules: this.rules.size, examples, leaves };
   }
 
+  /**
+   * What the other rules of the rule's format held here have learnt: in how many of them each feature decides with
+   * a split that paid for itself. The prior of a new tree's feature choice (RuleTree): what decides elsewhere in a
+   * stream is what most likely decides here, a noise field that decides nowhere must pay more to be split on.
+   */
+  private family(rule: string): Family {
+    const format = rule.slice(0, rule.indexOf(":") + 1);
+    const proven = new Map<string, number>();
+    let rules = 0;
+    for (const [r, st] of this.rules) {
+      if (r === rule || !r.startsWith(format)) continue;
+      // A sibling that learnt nothing yet (an empty record, one example, a flood of invented names) says nothing.
+      const fs = [...st.tree.provenFeatures()];
+      if (fs.length === 0) continue;
+      rules++;
+      for (const f of fs) proven.set(f, (proven.get(f) ?? 0) + 1);
+    }
+    return { rules, proven };
+  }
+
   /** Serialized size of the records held here (bytes of JSON; benchmarks and tools, not the hot path). */
   approxBytes(): number {
     return this.bytes;
@@ -187,7 +207,7 @@ export class MemoryStore {
   private put(rule: string, record: RuleRecord, syncedAt: number): void {
     const old = this.rules.get(rule);
     const same = old !== undefined && old.record === record;
-    const tree = same ? old.tree : new RuleTree(record.examples, this.o.policy);
+    const tree = same ? old.tree : new RuleTree(record.examples, this.o.policy, this.family(rule));
     const bytes = same ? old.bytes : JSON.stringify(record).length;
     if (old) this.bytes -= old.bytes;
     this.rules.delete(rule);

@@ -6,8 +6,12 @@
  * noisy number or an id-like code with many candidate tests does not win by separating a few answers by luck.
  * A split that pays for itself is *proven*; one taken only because the answers disagree (too few to tell cause
  * from chance) still routes alerts. Threat intel is evidence about the source: its gain counts once per source
- * network. The tree is a function of its example set, so instances that share examples
- * (Redis) build the same tree, and merging two memories is a union of examples.
+ * network. Which free field a split is on is steered by a prior from the rule's siblings (the other rules of its
+ * input format with a proven split): a field that decides in most of them is chosen first, one that decides in none
+ * must separate better (featureCost); whether a split is proven stays the plain criterion's. The tree is a function
+ * of its example set and of the siblings held when it was built: instances that share examples (Redis) may choose
+ * differently between equally good splits until a rule is rebuilt, never on whether a leaf may answer by a weaker
+ * rule. Merging two memories is a union of examples.
  *
  * A leaf answers an alert only when
  *   - its examples agree (a disagreement that no test separates retires the leaf: it answers nothing),
@@ -81,6 +85,8 @@ export type Lookup =
       needed: number;
       /** The feature that lies outside what the leaf has seen (unseen_value, out_of_range), for diagnostics. */
       feature?: string;
+      /** The leaf's answer when one check held it back (diagnostics: how often the model's answer refutes that check). */
+      label?: string;
     };
 
 /** Numbers may be reused a little beyond the leaf's seen range: this share of its width (false_positive: less). */
@@ -137,12 +143,13 @@ export class RuleTree {
   constructor(
     readonly examples: readonly Example[],
     private readonly policy: TreePolicy,
+    family: Family = NO_FAMILY,
   ) {
     let leaves = 0;
     const open = nameLike(examples);
     this.open = open;
     const build = (exs: Example[], depth: number, id: string): Node => {
-      const found = depth < policy.maxDepth && !pure(exs) ? bestSplit(exs, open, this.deciding) : null;
+      const found = depth < policy.maxDepth && !pure(exs) ? bestSplit(exs, open, this.deciding, family) : null;
       if (!found) {
         leaves++;
         return { kind: "leaf", id, examples: exs };
@@ -162,6 +169,11 @@ export class RuleTree {
     this.root = build([...examples], 0, "r");
     this.leaves = leaves;
     for (const cuts of this.proven.values()) cuts.sort((a, b) => a - b);
+  }
+
+  /** Features with a split that paid for itself (what the family prior of the rule's siblings counts). */
+  provenFeatures(): Iterable<string> {
+    return this.proven.keys();
   }
 
   /** The tree as indented text (diagnostics): each split's test, each leaf's label counts. */
@@ -212,20 +224,27 @@ export class RuleTree {
     const models = exs.filter((e) => e.by === "model");
     const fp = classificationOf(label) === "false_positive";
     const need = fp ? p.minSupportFalsePositive : p.minSupport;
-    if (models.length < need) return { kind: "ask", leaf: leaf.id, reason: "support", needed: need - models.length };
+    if (models.length < need) return { kind: "ask", leaf: leaf.id, reason: "support", label, needed: need - models.length };
     if (fp) {
       // Networks, not addresses (one attacker rotates through a prefix); no or an unparseable source never counts.
       const sources = new Set(models.flatMap((e) => (e.source === null ? [] : [e.source]))).size;
-      if (sources < p.minSourcesFalsePositive) return { kind: "ask", leaf: leaf.id, reason: "sources", needed: 1 };
+      if (sources < p.minSourcesFalsePositive) return { kind: "ask", leaf: leaf.id, reason: "sources", label, needed: 1 };
     }
     const uncovered = this.coverage(leaf, label, values, bounds, fp, new Set(path.map((t) => t.feature)));
-    if (uncovered) return { kind: "ask", leaf: leaf.id, reason: uncovered.reason, needed: 1, feature: uncovered.feature };
+    if (uncovered) return { kind: "ask", leaf: leaf.id, reason: uncovered.reason, label, needed: 1, feature: uncovered.feature };
     // The deciding features in combination: a leaf that is right for (privileged, dc) and for (ordinary user, server)
     // has not seen (ordinary user, dc) even when it has seen each value on its own.
     const pairs = this.combinationsOf(leaf.id, models, fp);
     const unseenPair = pairs.unseen(this.cellsOf(values, fp));
     if (unseenPair !== null)
-      return { kind: "ask", leaf: leaf.id, reason: "unseen_combination", needed: 1, feature: unseenPair.map((i) => this.pairFeatures(fp)[i]).join(" x ") };
+      return {
+        kind: "ask",
+        leaf: leaf.id,
+        reason: "unseen_combination",
+        label,
+        needed: 1,
+        feature: unseenPair.map((i) => this.pairFeatures(fp)[i]).join(" x "),
+      };
     return { kind: "answer", leaf: leaf.id, label, support: models.length, conditions: conditionsOf(path, yesOf, exs) };
   }
 
@@ -424,6 +443,40 @@ function tally(exs: readonly Example[]): Map<string, number> {
   return m;
 }
 
+/**
+ * What the rule's siblings (the other rules of its input format) have learnt: of `rules` trees, in how many each
+ * feature has a split that paid for itself.
+ */
+export interface Family {
+  rules: number;
+  proven: ReadonlyMap<string, number>;
+}
+const NO_FAMILY: Family = { rules: 0, proven: new Map() };
+/** The most a feature's choice can be priced (a free field that decides in none of eleven or more siblings). */
+const MAX_FEATURE_COST = Math.log2(12);
+
+/**
+ * Extra bits against choosing a free field for a split, under a prior learnt from the siblings: a field that decides
+ * in k of n sibling rules costs log2((n + 1) / (k + 1)) — nothing while no sibling has learnt anything or when it
+ * decides in every sibling, at most log2(12) (Laplace's rule of succession, relative to the most common feature).
+ * With many noise fields, one of them separates a handful of answers by luck in some node; without this price it
+ * wins, becomes deciding and makes every leaf of the rule learn its cells. What an attacker can do with it is
+ * bounded (review-family.test.ts): structured features (identity, asset, addresses, threat intel) are never priced,
+ * so no flood of invented rules makes a free field beat the user class it ties with; only siblings with a proven
+ * split count in n, and the price is capped, so junk rules do not price every field out; and the price only steers
+ * which feature is chosen — whether the split is proven (and so checked in pairs) is the plain criterion's.
+ */
+export function featureCost(f: string, family: Family): number {
+  if (!freeField(f)) return 0;
+  const n = family.rules;
+  return Math.min(MAX_FEATURE_COST, Math.log2((n + 1) / (Math.min(n, family.proven.get(f) ?? 0) + 1)));
+}
+
+/** The alert's free fields (what a sender fills in at will), as opposed to its identity, addresses and threat intel. */
+function freeField(f: string): boolean {
+  return f.startsWith("fields.") || f === "description";
+}
+
 /** A candidate test with what it buys: information gain in bits over the node's examples, minus its description cost. */
 export interface ScoredSplit {
   test: Test;
@@ -431,6 +484,8 @@ export interface ScoredSplit {
   bits: number;
   /** MDL cost of the test (bits): which of the feature's candidate tests, plus the sides' label sets. */
   cost: number;
+  /** What the choice among features compares: bits − cost − the family prior's price of the feature. */
+  choice?: number;
 }
 
 /**
@@ -467,7 +522,7 @@ export function splitScore(
  * the evidence is significant, and a single disagreeing spot check or override would retire it for good. Ties go
  * to features that already decide, then to structured features (identity, addresses, threat intel).
  */
-function bestSplit(exs: readonly Example[], open: ReadonlySet<string>, deciding: ReadonlySet<string>): { test: Test; pays: boolean } | null {
+function bestSplit(exs: readonly Example[], open: ReadonlySet<string>, deciding: ReadonlySet<string>, family: Family): { test: Test; pays: boolean } | null {
   const n = exs.length;
   const all = tally(exs);
   // Examples without a source network count as one source, as they count as none for false_positive diversity.
@@ -477,7 +532,7 @@ function bestSplit(exs: readonly Example[], open: ReadonlySet<string>, deciding:
   for (const e of exs) for (const k of Object.keys(e.values)) features.add(k);
   // Features that already decide elsewhere in the tree first: on a tie they win (fewer deciding features, fewer cells).
   // Then the alert's structured features (identity, addresses, threat intel) before its free fields.
-  const prior = (f: string) => (deciding.has(f) ? 0 : f.startsWith("fields.") || f === "description" ? 2 : 1);
+  const prior = (f: string) => (deciding.has(f) ? 0 : freeField(f) ? 2 : 1);
   const ordered = [...features].sort((a, b) => prior(a) - prior(b) || (a < b ? -1 : a > b ? 1 : 0));
   for (const f of ordered) {
     const tests: { test: Test; yes: Map<string, number>; yesN: number }[] = [];
@@ -521,7 +576,9 @@ function bestSplit(exs: readonly Example[], open: ReadonlySet<string>, deciding:
       if (perSource(f)) s.bits *= sources / n;
       if (!top || s.bits > top.bits + 1e-9) top = { test: t.test, ...s };
     }
-    if (top && (!best || top.bits - top.cost > best.bits - best.cost + 1e-9)) best = top;
+    // The siblings' prior steers which feature is chosen; whether the chosen split pays (is proven) is the plain criterion's.
+    if (top) top.choice = top.bits - top.cost - featureCost(f, family);
+    if (top && (!best || top.choice! > best.choice! + 1e-9)) best = top;
   }
   return best ? { test: best.test, pays: best.bits - best.cost > 1e-9 } : null;
 }

@@ -56,6 +56,8 @@ interface AlertCase {
   /** Asked without looking at the memory (and never waiting): why. */
   direct: "critical" | "instructions" | null;
   decision?: Decision;
+  /** Asked although its leaf had an answer: the check that held it back (reason:feature) and that answer (diagnostics). */
+  heldBack?: { check: string; label: string };
 }
 
 /** A leaf being asked about right now: how many of its alerts are out, and when they are all learnt. */
@@ -88,6 +90,7 @@ export class MemoryClassifier implements Classifier {
   private lastWarnAt = 0;
   /** Asks by reason and feature (diagnostics, at most MAX_ASK_KEYS keys). */
   private readonly askTally = new Map<string, number>();
+  private readonly refuteTally = new Map<string, [number, number]>();
   /** Recent spot checks: true = dropped unasked (ring of SPOT_WINDOW). */
   private readonly spotDropped: boolean[] = [];
 
@@ -148,7 +151,9 @@ export class MemoryClassifier implements Classifier {
           continue;
         }
         this.events.asked(found.reason);
-        this.tallyAsk(`${found.reason}${found.feature ? `:${found.feature}` : ""}`);
+        const check = `${found.reason}${found.feature ? `:${found.feature}` : ""}`;
+        this.tallyAsk(check);
+        if (found.label !== undefined) c.heldBack = { check, label: found.label };
         asks.push(c);
         claimed.push(this.claim(key));
       }
@@ -197,6 +202,22 @@ export class MemoryClassifier implements Classifier {
   /** Why alerts were asked, by reason and the feature outside what was seen (diagnostics for benchmarks and tests). */
   askedBy(): ReadonlyMap<string, number> {
     return this.askTally;
+  }
+
+  /**
+   * Per check that held a leaf's answer back, [asked, refuted]: how often the model then answered otherwise. A check
+   * that is almost never refuted buys little; one refuted half the time is where the memory learns (diagnostics).
+   */
+  checksRefuted(): ReadonlyMap<string, readonly [number, number]> {
+    return this.refuteTally;
+  }
+
+  private tallyRefuted(check: string, refuted: boolean): void {
+    const t = this.refuteTally.get(check);
+    if (t) {
+      t[0]++;
+      if (refuted) t[1]++;
+    } else if (this.refuteTally.size < MAX_ASK_KEYS) this.refuteTally.set(check, [1, refuted ? 1 : 0]);
   }
 
   private tallyAsk(key: string): void {
@@ -297,6 +318,8 @@ export class MemoryClassifier implements Classifier {
     );
     asks.forEach((c, j) => {
       c.decision = decisions[j]!;
+      if (c.heldBack && learnable(c.decision))
+        this.tallyRefuted(c.heldBack.check, labelOf(c.decision.classification, c.decision.severity) !== c.heldBack.label);
     });
     await this.learn(asks.map((c) => ({ c, d: c.decision! })));
   }

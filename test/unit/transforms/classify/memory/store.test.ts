@@ -68,4 +68,45 @@ describe("MemoryStore", () => {
     expect(ids).toContain("m19");
     expect(ids).not.toContain("m0");
   });
+  it("builds a rule's tree with what its siblings of the same format learnt (family prior), not other formats'", async () => {
+    const caches = await openCaches("memory://");
+    const store = new MemoryStore({
+      cache: caches.get("ai-pattern"),
+      keyPrefix: "m:",
+      ttlMs: 1e9,
+      maxExamplesPerRule: 100,
+      maxRules: 50,
+      policy: POLICY,
+      now: () => 100,
+    });
+    const NR = labelOf("needs_review", "medium");
+    let k = 0;
+    const e = (label: string, values: Record<string, string>): Example => ({
+      id: `x${k++}`,
+      label,
+      values,
+      source: `198.51.100.${k % 50}`,
+      at: 100,
+      by: "model",
+    });
+    // Each sibling: asset decides (proven), and nothing else varies.
+    const sibling = () => [
+      ...Array.from({ length: 4 }, () => e(TP, { asset: "dc", "fields.parent": "z" })),
+      ...Array.from({ length: 4 }, () => e(NR, { asset: "ws", "fields.parent": "z" })),
+    ];
+    // The rule at hand: fields.parent and asset each separate one answer from the rest, fields.parent with more bits.
+    const target = () => [
+      e(TP, { asset: "dc", "fields.parent": "b" }),
+      e(TP, { asset: "dc", "fields.parent": "b" }),
+      e(TP, { asset: "ws", "fields.parent": "a" }),
+      e(NR, { asset: "dc", "fields.parent": "a" }),
+    ];
+    const siblings = Array.from({ length: 30 }, (_, i) => `native:sibling ${i}`);
+    await store.sync([...siblings, "elastic:target", "native:target"], 0);
+    await store.learn(new Map(siblings.map((r) => [r, { examples: sibling(), answers: {} }])));
+    await store.learn(new Map(["elastic:target", "native:target"].map((r) => [r, { examples: target(), answers: {} }])));
+    expect(store.get("native:target")!.tree.describe().split("\n")[0]).toMatch(/^asset = /);
+    // Another input format's rules are no siblings: without them the best separation wins.
+    expect(store.get("elastic:target")!.tree.describe().split("\n")[0]).toMatch(/^fields\.parent = /);
+  });
 });

@@ -1,6 +1,15 @@
 import { describe, expect, it } from "vitest";
 import type { FeatureValue } from "../../../../../src/transforms/classify/memory/features.js";
-import { Combinations, labelOf, RuleTree, splitScore, type Example, type TreePolicy } from "../../../../../src/transforms/classify/memory/tree.js";
+import {
+  Combinations,
+  featureCost,
+  labelOf,
+  RuleTree,
+  splitScore,
+  type Example,
+  type Family,
+  type TreePolicy,
+} from "../../../../../src/transforms/classify/memory/tree.js";
 
 const POLICY: TreePolicy = { minSupport: 2, minSupportFalsePositive: 3, minSourcesFalsePositive: 2, maxDepth: 8 };
 const TP = labelOf("true_positive", "high");
@@ -296,5 +305,34 @@ describe("RuleTree", () => {
       { user: "privileged", failed: 25 },
     ])
       expect(a.lookup(v)).toEqual(b.lookup(v));
+  });
+  describe("family prior (what the rule's siblings learnt decides which feature a split is on)", () => {
+    // Four answers on which fields.parent and asset each separate one answer from the rest, fields.parent with more bits.
+    const exs = () => [
+      ex(TP, { asset: "dc", "fields.parent": "b" }),
+      ex(TP, { asset: "dc", "fields.parent": "b" }),
+      ex(TP, { asset: "workstation", "fields.parent": "a" }),
+      ex(NR, { asset: "dc", "fields.parent": "a" }),
+    ];
+    const siblings = (proven: Record<string, number>): Family => ({ rules: 30, proven: new Map(Object.entries(proven)) });
+    const root = (t: RuleTree) => t.describe().split("\n")[0];
+
+    it("without siblings the best separation wins, even on a noise field", () => {
+      expect(root(new RuleTree(exs(), POLICY))).toMatch(/^fields\.parent = /);
+    });
+
+    it("splits on what decides in the siblings before a free field that decides in none", () => {
+      const tree = new RuleTree(exs(), POLICY, siblings({ asset: 30 }));
+      expect(root(tree)).toMatch(/^asset = /);
+    });
+
+    it("never makes a split cheaper than the plain criterion: siblings proving every feature change nothing", () => {
+      expect(featureCost("fields.parent", siblings({ "fields.parent": 30 }))).toBe(0);
+      expect(featureCost("fields.parent", siblings({ "fields.parent": 99 }))).toBe(0); // a stored count beyond the siblings held
+      expect(featureCost("fields.parent", siblings({}))).toBeCloseTo(Math.log2(12)); // capped
+      expect(featureCost("user", siblings({}))).toBe(0); // structured features are never priced
+      const all = new RuleTree(exs(), POLICY, siblings({ asset: 30, "fields.parent": 30, user: 30 }));
+      expect(all.describe()).toBe(new RuleTree(exs(), POLICY).describe());
+    });
   });
 });

@@ -54,6 +54,17 @@ describe("verdict memory", () => {
     expect(gap!.source).toBe("llm");
   });
 
+  it("counts, per check that held a leaf's answer back, how often the model then answered otherwise", async () => {
+    const model = new ScriptedModel(byCount);
+    const { classifier } = await memoryHarness(model);
+    await classifier.classify([login(30), login(35)]);
+    await classifier.classify([login(50)]); // beyond the leaf's range: asked, and the model confirms needs_review
+    expect(classifier.checksRefuted().get("out_of_range:fields.failed_logins")).toEqual([1, 0]);
+    await classifier.classify([login(5)]); // below it: asked, and the model says false_positive
+    expect(classifier.checksRefuted().get("out_of_range:fields.failed_logins")).toEqual([2, 1]);
+    expect(classifier.askedBy().get("out_of_range:fields.failed_logins")).toBe(2);
+  });
+
   it("needs more support for false_positive than for other answers", async () => {
     const model = new ScriptedModel(() => ({ classification: "false_positive" }));
     const { classifier } = await memoryHarness(model);
