@@ -4,7 +4,7 @@ import { enrichmentSchema } from "./enrichment.js";
 import { SEVERITIES } from "./severity.js";
 
 /** Bumped on any breaking change of the verdict message. */
-export const VERDICT_SCHEMA_VERSION = "1.1";
+export const VERDICT_SCHEMA_VERSION = "1.2";
 
 export const CLASSIFICATIONS = ["true_positive", "false_positive", "needs_review"] as const;
 export type Classification = (typeof CLASSIFICATIONS)[number];
@@ -41,12 +41,22 @@ export const decisionSchema = z.object({
     })
     .nullish()
     .describe("Provenance of a verdict answered from the verdict memory (source memory); absent or null otherwise"),
+  guard: z
+    .object({
+      reason: z
+        .enum(["threat_intel", "instructions"])
+        .describe("The source's strong threat intel, or instruction-like text in the alert (instructions when both)"),
+      severity: z.enum(SEVERITIES).describe("The severity of the false_positive it refused"),
+    })
+    .nullish()
+    .describe("Set when the classify guard refused the model's (or a reused) false_positive and raised it to needs_review; absent or null otherwise"),
   learnable: z
     .boolean()
     .default(false)
     .describe(
       "True only for a model answer that caches and the verdict memory may reuse or learn from: not degraded, and neither this alert nor any other " +
-        "alert of the same model request looked like instructions",
+        "alert of the same model request looked like instructions (a false_positive the guard raised for threat intel alone stays learnable: " +
+        "the memory learns it as the model's false_positive and re-applies the guard on every reuse)",
     ),
 });
 export type Decision = z.infer<typeof decisionSchema>;

@@ -168,7 +168,7 @@ describe("verdict memory shared through Redis (real broker)", () => {
     });
     expect(agreeing.length / memoryB.length).toBeGreaterThanOrEqual(0.99);
     for (const v of memoryB) {
-      expect(v.schema_version).toBe("1.1");
+      expect(v.schema_version).toBe("1.2");
       expect(v.memory).toMatchObject({ rule: "native:ssh brute force", conditions: expect.any(Array), support: expect.any(Number) });
       expect(v.memory!.support).toBeGreaterThanOrEqual(2);
     }

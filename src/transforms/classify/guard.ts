@@ -358,6 +358,29 @@ export function strongThreatIntel(enrichment: Enrichment | null, opts: GuardOpti
   return reasons.length > 0 ? `${enrichment.ip ?? "the IP"} has strong threat intel (${reasons.join(", ")})` : null;
 }
 
+const GUARD_NOTE = " [guard] Automatic false_positive refused: ";
+const REVIEW_ACTION = "Review manually before closing";
+
+/**
+ * The model's false_positive behind an answer the guard raised for threat intel alone, or null: its reasoning without
+ * the guard's note, its actions without the guard's review step (the closing actions the guard removed stay
+ * removed), its own severity. What the verdict memory stores for such an answer, so that every reuse is guarded
+ * again for the alert at hand instead of repeating the guard's words about another source.
+ */
+export function refusedAnswer(d: Decision): Decision | null {
+  if (d.guard?.reason !== "threat_intel" || d.classification !== "needs_review") return null;
+  const at = d.reasoning.lastIndexOf(GUARD_NOTE);
+  const actions = d.recommended_actions.at(-1) === REVIEW_ACTION ? d.recommended_actions.slice(0, -1) : d.recommended_actions;
+  return {
+    ...d,
+    classification: "false_positive",
+    severity: d.guard.severity,
+    reasoning: at > 0 ? d.reasoning.slice(0, at) : d.reasoning,
+    recommended_actions: actions,
+    guard: null,
+  };
+}
+
 /**
  * Raise an automatic false_positive to needs_review when the alert's content is instruction-like or the TI is
  * strong. `seen`: instruction-like text the caller already found (e.g. in the rendered prompt line); the alert
@@ -372,15 +395,18 @@ export function applyGuard(item: EnrichedAlert, decision: Decision, opts: GuardO
   if (ti !== null) reasons.push(ti);
   if (reasons.length === 0) return decision;
   const severity = SEVERITIES.indexOf(decision.severity) <= SEVERITIES.indexOf(item.alert.severity) ? decision.severity : item.alert.severity;
-  const note = ` [guard] Automatic false_positive refused: ${reasons.join("; ")}.`;
+  const note = `${GUARD_NOTE}${reasons.join("; ")}.`;
   return {
     ...decision,
     classification: "needs_review",
     severity,
     confidence: Math.min(decision.confidence, 50),
     reasoning: `${decision.reasoning.slice(0, 4000 - note.length)}${note}`,
-    // Not the model's answer any more, and shaped by a suspicious alert: never reused or learned from.
-    learnable: false,
-    recommended_actions: [...decision.recommended_actions.filter((a) => !/close|benign/i.test(a)), "Review manually before closing"],
+    // Raised for instruction-like text: shaped by a suspicious alert, never reused or learned from. Raised for threat intel
+    // alone: still the model's answer to what it was shown (our enrichment, not the sender's text), learnable as it was —
+    // the verdict memory learns it as the model's false_positive and this guard runs again on every reuse.
+    guard: { reason: injected !== null ? "instructions" : "threat_intel", severity: decision.severity },
+    learnable: injected !== null ? false : decision.learnable,
+    recommended_actions: [...decision.recommended_actions.filter((a) => !/close|benign/i.test(a)), REVIEW_ACTION],
   };
 }

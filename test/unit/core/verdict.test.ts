@@ -25,7 +25,7 @@ describe("verdict schema", () => {
     const v = toVerdict({ alert, enrichment: null }, decideByRules({ alert, enrichment: null }), Date.UTC(2025, 10, 23, 10, 0, 1), "2025-11-23T10:00:02.000Z");
     const parsed = verdictSchema.parse(v);
     expect(parsed).toMatchObject({
-      schema_version: "1.1",
+      schema_version: "1.2",
       alert_id: "A1",
       classification: "true_positive",
       source: "rules",

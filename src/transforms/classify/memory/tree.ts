@@ -73,7 +73,8 @@ export type AskReason =
   | "unseen_value"
   | "unseen_combination"
   | "out_of_range"
-  | "no_answer";
+  | "no_answer"
+  | "weak_intel";
 
 export type Lookup =
   | { kind: "answer"; leaf: string; label: string; support: number; conditions: string[] }
@@ -116,6 +117,26 @@ const JOINT_SUPPORT_FALSE_POSITIVE = 1;
 
 export function labelOf(classification: Classification, severity: string): string {
   return `${classification}|${severity}`;
+}
+
+/**
+ * The label of an answer the guard raised for the source's threat intel: its own class, never mixed with the model's
+ * false_positive answers (which a dismissal leaf must hold alone) nor with its needs_review ones. A leaf of this
+ * label answers only an alert the guard raises again.
+ */
+export function refusedLabelOf(severity: string): string {
+  return `${labelOf("needs_review", severity)}|${REFUSED}`;
+}
+
+export function isRefusedLabel(label: string): boolean {
+  return label.endsWith(`|${REFUSED}`);
+}
+
+const REFUSED = "refused";
+
+/** The severity part of a label. */
+export function severityOf(label: string): string {
+  return label.split("|")[1] ?? "";
 }
 
 export function classificationOf(label: string): Classification {

@@ -19,12 +19,12 @@ import { MemoryEvents } from "../../../telemetry/component-events.js";
 import type { Logger } from "../../../telemetry/logger.js";
 import type { Metrics } from "../../../telemetry/metrics.js";
 import { retarget } from "../cache/caching-classifier.js";
-import { applyGuard, findInjection, type GuardOptions } from "../guard.js";
+import { applyGuard, findInjection, refusedAnswer, type GuardOptions } from "../guard.js";
 import { classifyOrDegrade } from "../rules.js";
 import { AskQueue, type AskQueueOptions, type Timers } from "./ask-queue.js";
 import { alertFeatures, type AlertFeatures } from "./features.js";
 import type { AnswerNames, MemoryStore, StoredAnswer } from "./store.js";
-import { classificationOf, labelOf, type Example, type Lookup } from "./tree.js";
+import { classificationOf, isRefusedLabel, labelOf, refusedLabelOf, severityOf, type Example, type Lookup } from "./tree.js";
 
 export interface MemoryPolicy {
   /** MEMORY_SPOT_CHECK_RATE: share of memory answers also asked of the model. */
@@ -240,14 +240,17 @@ export class MemoryClassifier implements Classifier {
     // Without MEMORY_FOR_CRITICAL, nothing critical comes from memory: not only alerts that arrive critical, but any
     // rule the model ever answered critical (the alert's severity is the sender's; the model raised these). Asked
     // at once (needed: never satisfied by a flight), not held up behind a leaf's first answers.
-    if (!this.p.policy.forCritical && Object.keys(state.record.answers).some((l) => l.endsWith("|critical")))
+    if (!this.p.policy.forCritical && Object.keys(state.record.answers).some((l) => severityOf(l) === "critical"))
       return { kind: "ask", leaf: found.leaf, reason: "critical", needed: Number.POSITIVE_INFINITY };
     if (classificationOf(found.label) === "false_positive" && this.unverified()) return { kind: "ask", leaf: found.leaf, reason: "unverified", needed: 1 };
     const answer = state.record.answers[found.label];
     if (!answer) return { kind: "ask", leaf: found.leaf, reason: "no_answer", needed: 1 };
     const decision = this.reuse(answer, c, found);
+    // A leaf of answers the guard refused for their source's reputation answers only what the guard refuses again:
+    // for a source without strong threat intel it would be the model's dismissal, reused outside what taught it.
+    if (isRefusedLabel(found.label) && decision.classification === "false_positive") return { kind: "ask", leaf: found.leaf, reason: "weak_intel", needed: 1 };
     this.events.answered();
-    if (this.p.random() < this.p.policy.spotCheckRate) this.spotCheck(c, decision);
+    if (this.p.random() < this.p.policy.spotCheckRate) this.spotCheck(c, found.label);
     return { kind: "answer", decision };
   }
 
@@ -271,7 +274,7 @@ export class MemoryClassifier implements Classifier {
     return applyGuard(c.item, d, this.p.guard);
   }
 
-  private spotCheck(c: AlertCase, answered: Decision): void {
+  private spotCheck(c: AlertCase, answered: string): void {
     let settle!: () => void;
     const tracked = new Promise<void>((r) => (settle = r));
     this.background.add(tracked);
@@ -280,13 +283,13 @@ export class MemoryClassifier implements Classifier {
       if (this.spotDropped.length > SPOT_WINDOW) this.spotDropped.shift();
       const work = (async () => {
         if (d === null || !learnable(d)) return;
-        const same = labelOf(d.classification, d.severity) === labelOf(answered.classification, answered.severity);
+        const same = learntLabel(d) === answered;
         if (same) this.agree++;
         else this.disagree++;
         this.events.spotCheck(same, this.agreement.ratio!);
         if (!same)
           this.log.info(
-            { rule: c.features.rule, alert_id: c.item.alert.alert_id, memory: answered.classification, model: d.classification },
+            { rule: c.features.rule, alert_id: c.item.alert.alert_id, memory: answered, model: learntLabel(d) },
             "spot check disagrees with the memory; the leaf splits or retires",
           );
         await this.learn([{ c, d }]);
@@ -318,8 +321,7 @@ export class MemoryClassifier implements Classifier {
     );
     asks.forEach((c, j) => {
       c.decision = decisions[j]!;
-      if (c.heldBack && learnable(c.decision))
-        this.tallyRefuted(c.heldBack.check, labelOf(c.decision.classification, c.decision.severity) !== c.heldBack.label);
+      if (c.heldBack && learnable(c.decision)) this.tallyRefuted(c.heldBack.check, learntLabel(c.decision) !== c.heldBack.label);
     });
     await this.learn(asks.map((c) => ({ c, d: c.decision! })));
   }
@@ -329,10 +331,13 @@ export class MemoryClassifier implements Classifier {
     const now = this.p.now();
     for (const { c, d } of answers) {
       if (c.direct || !learnable(d)) continue;
-      const label = labelOf(d.classification, d.severity);
+      // A false_positive the guard raised for the source's threat intel is learnt under its own label (never widening a
+      // dismissal leaf), stored as the model's false_positive so that each reuse is guarded again for the alert at hand
+      // (else every such alert is asked of the model, for ever).
+      const label = learntLabel(d);
       const u = updates.get(c.features.rule) ?? { examples: [], answers: {} };
       u.examples.push({ id: this.exampleId(c.item, "m"), label, values: c.features.values, source: c.features.network, at: now, by: "model" });
-      u.answers[label] = { decision: { ...d, memory: null }, names: namesOf(c.item), stored_at: now };
+      u.answers[label] = { decision: { ...(refusedAnswer(d) ?? d), memory: null }, names: namesOf(c.item), stored_at: now };
       updates.set(c.features.rule, u);
     }
     await this.guarded(
@@ -391,6 +396,11 @@ export class MemoryClassifier implements Classifier {
       this.log.warn({ what, err: (err as Error).message }, "verdict memory unavailable; asking the model instead");
     }
   }
+}
+
+/** The label a model answer is learnt under: a false_positive the guard refused for threat intel has its own. */
+function learntLabel(d: Decision): string {
+  return refusedAnswer(d) ? refusedLabelOf(d.severity) : labelOf(d.classification, d.severity);
 }
 
 /** Only a model answer the memory may learn from: its own, not degraded, from a request without instruction-like alerts. */

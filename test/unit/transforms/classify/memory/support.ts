@@ -7,7 +7,7 @@ import { openCaches } from "../../../../../src/resources/cache.js";
 import { createLogger } from "../../../../../src/telemetry/logger.js";
 import { createMetrics, type Metrics } from "../../../../../src/telemetry/metrics.js";
 import { keyOptionsFrom } from "../../../../../src/transforms/classify/cache/index.js";
-import type { GuardOptions } from "../../../../../src/transforms/classify/guard.js";
+import { applyGuard, type GuardOptions } from "../../../../../src/transforms/classify/guard.js";
 import { createVerdictMemory, type MemoryClassifier, type VerdictMemory } from "../../../../../src/transforms/classify/memory/index.js";
 import type { Alert } from "../../../../../src/core/alert.js";
 import type { Enrichment } from "../../../../../src/core/enrichment.js";
@@ -20,6 +20,8 @@ export class ScriptedModel implements Classifier {
   gate: Promise<void> | null = null;
   constructor(
     public decide: (item: EnrichedAlert) => { classification: Classification; severity?: Decision["severity"]; learnable?: boolean; degraded?: boolean },
+    /** Like the real model classifier, pass every answer through the classify guard (off by default: the bare answer). */
+    private readonly guard: GuardOptions | null = null,
   ) {}
 
   async classify(items: readonly EnrichedAlert[]): Promise<Decision[]> {
@@ -27,7 +29,7 @@ export class ScriptedModel implements Classifier {
     if (this.gate) await this.gate;
     return items.map((item) => {
       const d = this.decide(item);
-      return {
+      const answer: Decision = {
         classification: d.classification,
         severity: d.severity ?? (d.classification === "true_positive" ? "high" : d.classification === "false_positive" ? "low" : "medium"),
         confidence: 80,
@@ -41,6 +43,7 @@ export class ScriptedModel implements Classifier {
         fallback_reason: null,
         learnable: d.learnable ?? true,
       };
+      return this.guard ? applyGuard(item, answer, this.guard) : answer;
     });
   }
 

@@ -3,7 +3,7 @@ import type { Alert } from "../../../../../src/core/alert.js";
 import type { EnrichedAlert } from "../../../../../src/core/ports/index.js";
 import { decisionSchema } from "../../../../../src/core/verdict.js";
 import { intel } from "../cache/support.js";
-import { memoryHarness, metricValue, probeAlert, ScriptedModel } from "./support.js";
+import { MEMORY_GUARD, memoryHarness, metricValue, probeAlert, ScriptedModel } from "./support.js";
 
 let seq = 0;
 /** An SSH brute-force alert from `ip` with `failed` failed logins; names vary per alert like real traffic. */
@@ -63,6 +63,36 @@ describe("verdict memory", () => {
     await classifier.classify([login(5)]); // below it: asked, and the model says false_positive
     expect(classifier.checksRefuted().get("out_of_range:fields.failed_logins")).toEqual([2, 1]);
     expect(classifier.askedBy().get("out_of_range:fields.failed_logins")).toBe(2);
+  });
+
+  it("learns a false_positive the guard raised for threat intel under its own label, instead of asking every such alert forever", async () => {
+    const model = new ScriptedModel(byCount, MEMORY_GUARD);
+    const { classifier } = await memoryHarness(model);
+    // The model dismisses few failures whatever the source; the guard refuses it for a source with strong threat intel.
+    await classifier.classify([login(30), login(35)]);
+    await classifier.classify([login(3), login(4), login(5), login(6)]);
+    const hostile = () => Array.from({ length: 4 }, (_, i) => login(4 + (i % 2), {}, 95));
+    const first = await classifier.classify(hostile());
+    expect(first.every((d) => d.classification === "needs_review" && d.guard?.reason === "threat_intel")).toBe(true);
+    // The first are asked (a reputation the dismissals never had); their answers, raised by the guard, are learnt under their
+    // own label (support 2, like any non-dismissal) and answer the rest.
+    expect(first.filter((d) => d.source === "llm")).toHaveLength(2);
+    expect(first.every((d) => d.source === "memory" || d.learnable)).toBe(true);
+    const asked = model.alertsAsked;
+    const again = await classifier.classify(hostile());
+    expect(model.alertsAsked).toBe(asked);
+    // Answered from memory, and the guard raised the reused false_positive again for this alert's threat intel.
+    expect(again.every((d) => d.source === "memory" && d.classification === "needs_review" && d.guard?.reason === "threat_intel")).toBe(true);
+    expect(again[0]!.reasoning).toContain("[guard]");
+    // A weak-reputation source is still answered with the model's own false_positive (never the guard's text).
+    const [weak] = await classifier.classify([login(4)]);
+    expect(weak).toMatchObject({ source: "memory", classification: "false_positive" });
+    expect(weak!.reasoning).not.toContain("[guard]");
+    // Nor does another needs_review of the rule (many failures) reuse the guard's words about someone else's reputation.
+    const [many] = await classifier.classify([login(32)]);
+    expect(many).toMatchObject({ source: "memory", classification: "needs_review" });
+    expect(many!.guard ?? null).toBeNull();
+    expect(many!.reasoning).not.toContain("threat intel");
   });
 
   it("needs more support for false_positive than for other answers", async () => {
