@@ -22,7 +22,9 @@
  *     number —, less for false_positive, never into the gap of a split); any other number (and, except under a
  *     false_positive leaf, a number that decides only in another branch) by the rule's examples with the leaf's
  *     answer and, loosely, by the leaf's own (a leaf taught by one source's reputation does not dismiss for
- *     another's); any other categorical value by the rule's examples — unless the feature is open: mostly one-off
+ *     another's); a categorical feature that decides in most sibling rules by the leaf's own examples too; the
+ *     source's class and threat-intel status by the leaf's own for false_positive, the rule's otherwise; any other
+ *     categorical value by the rule's examples — unless the feature is open: mostly one-off
  *     values (name-like; never split on either) or, with no split testing it, many distinct values already (a new
  *     one is no news; for false_positive only when near a value the leaf saw), and
  *   - every pair of its cells of the proven deciding features was seen among its model answers (pairwise
@@ -164,7 +166,7 @@ export class RuleTree {
   constructor(
     readonly examples: readonly Example[],
     private readonly policy: TreePolicy,
-    family: Family = NO_FAMILY,
+    private readonly family: Family = NO_FAMILY,
   ) {
     let leaves = 0;
     const open = nameLike(examples);
@@ -293,9 +295,16 @@ export class RuleTree {
     const features = new Set<string>([...Object.keys(values), ...own.features()]);
     for (const f of features) {
       const v = values[f] ?? MISSING;
-      const deciding = this.deciding.has(f) && (typeof v !== "number" || fp || onPath.has(f));
+      const deciding = (this.deciding.has(f) && (typeof v !== "number" || fp || onPath.has(f))) || this.decidesInFamily(f, v);
       const rule = this.envelopeOf("rule", this.examples);
-      const why = (deciding ? own : typeof v === "number" ? same : rule).check(f, v, stretch, bounds.get(f), !deciding && !fp);
+      // The source's class and threat-intel status (public/private, a country, "no data: private"): for a dismissal
+      // only what the leaf's own answers had — a dismissal learnt on outside sources says nothing about an internal
+      // host —, for any other answer what the rule had (like the source's reputation, it needs no answer from this leaf).
+      const sourceStatus = perSource(f) && typeof v === "string";
+      const env = sourceStatus ? (fp ? own : rule) : deciding ? own : typeof v === "number" ? same : rule;
+      // Against the leaf's own answers a categorical value must be one of theirs: four answers that each had another
+      // code do not make a closed feature open (review-coverage.test.ts).
+      const why = env.check(f, v, stretch, bounds.get(f), !deciding && !fp, env === own);
       // For a dismissal, a many-valued feature is open only by the leaf's own values (answers of another label —
       // perhaps an attacker's honestly answered probes — never open it) and only for a value near them.
       const openForFp =
@@ -315,6 +324,19 @@ export class RuleTree {
       }
     }
     return null;
+  }
+
+  /**
+   * Whether a categorical feature this rule has not split on yet decides in most of its siblings (at least
+   * FAMILY_MIN_RULES of them with a proven split): then a leaf's answer covers only the values its own answers had
+   * (a host role, a user class), not every value the rule saw — a leaf taught on servers does not answer for a
+   * workstation just because no split of this rule tested the role yet. It only adds checks: a flood of sibling rules
+   * makes the memory ask more, never less. Not for name-like features, nor the source's status (coverage, above).
+   */
+  private decidesInFamily(f: string, v: FeatureValue): boolean {
+    if (typeof v !== "string" || perSource(f) || this.open.has(f)) return false;
+    const n = this.family.rules;
+    return n >= FAMILY_MIN_RULES && (this.family.proven.get(f) ?? 0) * 2 >= n;
   }
 
   private envelopeOf(id: string, exs: readonly Example[] | (() => readonly Example[])): Envelope {
@@ -473,6 +495,8 @@ export interface Family {
   proven: ReadonlyMap<string, number>;
 }
 const NO_FAMILY: Family = { rules: 0, proven: new Map() };
+/** Siblings with a proven split needed before what decides in most of them is checked in every leaf here. */
+const FAMILY_MIN_RULES = 3;
 /** The most a feature's choice can be priced (a free field that decides in none of eleven or more siblings). */
 const MAX_FEATURE_COST = Math.log2(12);
 
@@ -680,7 +704,7 @@ class Envelope {
   }
 
   /** Why v lies outside, or null: numbers within the range stretched by `stretch` of its width (clipped to `bound`). */
-  check(f: string, v: FeatureValue, stretch: number, bound: { lo: number; hi: number } | undefined, manyValuedOpen = false): AskReason | null {
+  check(f: string, v: FeatureValue, stretch: number, bound: { lo: number; hi: number } | undefined, manyValuedOpen = false, strict = false): AskReason | null {
     if (typeof v === "number") {
       const r = this.ranges.get(f);
       if (!r) return "unseen_value";
@@ -699,7 +723,7 @@ class Envelope {
     }
     const counts = this.values.get(f);
     if (counts?.has(v)) return null;
-    if (!counts || this.ranges.has(f)) return "unseen_value";
+    if (strict || !counts || this.ranges.has(f)) return "unseen_value";
     let singletons = 0;
     let seen = 0;
     for (const c of counts.values()) {

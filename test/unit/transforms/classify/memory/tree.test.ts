@@ -335,4 +335,30 @@ describe("RuleTree", () => {
       expect(all.describe()).toBe(new RuleTree(exs(), POLICY).describe());
     });
   });
+  it("a dismissal covers only the source classes its own answers had: an internal host is asked, not dismissed like outside ones", () => {
+    const pub = (label: string, n: number, i: number) =>
+      ex(label, { n, src_ip: "public", "ti.abuse.score": 10 + i, "ti.abuse.country": "us" }, `198.51.${100 + i}.7`);
+    const priv = (label: string, n: number, i: number) => ex(label, { n, src_ip: "private", "ti.abuse.score": "skipped:private" }, `10.0.${i}.7`);
+    // Few events from outside sources: dismissed; many events, from inside or outside: true_positive.
+    const tree = new RuleTree([pub(FP, 2, 0), pub(FP, 3, 1), pub(FP, 4, 2), pub(FP, 5, 3), priv(TP, 30, 4), priv(TP, 32, 5), pub(TP, 31, 6)], POLICY);
+    expect(tree.lookup({ user: "user", n: 3, src_ip: "public", "ti.abuse.score": 12, "ti.abuse.country": "us" })).toMatchObject({ kind: "answer", label: FP });
+    // The rule has seen internal sources (true_positive), the dismissal leaf never did.
+    expect(tree.lookup({ user: "user", n: 3, src_ip: "private", "ti.abuse.score": "skipped:private" })).toMatchObject({ kind: "ask", reason: "unseen_value" });
+  });
+
+  it("a role that decides in most sibling rules is checked in every leaf, before this rule ever split on it", () => {
+    const exs = [
+      ex(TP, { n: 30, asset: "server" }),
+      ex(TP, { n: 32, asset: "server" }),
+      ex(NR, { n: 3, asset: "server" }),
+      ex(NR, { n: 4, asset: "workstation" }),
+    ];
+    const alert = { user: "user", n: 31, asset: "workstation" };
+    // The rule split on n only: alone, a true_positive leaf taught on servers answers for a workstation.
+    expect(new RuleTree(exs, POLICY).lookup(alert)).toMatchObject({ kind: "answer", label: TP });
+    const family: Family = { rules: 4, proven: new Map([["asset", 3]]) };
+    expect(new RuleTree(exs, POLICY, family).lookup(alert)).toMatchObject({ kind: "ask", reason: "unseen_value", feature: "asset" });
+    // Fewer than half the siblings: no news.
+    expect(new RuleTree(exs, POLICY, { rules: 4, proven: new Map([["asset", 1]]) }).lookup(alert)).toMatchObject({ kind: "answer" });
+  });
 });
