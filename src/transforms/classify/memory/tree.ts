@@ -103,6 +103,12 @@ const NEAR_MIN_TOKENS_FOR_NEW = 5;
 const LOG_SPAN = 100;
 /** ...by at most this factor beyond the seen range (an order of magnitude). */
 const LOG_MAX_FACTOR = 10;
+/**
+ * The loose check of a number no split tests against the leaf's own answers reaches two orders of magnitude for a
+ * non-dismissal: bytes or record counts spread over six orders would otherwise be asked in every leaf for each new
+ * order (on generator B, 60 asks per 10,000 alerts, 4 of them answered otherwise). A dismissal keeps one.
+ */
+const LOG_MAX_FACTOR_OWN = 100;
 /** A categorical feature whose values in a leaf are mostly one-offs is name-like: new values are expected. */
 const OPEN_MIN_EXAMPLES = 4;
 const OPEN_SINGLETON_SHARE = 0.5;
@@ -319,7 +325,7 @@ export class RuleTree {
       // For the source's reputation that holds for dismissals only: a true_positive or needs_review answer for a
       // source the leaf has not met is no dismissal (and each new source would otherwise be asked once per leaf).
       if (!deciding && typeof v === "number" && (fp || !perSource(f))) {
-        const far = own.check(f, v, STRETCH_OWN, undefined);
+        const far = own.check(f, v, STRETCH_OWN, undefined, false, false, fp ? LOG_MAX_FACTOR : LOG_MAX_FACTOR_OWN);
         if (far) return { reason: far, feature: `${f} (own)` };
       }
     }
@@ -704,7 +710,15 @@ class Envelope {
   }
 
   /** Why v lies outside, or null: numbers within the range stretched by `stretch` of its width (clipped to `bound`). */
-  check(f: string, v: FeatureValue, stretch: number, bound: { lo: number; hi: number } | undefined, manyValuedOpen = false, strict = false): AskReason | null {
+  check(
+    f: string,
+    v: FeatureValue,
+    stretch: number,
+    bound: { lo: number; hi: number } | undefined,
+    manyValuedOpen = false,
+    strict = false,
+    logMax = LOG_MAX_FACTOR,
+  ): AskReason | null {
     if (typeof v === "number") {
       const r = this.ranges.get(f);
       if (!r) return "unseen_value";
@@ -715,7 +729,7 @@ class Envelope {
       if (!Number.isFinite(v)) return "out_of_range";
       // Only for counts and sizes (at least 1): a tiny positive value would make any size "the same order".
       const logScale = r.lo >= 1 && r.hi / r.lo >= LOG_SPAN;
-      const w = logScale ? Math.min(Math.log(LOG_MAX_FACTOR), (Math.log(r.hi) - Math.log(r.lo)) * stretch) : (r.hi - r.lo) * stretch;
+      const w = logScale ? Math.min(Math.log(logMax), (Math.log(r.hi) - Math.log(r.lo)) * stretch) : (r.hi - r.lo) * stretch;
       const min = bound && bound.lo !== -Infinity ? Math.min(r.lo, bound.lo) : logScale ? r.lo * Math.exp(-w) : r.lo - w;
       const max = bound && bound.hi !== Infinity ? Math.max(r.hi, bound.hi) : logScale ? r.hi * Math.exp(w) : r.hi + w;
       if (v < min || v > max) return "out_of_range";

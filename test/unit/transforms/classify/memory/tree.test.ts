@@ -361,4 +361,17 @@ describe("RuleTree", () => {
     // Fewer than half the siblings: no news.
     expect(new RuleTree(exs, POLICY, { rules: 4, proven: new Map([["asset", 1]]) }).lookup(alert)).toMatchObject({ kind: "answer" });
   });
+  it("the loose own check of a long-tailed number reaches two orders of magnitude for a non-dismissal, one for a dismissal", () => {
+    // Leaves by count: true_positive (n >= 30) and false_positive (n 2..5) saw 1e4..1e6 bytes; a true_positive answer
+    // elsewhere in the rule saw 100 bytes, so only the leaf's own range holds a true_positive back.
+    const tp = [1e4, 1e5, 1e6].map((b, i) => ex(TP, { n: 30 + i, bytes: b }));
+    const fp = [1e4, 1e5, 1e6, 2e5].map((b, i) => ex(FP, { n: 2 + i, bytes: b }, `198.51.${100 + i}.7`));
+    const elsewhere = [ex(TP, { n: 0, bytes: 100 }), ex(NR, { n: 15, bytes: 5e4 }), ex(NR, { n: 16, bytes: 5e5 })];
+    const tree = new RuleTree([...tp, ...fp, ...elsewhere], POLICY);
+    // 50× below the leaf's smallest: a true_positive is answered, a dismissal asked.
+    expect(tree.lookup({ user: "user", n: 31, bytes: 200 })).toMatchObject({ kind: "answer", label: TP });
+    expect(tree.lookup({ user: "user", n: 3, bytes: 200 })).toMatchObject({ kind: "ask", reason: "out_of_range" });
+    // Beyond two orders: asked either way.
+    expect(tree.lookup({ user: "user", n: 31, bytes: 50 })).toMatchObject({ kind: "ask", reason: "out_of_range" });
+  });
 });
