@@ -4,7 +4,15 @@
 import { describe, expect, it } from "vitest";
 import type { FeatureValue } from "../../../../../src/transforms/classify/memory/features.js";
 import { MISSING } from "../../../../../src/transforms/classify/memory/features.js";
-import { classificationOf, labelOf, refusedLabelOf, RuleTree, type Example, type Family, type TreePolicy } from "../../../../../src/transforms/classify/memory/tree.js";
+import {
+  classificationOf,
+  labelOf,
+  refusedLabelOf,
+  RuleTree,
+  type Example,
+  type Family,
+  type TreePolicy,
+} from "../../../../../src/transforms/classify/memory/tree.js";
 
 const POLICY: TreePolicy = { minSupport: 2, minSupportFalsePositive: 3, minSourcesFalsePositive: 2, maxDepth: 8 };
 const TP = labelOf("true_positive", "high");
@@ -29,10 +37,7 @@ const FAMILY: Family = { rules: 4, proven: new Map([["fields.logon_type", 3]]) }
  */
 function logons(): Example[] {
   const types = ["2", "3", "5", "7"];
-  return [
-    ...types.map((t, i) => ex(FP, { n: 2 + i, "fields.logon_type": t })),
-    ...types.map((t, i) => ex(TP, { n: 30 + i, "fields.logon_type": t })),
-  ];
+  return [...types.map((t, i) => ex(FP, { n: 2 + i, "fields.logon_type": t })), ...types.map((t, i) => ex(TP, { n: 30 + i, "fields.logon_type": t }))];
 }
 
 describe("review: family decides (change 2) must only add checks", () => {
@@ -78,7 +83,10 @@ describe("review: family decides (change 2) must only add checks", () => {
       ...["10", "10", "2", "3"].map((t, i) => ex(TP, { n: 30 + i, "fields.logon_type": t })),
     ];
     const alert = { user: "user", n: 3, "fields.logon_type": "10" };
-    for (const fam of [{ rules: 2, proven: new Map([["fields.logon_type", 2]]) }, { rules: 8, proven: new Map([["fields.logon_type", 3]]) }])
+    for (const fam of [
+      { rules: 2, proven: new Map([["fields.logon_type", 2]]) },
+      { rules: 8, proven: new Map([["fields.logon_type", 3]]) },
+    ])
       expect(dismisses(new RuleTree(exs, POLICY, fam), alert)).toBe(true);
   });
 });
