@@ -361,6 +361,11 @@ export function strongThreatIntel(enrichment: Enrichment | null, opts: GuardOpti
 const GUARD_NOTE = " [guard] Automatic false_positive refused: ";
 const REVIEW_ACTION = "Review manually before closing";
 
+/** Whether this is a false_positive the guard raised for the source's threat intel alone. */
+export function refusedForThreatIntel(d: Decision): d is Decision & { guard: NonNullable<Decision["guard"]> } {
+  return d.guard?.reason === "threat_intel" && d.classification === "needs_review";
+}
+
 /**
  * The model's false_positive behind an answer the guard raised for threat intel alone, or null: its reasoning without
  * the guard's note, its actions without the guard's review step (the closing actions the guard removed stay
@@ -368,7 +373,7 @@ const REVIEW_ACTION = "Review manually before closing";
  * again for the alert at hand instead of repeating the guard's words about another source.
  */
 export function refusedAnswer(d: Decision): Decision | null {
-  if (d.guard?.reason !== "threat_intel" || d.classification !== "needs_review") return null;
+  if (!refusedForThreatIntel(d)) return null;
   const at = d.reasoning.lastIndexOf(GUARD_NOTE);
   const actions = d.recommended_actions.at(-1) === REVIEW_ACTION ? d.recommended_actions.slice(0, -1) : d.recommended_actions;
   return {
@@ -404,7 +409,7 @@ export function applyGuard(item: EnrichedAlert, decision: Decision, opts: GuardO
     reasoning: `${decision.reasoning.slice(0, 4000 - note.length)}${note}`,
     // Raised for instruction-like text: shaped by a suspicious alert, never reused or learned from. Raised for threat intel
     // alone: still the model's answer to what it was shown (our enrichment, not the sender's text), learnable as it was —
-    // the verdict memory learns it as the model's false_positive and this guard runs again on every reuse.
+    // the verdict memory learns it under a label of its own (never as a dismissal) and this guard runs again on reuse.
     guard: { reason: injected !== null ? "instructions" : "threat_intel", severity: decision.severity },
     learnable: injected !== null ? false : decision.learnable,
     recommended_actions: [...decision.recommended_actions.filter((a) => !/close|benign/i.test(a)), REVIEW_ACTION],

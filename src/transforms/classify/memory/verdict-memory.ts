@@ -19,7 +19,7 @@ import { MemoryEvents } from "../../../telemetry/component-events.js";
 import type { Logger } from "../../../telemetry/logger.js";
 import type { Metrics } from "../../../telemetry/metrics.js";
 import { retarget } from "../cache/caching-classifier.js";
-import { applyGuard, findInjection, refusedAnswer, type GuardOptions } from "../guard.js";
+import { applyGuard, findInjection, refusedAnswer, refusedForThreatIntel, type GuardOptions } from "../guard.js";
 import { classifyOrDegrade } from "../rules.js";
 import { AskQueue, type AskQueueOptions, type Timers } from "./ask-queue.js";
 import { alertFeatures, type AlertFeatures } from "./features.js";
@@ -400,7 +400,7 @@ export class MemoryClassifier implements Classifier {
 
 /** The label a model answer is learnt under: a false_positive the guard refused for threat intel has its own. */
 function learntLabel(d: Decision): string {
-  return refusedAnswer(d) ? refusedLabelOf(d.severity) : labelOf(d.classification, d.severity);
+  return refusedForThreatIntel(d) ? refusedLabelOf(d.severity) : labelOf(d.classification, d.severity);
 }
 
 /** Only a model answer the memory may learn from: its own, not degraded, from a request without instruction-like alerts. */
