@@ -55,6 +55,8 @@ interface RunResult {
   /** Reused answers (pattern hits / memory answers) vs the uncached answers. */
   reusedAgreement: number | null;
   reused: number;
+  /** Reused answers that dismissed (false_positive) an alert the uncached answer did not: the costly error. */
+  wrongDismissals: number;
   estimate: number | null;
   spotChecks: { agree: number; disagree: number };
   size: { rules: number; examples: number; leaves: number; bytes: number } | null;
@@ -158,6 +160,7 @@ async function run(gen: Generator, mode: Mode, stream: readonly EnrichedAlert[],
   let agree = 0;
   let reused = 0;
   let reusedAgree = 0;
+  let wrongDismissals = 0;
   for (const [id, d] of decisions) {
     const same = `${d.classification}|${d.severity}` === reference.get(id);
     if (same) agree++;
@@ -165,6 +168,7 @@ async function run(gen: Generator, mode: Mode, stream: readonly EnrichedAlert[],
     if (isReused) {
       reused++;
       if (same) reusedAgree++;
+      else if (d.classification === "false_positive") wrongDismissals++;
     }
   }
   const asked = fake.alertsPerRequest.reduce((a, b) => a + b, 0);
@@ -213,6 +217,17 @@ async function run(gen: Generator, mode: Mode, stream: readonly EnrichedAlert[],
     });
     console.log(`  memory answers by tenth of the stream (answers/wrong): ${byPos.map(([a, w]) => `${a}/${w}`).join(" ")}`);
     for (const [k, n] of [...wrong].sort((a, b) => b[1] - a[1]).slice(0, 12)) console.log(`  wrong x${n}: ${k}`);
+    // The costly error, one line each (at most 12): a memory dismissal of an alert the model would not dismiss.
+    let shown = 0;
+    for (const item of stream) {
+      const d = decisions.get(item.alert.alert_id);
+      if (shown >= 12 || d?.source !== "memory" || d.classification !== "false_positive" || reference.get(item.alert.alert_id)?.startsWith("false_positive"))
+        continue;
+      shown++;
+      console.log(
+        `  wrong dismissal: ${item.alert.alert_id} ${d.memory?.rule} [${d.memory?.conditions.join(", ")}] support ${d.memory?.support}, truth ${reference.get(item.alert.alert_id)}, fields ${JSON.stringify(item.alert.fields)}`,
+      );
+    }
   }
   const result: RunResult = {
     mode,
@@ -222,6 +237,7 @@ async function run(gen: Generator, mode: Mode, stream: readonly EnrichedAlert[],
     agreement: agree / stream.length,
     reusedAgreement: reused === 0 ? null : reusedAgree / reused,
     reused,
+    wrongDismissals,
     estimate: spot.ratio,
     spotChecks: { agree: spot.agree, disagree: spot.disagree },
     size: memory ? memory.size() : null,
@@ -245,6 +261,7 @@ function row(gen: Generator, seed: number, r: RunResult): string[] {
     f1(r.requestsPer1k),
     pct(r.agreement),
     `${pct(r.reusedAgreement)} of ${r.reused}`,
+    String(r.wrongDismissals),
     pct(r.estimate),
     `${r.spotChecks.agree}/${r.spotChecks.agree + r.spotChecks.disagree}`,
     r.size ? `${r.size.rules} rules, ${r.size.leaves} leaves, ${r.size.examples} ex, ${(r.size.bytes / 1024).toFixed(0)} KiB` : "-",
@@ -266,6 +283,7 @@ const HEADER = [
   "requests/1k",
   "agreement (all)",
   "reused agreeing",
+  "wrong dismissals",
   "estimate",
   "spot checks agreeing",
   "memory size",
@@ -329,6 +347,7 @@ async function main(): Promise<void> {
         requestsPer1k: s.requestsPer1k,
         agreement: s.agreement,
         reusedAgreement: s.reusedAgreement,
+        wrongDismissals: s.wrongDismissals,
         estimate: s.estimate,
         spotChecks: s.spotChecks,
         size: s.size,

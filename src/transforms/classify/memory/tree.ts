@@ -90,6 +90,8 @@ export type Lookup =
       feature?: string;
       /** The leaf's answer when one check held it back (diagnostics: how often the model's answer refutes that check). */
       label?: string;
+      /** For a leaf short of support: whether the alert lies inside what its answers so far cover. */
+      covered?: boolean;
     };
 
 /** Numbers may be reused a little beyond the leaf's seen range: this share of its width (false_positive: less). */
@@ -253,7 +255,14 @@ export class RuleTree {
     const models = exs.filter((e) => e.by === "model");
     const fp = classificationOf(label) === "false_positive";
     const need = fp ? p.minSupportFalsePositive : p.minSupport;
-    if (models.length < need) return { kind: "ask", leaf: leaf.id, reason: "support", label, needed: need - models.length };
+    if (models.length < need) {
+      // Whether the alert lies inside what the leaf has seen so far: only then may it wait for the leaf's next answers
+      // in a late single-flight round (an alert outside it would be answered by a range the same burst widened).
+      const covered =
+        this.coverage(leaf, label, values, bounds, fp, new Set(path.map((t) => t.feature))) === null &&
+        this.combinationsOf(leaf.id, models, fp).unseen(this.cellsOf(values, fp)) === null;
+      return { kind: "ask", leaf: leaf.id, reason: "support", label, needed: need - models.length, covered };
+    }
     if (fp) {
       // Networks, not addresses (one attacker rotates through a prefix); no or an unparseable source never counts.
       const sources = new Set(models.flatMap((e) => (e.source === null ? [] : [e.source]))).size;
@@ -274,7 +283,7 @@ export class RuleTree {
         needed: 1,
         feature: unseenPair.map((i) => this.pairFeatures(fp)[i]).join(" x "),
       };
-    return { kind: "answer", leaf: leaf.id, label, support: models.length, conditions: conditionsOf(path, yesOf, exs) };
+    return { kind: "answer", leaf: leaf.id, label, support: models.length, conditions: conditionsOf(path, yesOf, exs, fp) };
   }
 
   /**
@@ -310,7 +319,7 @@ export class RuleTree {
       const env = sourceStatus ? (fp ? own : rule) : deciding ? own : typeof v === "number" ? same : rule;
       // Against the leaf's own answers a categorical value must be one of theirs: four answers that each had another
       // code do not make a closed feature open (review-coverage.test.ts).
-      const why = env.check(f, v, stretch, bounds.get(f), !deciding && !fp, env === own);
+      const why = env.check(f, v, stretch, { bound: bounds.get(f), manyValuedOpen: !deciding && !fp, strict: env === own, ownReach: fp });
       // For a dismissal, a many-valued feature is open only by the leaf's own values (answers of another label —
       // perhaps an attacker's honestly answered probes — never open it) and only for a value near them.
       const openForFp =
@@ -325,7 +334,7 @@ export class RuleTree {
       // For the source's reputation that holds for dismissals only: a true_positive or needs_review answer for a
       // source the leaf has not met is no dismissal (and each new source would otherwise be asked once per leaf).
       if (!deciding && typeof v === "number" && (fp || !perSource(f))) {
-        const far = own.check(f, v, STRETCH_OWN, undefined, false, false, fp ? LOG_MAX_FACTOR : LOG_MAX_FACTOR_OWN);
+        const far = own.check(f, v, STRETCH_OWN, { logMax: fp ? LOG_MAX_FACTOR : LOG_MAX_FACTOR_OWN });
         if (far) return { reason: far, feature: `${f} (own)` };
       }
     }
@@ -340,7 +349,10 @@ export class RuleTree {
    * makes the memory ask more, never less. Not for name-like features, nor the source's status (coverage, above).
    */
   private decidesInFamily(f: string, v: FeatureValue): boolean {
-    if (typeof v !== "string" || perSource(f) || this.open.has(f)) return false;
+    if (typeof v !== "string" || perSource(f)) return false;
+    // Before the name-like test: a handful of probes, each on a host of another role, must not open the role.
+    if (IDENTITY_CLASSES.has(f)) return true;
+    if (this.open.has(f)) return false;
     const n = this.family.rules;
     return n >= FAMILY_MIN_RULES && (this.family.proven.get(f) ?? 0) * 2 >= n;
   }
@@ -431,7 +443,8 @@ function nameLike(exs: readonly Example[]): Set<string> {
   const counts = new Map<string, Map<string, number>>();
   for (const e of exs) {
     for (const [f, v] of Object.entries(e.values)) {
-      if (typeof v === "number") continue;
+      // The user class and asset role are closed classes by construction, however varied a rule's probes.
+      if (typeof v === "number" || IDENTITY_CLASSES.has(f)) continue;
       let m = counts.get(f);
       if (!m) {
         m = new Map();
@@ -501,6 +514,14 @@ export interface Family {
   proven: ReadonlyMap<string, number>;
 }
 const NO_FAMILY: Family = { rules: 0, proven: new Map() };
+/**
+ * Who and where — the user's class and the host's role — are judged by each leaf's own answers, as a deciding feature
+ * is, whatever the rule or its siblings have split on: a leaf taught only by privileged users (or only on servers)
+ * does not answer for an ordinary user (or a domain controller) because another leaf of the rule saw one. Verdicts
+ * turn on who did it where more than on anything else an alert carries, and each has a handful of values, so every
+ * leaf learns them in a few answers; before siblings have proven anything, the family cannot say so.
+ */
+const IDENTITY_CLASSES: ReadonlySet<string> = new Set(["user", "asset"]);
 /** Siblings with a proven split needed before what decides in most of them is checked in every leaf here. */
 const FAMILY_MIN_RULES = 3;
 /** The most a feature's choice can be priced (a free field that decides in none of eleven or more siblings). */
@@ -634,6 +655,20 @@ function bestSplit(exs: readonly Example[], open: ReadonlySet<string>, deciding:
   return best ? { test: best.test, pays: best.bits - best.cost > 1e-9 } : null;
 }
 
+/** How Envelope.check judges a value. */
+interface CheckOptions {
+  /** The split thresholds' nearest examples on the alert's side (numbers of a feature the leaf's path tests). */
+  bound?: { lo: number; hi: number } | undefined;
+  /** A categorical feature no split tests: many distinct values already make a new one no news. */
+  manyValuedOpen?: boolean;
+  /** Categorical values must be among the seen ones (no one-off fallback). */
+  strict?: boolean;
+  /** The most a long-tailed number is stretched beyond the seen range (a factor). */
+  logMax?: number;
+  /** Toward a split, reach only the seen range, not the split's nearest example (which may be another leaf's). */
+  ownReach?: boolean;
+}
+
 /** What a set of examples has seen, per feature: the numeric range, the categorical values and how many were one-offs. */
 class Envelope {
   private readonly ranges = new Map<string, { lo: number; hi: number }>();
@@ -710,15 +745,8 @@ class Envelope {
   }
 
   /** Why v lies outside, or null: numbers within the range stretched by `stretch` of its width (clipped to `bound`). */
-  check(
-    f: string,
-    v: FeatureValue,
-    stretch: number,
-    bound: { lo: number; hi: number } | undefined,
-    manyValuedOpen = false,
-    strict = false,
-    logMax = LOG_MAX_FACTOR,
-  ): AskReason | null {
+  check(f: string, v: FeatureValue, stretch: number, how: CheckOptions = {}): AskReason | null {
+    const { bound, manyValuedOpen = false, strict = false, logMax = LOG_MAX_FACTOR, ownReach = false } = how;
     if (typeof v === "number") {
       const r = this.ranges.get(f);
       if (!r) return "unseen_value";
@@ -730,8 +758,10 @@ class Envelope {
       // Only for counts and sizes (at least 1): a tiny positive value would make any size "the same order".
       const logScale = r.lo >= 1 && r.hi / r.lo >= LOG_SPAN;
       const w = logScale ? Math.min(Math.log(logMax), (Math.log(r.hi) - Math.log(r.lo)) * stretch) : (r.hi - r.lo) * stretch;
-      const min = bound && bound.lo !== -Infinity ? Math.min(r.lo, bound.lo) : logScale ? r.lo * Math.exp(-w) : r.lo - w;
-      const max = bound && bound.hi !== Infinity ? Math.max(r.hi, bound.hi) : logScale ? r.hi * Math.exp(w) : r.hi + w;
+      // A dismissal reaches toward a split only as far as its own answers: the split's nearest example may be another
+      // leaf's (a high-reputation source's true_positive at 34 failed logins says nothing of a low-reputation one's).
+      const min = bound && bound.lo !== -Infinity ? (ownReach ? r.lo : Math.min(r.lo, bound.lo)) : logScale ? r.lo * Math.exp(-w) : r.lo - w;
+      const max = bound && bound.hi !== Infinity ? (ownReach ? r.hi : Math.max(r.hi, bound.hi)) : logScale ? r.hi * Math.exp(w) : r.hi + w;
       if (v < min || v > max) return "out_of_range";
       return null;
     }
@@ -787,7 +817,7 @@ function tokensOf(v: string): Set<string> {
 }
 
 /** Readable conditions of a leaf: its path's tests, numeric ones as the range the leaf has answers for. */
-function conditionsOf(path: readonly Test[], yesOf: readonly boolean[], exs: readonly Example[]): string[] {
+function conditionsOf(path: readonly Test[], yesOf: readonly boolean[], exs: readonly Example[], ownReach: boolean): string[] {
   const ranges = new Map<string, { lo: number; hi: number }>();
   const out: string[] = [];
   path.forEach((t, i) => {
@@ -803,6 +833,11 @@ function conditionsOf(path: readonly Test[], yesOf: readonly boolean[], exs: rea
   });
   for (const [f, r] of ranges) {
     const seen = exs.map((e) => e.values[f]).filter((x): x is number => typeof x === "number");
+    // A dismissal reaches toward a split only as far as its own answers (Envelope.check): say so.
+    if (ownReach && seen.length > 0) {
+      if (r.lo !== -Infinity) r.lo = Math.min(...seen);
+      if (r.hi !== Infinity) r.hi = Math.max(...seen);
+    }
     if (r.lo !== -Infinity && r.hi !== Infinity) out.push(`${f} in ${fmt(r.lo)}..${fmt(r.hi)}`);
     else if (r.lo !== -Infinity) out.push(`${f} >= ${fmt(r.lo)}`);
     // The "below" side of a numeric test also holds alerts without a number there.

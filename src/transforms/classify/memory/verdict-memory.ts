@@ -67,7 +67,16 @@ interface Flight {
   release(): void;
 }
 
-const MAX_ROUNDS = 2;
+/**
+ * Single flight: an alert whose leaf is being asked about waits for those answers for up to MAX_ROUNDS rounds; from
+ * round SUPPORT_ONLY_ROUND on only while the leaf still lacks support — an alert its supported leaf does not cover is
+ * asked then (its answer is what splits the leaf) — and, under a dismissal leaf, only when the alert lies inside
+ * what its answers so far cover: a dismissal leaf formed from a burst's first answers must not be stretched over
+ * the rest of the burst (review-rounds.test.ts: a burst's benign alert widened a dismissal leaf over the attack that
+ * waited for it).
+ */
+const MAX_ROUNDS = 3;
+const SUPPORT_ONLY_ROUND = 2;
 const MAX_ASK_KEYS = 256;
 /**
  * Spot checks dropped from the bounded queue are unverified answers: over the last SPOT_WINDOW spot checks, while
@@ -145,7 +154,12 @@ export class MemoryClassifier implements Classifier {
         }
         const key = `${c.features.rule}\u0000${found.leaf}`;
         const flight = this.flights.get(key);
-        if (round < MAX_ROUNDS && flight && flight.count >= found.needed) {
+        if (
+          round < MAX_ROUNDS &&
+          flight &&
+          flight.count >= found.needed &&
+          (round < SUPPORT_ONLY_ROUND || (found.reason === "support" && (found.covered === true || classificationOf(found.label ?? "") !== "false_positive")))
+        ) {
           waits.push(flight.done);
           next.push(c);
           continue;

@@ -346,21 +346,56 @@ describe("RuleTree", () => {
     expect(tree.lookup({ user: "user", n: 3, src_ip: "private", "ti.abuse.score": "skipped:private" })).toMatchObject({ kind: "ask", reason: "unseen_value" });
   });
 
-  it("a role that decides in most sibling rules is checked in every leaf, before this rule ever split on it", () => {
+  it("a code that decides in most sibling rules is checked in every leaf, before this rule ever split on it", () => {
     const exs = [
-      ex(TP, { n: 30, asset: "server" }),
-      ex(TP, { n: 32, asset: "server" }),
-      ex(NR, { n: 3, asset: "server" }),
-      ex(NR, { n: 4, asset: "workstation" }),
+      ex(TP, { n: 30, "fields.zone": "dmz" }),
+      ex(TP, { n: 32, "fields.zone": "dmz" }),
+      ex(NR, { n: 3, "fields.zone": "dmz" }),
+      ex(NR, { n: 4, "fields.zone": "lan" }),
     ];
-    const alert = { user: "user", n: 31, asset: "workstation" };
-    // The rule split on n only: alone, a true_positive leaf taught on servers answers for a workstation.
+    const alert = { user: "user", n: 31, "fields.zone": "lan" };
+    // The rule split on n only: alone, a true_positive leaf taught in the dmz answers for the lan.
     expect(new RuleTree(exs, POLICY).lookup(alert)).toMatchObject({ kind: "answer", label: TP });
-    const family: Family = { rules: 4, proven: new Map([["asset", 3]]) };
-    expect(new RuleTree(exs, POLICY, family).lookup(alert)).toMatchObject({ kind: "ask", reason: "unseen_value", feature: "asset" });
+    const family: Family = { rules: 4, proven: new Map([["fields.zone", 3]]) };
+    expect(new RuleTree(exs, POLICY, family).lookup(alert)).toMatchObject({ kind: "ask", reason: "unseen_value", feature: "fields.zone" });
     // Fewer than half the siblings: no news.
-    expect(new RuleTree(exs, POLICY, { rules: 4, proven: new Map([["asset", 1]]) }).lookup(alert)).toMatchObject({ kind: "answer" });
+    expect(new RuleTree(exs, POLICY, { rules: 4, proven: new Map([["fields.zone", 1]]) }).lookup(alert)).toMatchObject({ kind: "answer" });
   });
+
+  it("the user's class and the host's role are judged by the leaf's own answers, before any rule split on them", () => {
+    // The rule split on n only; another leaf saw a workstation and an ordinary user, the true_positive leaf never did.
+    const exs = [
+      ex(TP, { n: 30, asset: "server", user: "privileged" }),
+      ex(TP, { n: 32, asset: "server", user: "privileged" }),
+      ex(NR, { n: 3, asset: "server", user: "privileged" }),
+      ex(NR, { n: 4, asset: "workstation", user: "user" }),
+    ];
+    const tree = new RuleTree(exs, POLICY);
+    expect(tree.describe()).not.toContain("asset =");
+    expect(tree.lookup({ n: 31, asset: "server", user: "privileged" })).toMatchObject({ kind: "answer", label: TP });
+    expect(tree.lookup({ n: 31, asset: "workstation", user: "privileged" })).toMatchObject({ kind: "ask", reason: "unseen_value", feature: "asset" });
+    expect(tree.lookup({ n: 31, asset: "server", user: "user" })).toMatchObject({ kind: "ask", reason: "unseen_value", feature: "user" });
+    // A code no sibling decides on stays judged by the rule's examples.
+    const coded = new RuleTree(
+      exs.map((e, i) => ({ ...e, id: `c${i}`, values: { ...e.values, "fields.code": i < 3 ? "a" : "b" } })),
+      POLICY,
+    );
+    expect(coded.lookup({ n: 31, asset: "server", user: "privileged", "fields.code": "b" })).toMatchObject({ kind: "answer", label: TP });
+  });
+
+  it("a dismissal reaches toward a split only as far as its own answers, not to another leaf's nearest example", () => {
+    // Low-reputation sources: few failures dismissed, many needs_review; one hostile network is true_positive at any count.
+    const fp = [2, 5, 9, 14, 20].map((f, i) => ex(FP, { failed: f, score: 10 + i }, `198.51.${100 + i}.7`));
+    const nr = [40, 45, 50, 55, 60].map((f, i) => ex(NR, { failed: f, score: 12 + i }, `198.51.${110 + i}.7`));
+    const tp = [3, 8, 30, 34].map((f, i) => ex(TP, { failed: f, score: 90 + i }, "203.0.113.0/24"));
+    const tree = new RuleTree([...fp, ...nr, ...tp], POLICY);
+    expect(tree.describe()).toMatch(/^failed >= 37/);
+    expect(tree.lookup({ user: "user", failed: 12, score: 11 })).toMatchObject({ kind: "answer", label: FP });
+    // 30 and 34 failures were seen below the count split, but only from the hostile network (another leaf): the
+    // dismissal leaf's own answers end at 20, so 31 failures from a low-reputation source are asked.
+    expect(tree.lookup({ user: "user", failed: 31, score: 11 })).toMatchObject({ kind: "ask", reason: "out_of_range", feature: "failed" });
+  });
+
   it("the loose own check of a long-tailed number reaches two orders of magnitude for a non-dismissal, one for a dismissal", () => {
     // Leaves by count: true_positive (n >= 30) and false_positive (n 2..5) saw 1e4..1e6 bytes; a true_positive answer
     // elsewhere in the rule saw 100 bytes, so only the leaf's own range holds a true_positive back.

@@ -183,6 +183,31 @@ describe("verdict memory", () => {
     expect(all.filter((d) => d.source === "memory")).toHaveLength(18);
   });
 
+  it("single-flight over three rounds: alerts of a leaf still short of support wait a third time instead of all being asked", async () => {
+    const model = new ScriptedModel((item) => ({
+      classification: Number(item.alert.fields.failed_logins) >= 15 ? ("needs_review" as const) : ("false_positive" as const),
+    }));
+    const { classifier } = await memoryHarness(model);
+    // Round 0: the empty rule asks 10 and 30 (they disagree). Round 1: the low side asks 5, 15 and 7 (15 disagrees).
+    // Round 2: 15 and 16 are answered by the needs_review leaf; the dismissal leaf (5, 7, 10) needs a fourth answer:
+    // 6 is asked and 5 and 8 wait for it. Round 3: answered from memory.
+    const ds = await classifier.classify([10, 30, 5, 15, 7, 6, 5, 8, 15, 16].map((n) => login(n)));
+    expect(model.alertsAsked).toBe(6);
+    expect(ds.map((d) => d.source)).toEqual(["llm", "llm", "llm", "llm", "llm", "llm", "memory", "memory", "memory", "memory"]);
+    expect(ds.slice(6).map((d) => d.classification)).toEqual(["false_positive", "false_positive", "needs_review", "needs_review"]);
+  });
+
+  it("single-flight: in the third round an alert outside what its leaf covers is asked, not answered by a leaf the burst just widened", async () => {
+    const model = new ScriptedModel(() => ({ classification: "true_positive" }));
+    const { classifier } = await memoryHarness(model);
+    // Round 0: 10 and 12 asked. Round 1: 40 lies beyond the leaf's 10..12 and is asked; 80 and 100 wait for it.
+    // Round 2: 80 lies beyond 10..40 and is asked; 100 does too and is asked now rather than waiting a third time
+    // for a range that two answers of the same burst stretched.
+    const ds = await classifier.classify([10, 12, 40, 80, 100, 11].map((n) => login(n)));
+    expect(ds.map((d) => d.source)).toEqual(["llm", "llm", "llm", "llm", "llm", "memory"]);
+    expect(model.alertsAsked).toBe(5);
+  });
+
   it("survives a restart on the same store; another model or prompt version starts a fresh memory", async () => {
     const model = new ScriptedModel(() => ({ classification: "true_positive" }));
     const first = await memoryHarness(model);
