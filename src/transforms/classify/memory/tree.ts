@@ -19,7 +19,8 @@
  *     source — possibly the attacker — never dismisses anyone else's alert),
  *   - the alert lies inside what has been seen: a deciding feature by the leaf's own examples (numbers within the
  *     seen range, stretched by a share of its width — of its orders of magnitude for a long-tailed positive
- *     number —, less for false_positive, never into the gap of a split); any other number (and, except under a
+ *     number —, less for false_positive, never into the gap of a split, and for false_positive toward a split only
+ *     as far as its own examples); the user class and the asset role by the leaf's own examples too, split on or not; any other number (and, except under a
  *     false_positive leaf, a number that decides only in another branch) by the rule's examples with the leaf's
  *     answer and, loosely, by the leaf's own (a leaf taught by one source's reputation does not dismiss for
  *     another's); a categorical feature that decides in most sibling rules by the leaf's own examples too; the
@@ -90,7 +91,7 @@ export type Lookup =
       feature?: string;
       /** The leaf's answer when one check held it back (diagnostics: how often the model's answer refutes that check). */
       label?: string;
-      /** For a leaf short of support: whether the alert lies inside what its answers so far cover. */
+      /** For a dismissal leaf short of support: whether the alert lies inside what its answers so far cover. */
       covered?: boolean;
     };
 
@@ -255,12 +256,13 @@ export class RuleTree {
     const models = exs.filter((e) => e.by === "model");
     const fp = classificationOf(label) === "false_positive";
     const need = fp ? p.minSupportFalsePositive : p.minSupport;
+    const onPath = new Set(path.map((t) => t.feature));
     if (models.length < need) {
-      // Whether the alert lies inside what the leaf has seen so far: only then may it wait for the leaf's next answers
-      // in a late single-flight round (an alert outside it would be answered by a range the same burst widened).
+      if (!fp) return { kind: "ask", leaf: leaf.id, reason: "support", label, needed: need - models.length };
+      // Whether the alert lies inside what the dismissal leaf has seen so far: only then may it wait for the leaf's next
+      // answers in a late single-flight round (else it would be dismissed by a range the same burst widened).
       const covered =
-        this.coverage(leaf, label, values, bounds, fp, new Set(path.map((t) => t.feature))) === null &&
-        this.combinationsOf(leaf.id, models, fp).unseen(this.cellsOf(values, fp)) === null;
+        this.coverage(leaf, label, values, bounds, fp, onPath) === null && this.combinationsOf(leaf.id, models, fp).unseen(this.cellsOf(values, fp)) === null;
       return { kind: "ask", leaf: leaf.id, reason: "support", label, needed: need - models.length, covered };
     }
     if (fp) {
@@ -268,7 +270,7 @@ export class RuleTree {
       const sources = new Set(models.flatMap((e) => (e.source === null ? [] : [e.source]))).size;
       if (sources < p.minSourcesFalsePositive) return { kind: "ask", leaf: leaf.id, reason: "sources", label, needed: 1 };
     }
-    const uncovered = this.coverage(leaf, label, values, bounds, fp, new Set(path.map((t) => t.feature)));
+    const uncovered = this.coverage(leaf, label, values, bounds, fp, onPath);
     if (uncovered) return { kind: "ask", leaf: leaf.id, reason: uncovered.reason, label, needed: 1, feature: uncovered.feature };
     // The deciding features in combination: a leaf that is right for (privileged, dc) and for (ordinary user, server)
     // has not seen (ordinary user, dc) even when it has seen each value on its own.

@@ -158,7 +158,7 @@ export class MemoryClassifier implements Classifier {
           round < MAX_ROUNDS &&
           flight &&
           flight.count >= found.needed &&
-          (round < SUPPORT_ONLY_ROUND || (found.reason === "support" && (found.covered === true || classificationOf(found.label ?? "") !== "false_positive")))
+          (round < SUPPORT_ONLY_ROUND || (found.reason === "support" && found.covered !== false))
         ) {
           waits.push(flight.done);
           next.push(c);
