@@ -5,7 +5,8 @@
  * stay numbers — a split learns its own threshold instead of relying on fixed buckets:
  *   severity, src_ip / dst_ip class (public | private | invalid | none), user (privileged | user | none), asset role,
  *   threat intel (ti.abuse.score, ti.abuse.reports, ti.vt.malicious, ... as numbers; tor, country, usage, or the
- *   provider status when there is no data), description and string fields as templates (the alert's own
+ *   provider status when there is no data; ti.strong: whether the source's intel reaches the operator's guard
+ *   thresholds, yes | no), description and string fields as templates (the alert's own
  *   names, times and ids masked), numeric fields as numbers (identifier-like ones — port, code, id — as values).
  * The rule an alert is learnt under is its format plus its normalized name.
  */
@@ -13,6 +14,7 @@ import type { Enrichment } from "../../../core/enrichment.js";
 import { normalizeText, type KeyDeriver } from "../../../core/cache-keys.js";
 import { classifyIp } from "../../../core/ip.js";
 import type { EnrichedAlert } from "../../../core/ports/index.js";
+import { strongThreatIntel, type GuardOptions } from "../guard.js";
 
 /** A number (thresholds are learnt) or a categorical value (compared for equality). */
 export type FeatureValue = number | string;
@@ -33,15 +35,22 @@ export interface AlertFeatures {
 }
 
 /** Bumped when the feature derivation changes: a fresh memory instead of misreading old examples. */
-export const FEATURE_VERSION = "f2";
+export const FEATURE_VERSION = "f3";
+/** Whether the source's threat intel reaches the guard's thresholds ("yes" | "no"; absent without enrichment). */
+export const STRONG_INTEL = "ti.strong";
 /** Value of a feature an alert does not have. */
 export const MISSING = "∅";
 const MAX_FIELD_FEATURES = 48;
 const MAX_VALUE_CHARS = 160;
 const MAX_DEPTH = 4;
 
-/** Features of one alert; the deriver supplies the pattern key's user/asset classes and templates. */
-export function alertFeatures(item: EnrichedAlert, keys: KeyDeriver): AlertFeatures {
+/**
+ * Features of one alert; the deriver supplies the pattern key's user/asset classes and templates. With the guard's
+ * thresholds (operator config), `ti.strong` says whether the source's intel is strong by the operator's own measure:
+ * one two-valued test where a model's "strong threat intel makes it needs_review" would otherwise be learnt as
+ * several guessed thresholds on the scores (and each leaf's answer checked against it: tree.ts IDENTITY_CLASSES).
+ */
+export function alertFeatures(item: EnrichedAlert, keys: KeyDeriver, guard?: GuardOptions): AlertFeatures {
   const a = item.alert;
   const sig = keys.signature(item);
   const values: Record<string, FeatureValue> = {
@@ -53,6 +62,7 @@ export function alertFeatures(item: EnrichedAlert, keys: KeyDeriver): AlertFeatu
   };
   if (sig.desc !== undefined) values.description = cap(sig.desc);
   tiFeatures(item.enrichment, values);
+  if (guard && item.enrichment) values[STRONG_INTEL] = strongThreatIntel(item.enrichment, guard) === null ? "no" : "yes";
   let budget = MAX_FIELD_FEATURES;
   const walk = (raw: unknown, featured: unknown, path: string, depth: number): void => {
     if (budget <= 0 || featured === undefined || raw === undefined || raw === null) return;

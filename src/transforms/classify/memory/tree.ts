@@ -37,7 +37,7 @@
  * Otherwise the alert is asked, and the answer becomes an example.
  */
 import type { Classification } from "../../../core/verdict.js";
-import { MISSING, type FeatureValue } from "./features.js";
+import { MISSING, STRONG_INTEL, type FeatureValue } from "./features.js";
 
 /** One model answer (or analyst override) the memory learnt from. */
 export interface Example {
@@ -270,7 +270,7 @@ export class RuleTree {
       const sources = new Set(models.flatMap((e) => (e.source === null ? [] : [e.source]))).size;
       if (sources < p.minSourcesFalsePositive) return { kind: "ask", leaf: leaf.id, reason: "sources", label, needed: 1 };
     }
-    const uncovered = this.coverage(leaf, label, values, bounds, fp, onPath);
+    const uncovered = this.coverage(leaf, label, values, bounds, fp, onPath) ?? (fp ? this.roleRanges(leaf, values) : null);
     if (uncovered) return { kind: "ask", leaf: leaf.id, reason: uncovered.reason, label, needed: 1, feature: uncovered.feature };
     // The deciding features in combination: a leaf that is right for (privileged, dc) and for (ordinary user, server)
     // has not seen (ordinary user, dc) even when it has seen each value on its own.
@@ -312,16 +312,18 @@ export class RuleTree {
     const features = new Set<string>([...Object.keys(values), ...own.features()]);
     for (const f of features) {
       const v = values[f] ?? MISSING;
-      const deciding = (this.deciding.has(f) && (typeof v !== "number" || fp || onPath.has(f))) || this.decidesInFamily(f, v);
+      // A dismissal's reach over the guard's own measures of the source is its own sources' (GUARD_MEASURES).
+      const guardMeasure = fp && typeof v === "number" && GUARD_MEASURES.has(f);
+      const deciding = (this.deciding.has(f) && (typeof v !== "number" || fp || onPath.has(f))) || this.decidesInFamily(f, v) || guardMeasure;
       const rule = this.envelopeOf("rule", this.examples);
       // The source's class and threat-intel status (public/private, a country, "no data: private"): for a dismissal
       // only what the leaf's own answers had — a dismissal learnt on outside sources says nothing about an internal
       // host —, for any other answer what the rule had (like the source's reputation, it needs no answer from this leaf).
-      const sourceStatus = perSource(f) && typeof v === "string";
+      const sourceStatus = perSource(f) && typeof v === "string" && !IDENTITY_CLASSES.has(f);
       const env = sourceStatus ? (fp ? own : rule) : deciding ? own : typeof v === "number" ? same : rule;
       // Against the leaf's own answers a categorical value must be one of theirs: four answers that each had another
       // code do not make a closed feature open (review-coverage.test.ts).
-      const why = env.check(f, v, stretch, { bound: bounds.get(f), manyValuedOpen: !deciding && !fp, strict: env === own, ownReach: fp });
+      const why = env.check(f, v, guardMeasure ? 0 : stretch, { bound: bounds.get(f), manyValuedOpen: !deciding && !fp, strict: env === own, ownReach: fp });
       // For a dismissal, a many-valued feature is open only by the leaf's own values (answers of another label —
       // perhaps an attacker's honestly answered probes — never open it) and only for a value near them.
       const openForFp =
@@ -344,6 +346,29 @@ export class RuleTree {
   }
 
   /**
+   * For a dismissal: whether each number that decides — in this rule (a proven split) or in most of its siblings —
+   * lies within what the leaf's answers had *on the alert's host role* (stretched by ROLE_STRETCH of that range).
+   * A dismissal leaf taught by off-hours access on kiosks and working-hours access on servers has seen both the hour
+   * and the role, but not 3 a.m. on a server: the leaf's own range of the hour says nothing about that (generator C:
+   * most of its wrong dismissals before this check). Pairs of the proven features (Combinations) miss it while no
+   * split of this rule has proven the hour yet. Only the host role: the user class, checked the same way, bought
+   * nothing on any generator and cost asks.
+   */
+  private roleRanges(leaf: Extract<Node, { kind: "leaf" }>, values: Readonly<Record<string, FeatureValue>>): { reason: AskReason; feature: string } | null {
+    const role = values[ROLE];
+    if (typeof role !== "string") return null;
+    const n = this.family.rules;
+    const decides = (g: string) => this.proven.has(g) || (n >= FAMILY_MIN_RULES && (this.family.proven.get(g) ?? 0) * 2 >= n);
+    const onRole = this.envelopeOf(`${leaf.id}|${ROLE}=${role}`, () => leaf.examples.filter((e) => e.by === "model" && e.values[ROLE] === role));
+    if (onRole.n === 0) return null; // the role itself is unseen: coverage asks for it (IDENTITY_CLASSES)
+    for (const [g, x] of Object.entries(values)) {
+      if (typeof x !== "number" || perSource(g) || !decides(g)) continue;
+      if (onRole.check(g, x, ROLE_STRETCH)) return { reason: "unseen_combination", feature: `${ROLE} x ${g}` };
+    }
+    return null;
+  }
+
+  /**
    * Whether a categorical feature this rule has not split on yet decides in most of its siblings (at least
    * FAMILY_MIN_RULES of them with a proven split): then a leaf's answer covers only the values its own answers had
    * (a host role, a user class), not every value the rule saw — a leaf taught on servers does not answer for a
@@ -351,9 +376,10 @@ export class RuleTree {
    * makes the memory ask more, never less. Not for name-like features, nor the source's status (coverage, above).
    */
   private decidesInFamily(f: string, v: FeatureValue): boolean {
-    if (typeof v !== "string" || perSource(f)) return false;
+    if (typeof v !== "string") return false;
     // Before the name-like test: a handful of probes, each on a host of another role, must not open the role.
     if (IDENTITY_CLASSES.has(f)) return true;
+    if (perSource(f)) return false;
     if (this.open.has(f)) return false;
     const n = this.family.rules;
     return n >= FAMILY_MIN_RULES && (this.family.proven.get(f) ?? 0) * 2 >= n;
@@ -521,9 +547,22 @@ const NO_FAMILY: Family = { rules: 0, proven: new Map() };
  * is, whatever the rule or its siblings have split on: a leaf taught only by privileged users (or only on servers)
  * does not answer for an ordinary user (or a domain controller) because another leaf of the rule saw one. Verdicts
  * turn on who did it where more than on anything else an alert carries, and each has a handful of values, so every
- * leaf learns them in a few answers; before siblings have proven anything, the family cannot say so.
+ * leaf learns them in a few answers; before siblings have proven anything, the family cannot say so. So is whether the
+ * source's intel is strong by the guard's measure (ti.strong): a needs_review leaf taught by strong sources does not
+ * answer for a weak one (generator B: one such leaf gave 57 to 83 wrong answers on a seed).
  */
-const IDENTITY_CLASSES: ReadonlySet<string> = new Set(["user", "asset"]);
+const IDENTITY_CLASSES: ReadonlySet<string> = new Set(["user", "asset", STRONG_INTEL]);
+/** The asset-role feature (roleRanges). */
+const ROLE = "asset";
+/** How far beyond a dismissal's range on one host role a deciding number reaches (share of that range's width). */
+const ROLE_STRETCH = 0.5;
+/**
+ * The guard's own measures of a source (GUARD_ABUSE_SCORE_MIN, GUARD_VT_MALICIOUS_MIN). A dismissal reaches over them
+ * only as far as its own sources did, not a share of the width beyond: under a split on ti.strong a dismissal leaf
+ * holds every weak source, and a hostile one just under the guard's threshold (generator A: 85 and 89, against a
+ * kind's threshold of 85 or less) is not dismissed by a leaf whose sources reached 83.
+ */
+const GUARD_MEASURES: ReadonlySet<string> = new Set(["ti.abuse.score", "ti.vt.malicious"]);
 /** Siblings with a proven split needed before what decides in most of them is checked in every leaf here. */
 const FAMILY_MIN_RULES = 3;
 /** The most a feature's choice can be priced (a free field that decides in none of eleven or more siblings). */
@@ -833,8 +872,16 @@ function conditionsOf(path: readonly Test[], yesOf: readonly boolean[], exs: rea
     else r.hi = Math.min(r.hi, t.below);
     ranges.set(t.feature, r);
   });
+  // A dismissal's reach over the guard's measures of the source is its own sources', split on or not (GUARD_MEASURES).
+  if (ownReach) for (const f of GUARD_MEASURES) if (!ranges.has(f)) ranges.set(f, { lo: -Infinity, hi: Infinity });
   for (const [f, r] of ranges) {
     const seen = exs.map((e) => e.values[f]).filter((x): x is number => typeof x === "number");
+    if (ownReach && GUARD_MEASURES.has(f)) {
+      const [lo, hi] = [Math.min(...seen), Math.max(...seen)];
+      if (seen.length > 0) out.push(lo === hi ? `${f} = ${fmt(lo)}` : `${f} in ${fmt(lo)}..${fmt(hi)}`);
+      else if (path.some((t) => t.feature === f)) out.push(`${f} is not a number`);
+      continue;
+    }
     // A dismissal reaches toward a split only as far as its own answers (Envelope.check): say so.
     if (ownReach && seen.length > 0) {
       if (r.lo !== -Infinity) r.lo = Math.min(...seen);

@@ -117,7 +117,7 @@ export class MemoryClassifier implements Classifier {
     if (items.length === 0) return [];
     const cases: AlertCase[] = items.map((item) => ({
       item,
-      features: alertFeatures(item, this.p.keys),
+      features: alertFeatures(item, this.p.keys, this.p.guard),
       direct:
         item.alert.severity === "critical" && !this.p.policy.forCritical
           ? "critical"
@@ -182,7 +182,7 @@ export class MemoryClassifier implements Classifier {
 
   /** Learn from an analyst's label for an alert: evidence against the leaf that answered otherwise (it splits or retires). */
   async learnOverride(item: EnrichedAlert, classification: Classification, severity: string): Promise<void> {
-    const f = alertFeatures(item, this.p.keys);
+    const f = alertFeatures(item, this.p.keys, this.p.guard);
     const example: Example = {
       id: this.exampleId(item, "o"),
       label: labelOf(classification, severity),

@@ -409,4 +409,52 @@ describe("RuleTree", () => {
     // Beyond two orders: asked either way.
     expect(tree.lookup({ user: "user", n: 31, bytes: 50 })).toMatchObject({ kind: "ask", reason: "out_of_range" });
   });
+
+  it("whether the source's intel is strong (ti.strong) is judged by the leaf's own answers, like the user class", () => {
+    // needs_review for many events, learnt from strong sources only; the rule saw weak sources elsewhere (few events).
+    const exs = [
+      ex(NR, { n: 30, "ti.strong": "yes" }),
+      ex(NR, { n: 32, "ti.strong": "yes" }),
+      ex(TP, { n: 3, "ti.strong": "no" }),
+      ex(TP, { n: 4, "ti.strong": "yes" }),
+    ];
+    const tree = new RuleTree(exs, POLICY);
+    expect(tree.describe()).toMatch(/^n >= /);
+    expect(tree.lookup({ user: "user", n: 31, "ti.strong": "yes" })).toMatchObject({ kind: "answer", label: NR });
+    // The model said needs_review for these sources' reputation, perhaps: a weak source is asked.
+    expect(tree.lookup({ user: "user", n: 31, "ti.strong": "no" })).toMatchObject({ kind: "ask", reason: "unseen_value", feature: "ti.strong" });
+  });
+
+  it("a dismissal reaches over the guard's measures of the source only as far as its own sources did", () => {
+    // Split on ti.strong (the score does not separate); the dismissal leaf's sources scored 10 to 83.
+    const fp = [10, 40, 60, 83].map((s, i) => ex(FP, { n: 3, "ti.strong": "no", "ti.abuse.score": s }, `198.51.${100 + i}.7`));
+    const tp = [50, 55].map((s, i) => ex(TP, { n: 3, "ti.strong": "yes", "ti.abuse.score": s }, `203.0.${113 + i}.7`));
+    const tree = new RuleTree([...fp, ...tp], POLICY);
+    expect(tree.describe()).toMatch(/^ti\.strong = /);
+    const weak = { user: "user", n: 3, "ti.strong": "no" };
+    expect(tree.lookup({ ...weak, "ti.abuse.score": 50 })).toMatchObject({
+      kind: "answer",
+      label: FP,
+      conditions: expect.arrayContaining(["ti.abuse.score in 10..83"]),
+    });
+    // Just under the guard's threshold, above every source the leaf was taught by: asked, not dismissed.
+    expect(tree.lookup({ ...weak, "ti.abuse.score": 86 })).toMatchObject({ kind: "ask", reason: "out_of_range", feature: "ti.abuse.score" });
+  });
+
+  it("a dismissal covers a deciding number only over the range its answers had on the alert's host role", () => {
+    // Dismissed: off-hours access on kiosks ("other") and working-hours access on servers; many events are true_positive.
+    const other = [2, 3, 22, 23].map((h, i) => ex(FP, { n: 2 + i, asset: "other", hour: h }, `198.51.${100 + i}.7`));
+    const server = [9, 12, 14, 16].map((h, i) => ex(FP, { n: 2 + i, asset: "server", hour: h }, `198.51.${110 + i}.7`));
+    const tp = [ex(TP, { n: 40, asset: "server", hour: 3 }), ex(TP, { n: 42, asset: "other", hour: 12 })];
+    const exs = [...other, ...server, ...tp];
+    const alert = (asset: string, hour: number) => ({ user: "user", n: 3, asset, hour });
+    // The hour decides in most sibling rules (this one has not split on it yet).
+    const tree = new RuleTree(exs, POLICY, { rules: 4, proven: new Map([["hour", 3]]) });
+    expect(tree.lookup(alert("server", 12))).toMatchObject({ kind: "answer", label: FP });
+    expect(tree.lookup(alert("other", 3))).toMatchObject({ kind: "answer", label: FP });
+    // 3 a.m. on a server: both seen, never together.
+    expect(tree.lookup(alert("server", 3))).toMatchObject({ kind: "ask", reason: "unseen_combination", feature: "asset x hour" });
+    // A number that decides nowhere is no reason to ask.
+    expect(new RuleTree(exs, POLICY).lookup(alert("server", 3))).toMatchObject({ kind: "answer", label: FP });
+  });
 });

@@ -47,7 +47,8 @@ describe("verdict memory", () => {
     const [low, high] = await classifier.classify([login(3), login(33)]);
     expect(model.alertsAsked).toBe(asked);
     expect(low).toMatchObject({ source: "memory", classification: "false_positive" });
-    expect(low!.memory!.conditions).toEqual(["fields.failed_logins <= 5"]);
+    // A dismissal also states how far its sources' reputation reaches (the guard's measures: tree.ts GUARD_MEASURES).
+    expect(low!.memory!.conditions).toEqual(["fields.failed_logins <= 5", "ti.abuse.score = 10", "ti.vt.malicious = 0"]);
     expect(high).toMatchObject({ source: "memory", classification: "needs_review" });
     expect(high!.memory!.conditions).toEqual(["fields.failed_logins >= 30"]);
     const [gap] = await classifier.classify([login(15)]);
