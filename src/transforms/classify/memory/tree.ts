@@ -262,7 +262,9 @@ export class RuleTree {
       // Whether the alert lies inside what the dismissal leaf has seen so far: only then may it wait for the leaf's next
       // answers in a late single-flight round (else it would be dismissed by a range the same burst widened).
       const covered =
-        this.coverage(leaf, label, values, bounds, fp, onPath) === null && this.combinationsOf(leaf.id, models, fp).unseen(this.cellsOf(values, fp)) === null;
+        this.coverage(leaf, label, values, bounds, fp, onPath) === null &&
+        this.roleRanges(leaf, values) === null &&
+        this.combinationsOf(leaf.id, models, fp).unseen(this.cellsOf(values, fp)) === null;
       return { kind: "ask", leaf: leaf.id, reason: "support", label, needed: need - models.length, covered };
     }
     if (fp) {
@@ -285,7 +287,7 @@ export class RuleTree {
         needed: 1,
         feature: unseenPair.map((i) => this.pairFeatures(fp)[i]).join(" x "),
       };
-    return { kind: "answer", leaf: leaf.id, label, support: models.length, conditions: conditionsOf(path, yesOf, exs, fp) };
+    return { kind: "answer", leaf: leaf.id, label, support: models.length, conditions: conditionsOf(path, yesOf, exs, fp, models, values) };
   }
 
   /**
@@ -308,6 +310,9 @@ export class RuleTree {
   ): { reason: AskReason; feature: string } | null {
     const stretch = fp ? STRETCH_FALSE_POSITIVE : STRETCH;
     const own = this.envelopeOf(leaf.id, leaf.examples);
+    // A dismissal's reach over the source's reputation and over who and where is its model answers' alone: an analyst's
+    // override is evidence about one alert, never support for reusing an answer on others.
+    const ownModels = fp ? this.envelopeOf(`${leaf.id}|model`, () => leaf.examples.filter((e) => e.by === "model")) : own;
     const same = this.envelopeOf(`label:${label}`, () => this.examples.filter((e) => e.label === label));
     const features = new Set<string>([...Object.keys(values), ...own.features()]);
     for (const f of features) {
@@ -320,10 +325,15 @@ export class RuleTree {
       // only what the leaf's own answers had — a dismissal learnt on outside sources says nothing about an internal
       // host —, for any other answer what the rule had (like the source's reputation, it needs no answer from this leaf).
       const sourceStatus = perSource(f) && typeof v === "string" && !IDENTITY_CLASSES.has(f);
-      const env = sourceStatus ? (fp ? own : rule) : deciding ? own : typeof v === "number" ? same : rule;
+      const env = guardMeasure || IDENTITY_CLASSES.has(f) ? ownModels : sourceStatus ? (fp ? own : rule) : deciding ? own : typeof v === "number" ? same : rule;
       // Against the leaf's own answers a categorical value must be one of theirs: four answers that each had another
       // code do not make a closed feature open (review-coverage.test.ts).
-      const why = env.check(f, v, guardMeasure ? 0 : stretch, { bound: bounds.get(f), manyValuedOpen: !deciding && !fp, strict: env === own, ownReach: fp });
+      const why = env.check(f, v, guardMeasure ? 0 : stretch, {
+        bound: bounds.get(f),
+        manyValuedOpen: !deciding && !fp,
+        strict: env === own || env === ownModels,
+        ownReach: fp,
+      });
       // For a dismissal, a many-valued feature is open only by the leaf's own values (answers of another label —
       // perhaps an attacker's honestly answered probes — never open it) and only for a value near them.
       const openForFp =
@@ -346,7 +356,7 @@ export class RuleTree {
   }
 
   /**
-   * For a dismissal: whether each number that decides — in this rule (a proven split) or in most of its siblings —
+   * For a dismissal: whether each number that decides — in this rule (a proven split) or in FAMILY_MIN_RULES siblings —
    * lies within what the leaf's answers had *on the alert's host role* (stretched by ROLE_STRETCH of that range).
    * A dismissal leaf taught by off-hours access on kiosks and working-hours access on servers has seen both the hour
    * and the role, but not 3 a.m. on a server: the leaf's own range of the hour says nothing about that (generator C:
@@ -357,8 +367,8 @@ export class RuleTree {
   private roleRanges(leaf: Extract<Node, { kind: "leaf" }>, values: Readonly<Record<string, FeatureValue>>): { reason: AskReason; feature: string } | null {
     const role = values[ROLE];
     if (typeof role !== "string") return null;
-    const n = this.family.rules;
-    const decides = (g: string) => this.proven.has(g) || (n >= FAMILY_MIN_RULES && (this.family.proven.get(g) ?? 0) * 2 >= n);
+    // An absolute count of siblings, not a share: invented sibling rules proven on other fields must not switch it off.
+    const decides = (g: string) => this.proven.has(g) || (this.family.proven.get(g) ?? 0) >= FAMILY_MIN_RULES;
     const onRole = this.envelopeOf(`${leaf.id}|${ROLE}=${role}`, () => leaf.examples.filter((e) => e.by === "model" && e.values[ROLE] === role));
     if (onRole.n === 0) return null; // the role itself is unseen: coverage asks for it (IDENTITY_CLASSES)
     for (const [g, x] of Object.entries(values)) {
@@ -858,7 +868,14 @@ function tokensOf(v: string): Set<string> {
 }
 
 /** Readable conditions of a leaf: its path's tests, numeric ones as the range the leaf has answers for. */
-function conditionsOf(path: readonly Test[], yesOf: readonly boolean[], exs: readonly Example[], ownReach: boolean): string[] {
+function conditionsOf(
+  path: readonly Test[],
+  yesOf: readonly boolean[],
+  exs: readonly Example[],
+  ownReach: boolean,
+  models: readonly Example[],
+  values: Readonly<Record<string, FeatureValue>>,
+): string[] {
   const ranges = new Map<string, { lo: number; hi: number }>();
   const out: string[] = [];
   path.forEach((t, i) => {
@@ -877,9 +894,15 @@ function conditionsOf(path: readonly Test[], yesOf: readonly boolean[], exs: rea
   for (const [f, r] of ranges) {
     const seen = exs.map((e) => e.values[f]).filter((x): x is number => typeof x === "number");
     if (ownReach && GUARD_MEASURES.has(f)) {
-      const [lo, hi] = [Math.min(...seen), Math.max(...seen)];
-      if (seen.length > 0) out.push(lo === hi ? `${f} = ${fmt(lo)}` : `${f} in ${fmt(lo)}..${fmt(hi)}`);
-      else if (path.some((t) => t.feature === f)) out.push(`${f} is not a number`);
+      // What was checked: the alert's own status when it has no number (a failed or skipped lookup), else the model
+      // answers' range (overrides never widen a dismissal's reach: coverage).
+      const v = values[f];
+      const mine = models.map((e) => e.values[f]).filter((x): x is number => typeof x === "number");
+      if (typeof v === "string") out.push(`${f} = ${v}`);
+      else if (mine.length > 0) {
+        const [lo, hi] = [Math.min(...mine), Math.max(...mine)];
+        out.push(lo === hi ? `${f} = ${fmt(lo)}` : `${f} in ${fmt(lo)}..${fmt(hi)}`);
+      }
       continue;
     }
     // A dismissal reaches toward a split only as far as its own answers (Envelope.check): say so.
