@@ -325,6 +325,9 @@ export class RuleTree {
       // only what the leaf's own answers had — a dismissal learnt on outside sources says nothing about an internal
       // host —, for any other answer what the rule had (like the source's reputation, it needs no answer from this leaf).
       const sourceStatus = perSource(f) && typeof v === "string" && !IDENTITY_CLASSES.has(f);
+      // Strong intel only ever makes an answer more severe: a true_positive or needs_review learnt on weak sources also
+      // holds for a strong one (a dismissal never does: the guard and GUARD_MEASURES); the converse is what is checked.
+      if (f === STRONG_INTEL && !fp && v === "yes") continue;
       const env = guardMeasure || IDENTITY_CLASSES.has(f) ? ownModels : sourceStatus ? (fp ? own : rule) : deciding ? own : typeof v === "number" ? same : rule;
       // Against the leaf's own answers a categorical value must be one of theirs: four answers that each had another
       // code do not make a closed feature open (review-coverage.test.ts).
@@ -559,7 +562,8 @@ const NO_FAMILY: Family = { rules: 0, proven: new Map() };
  * turn on who did it where more than on anything else an alert carries, and each has a handful of values, so every
  * leaf learns them in a few answers; before siblings have proven anything, the family cannot say so. So is whether the
  * source's intel is strong by the guard's measure (ti.strong): a needs_review leaf taught by strong sources does not
- * answer for a weak one (generator B: one such leaf gave 57 to 83 wrong answers on a seed).
+ * answer for a weak one (generator B: one such leaf gave 57 to 83 wrong answers on a seed). Not the converse for a
+ * true_positive or needs_review leaf (coverage): strong intel only makes an answer more severe.
  */
 const IDENTITY_CLASSES: ReadonlySet<string> = new Set(["user", "asset", STRONG_INTEL]);
 /** The asset-role feature (roleRanges). */

@@ -423,6 +423,12 @@ describe("RuleTree", () => {
     expect(tree.lookup({ user: "user", n: 31, "ti.strong": "yes" })).toMatchObject({ kind: "answer", label: NR });
     // The model said needs_review for these sources' reputation, perhaps: a weak source is asked.
     expect(tree.lookup({ user: "user", n: 31, "ti.strong": "no" })).toMatchObject({ kind: "ask", reason: "unseen_value", feature: "ti.strong" });
+    // The converse is no reason to ask: strong intel only makes an answer more severe (a dismissal is still asked).
+    const weakOnly = new RuleTree(
+      exs.map((e, i) => ({ ...e, id: `w${i}`, values: { ...e.values, "ti.strong": "no" } })),
+      POLICY,
+    );
+    expect(weakOnly.lookup({ user: "user", n: 31, "ti.strong": "yes" })).toMatchObject({ kind: "answer", label: NR });
   });
 
   it("a dismissal reaches over the guard's measures of the source only as far as its own sources did", () => {
