@@ -310,8 +310,9 @@ export class RuleTree {
   ): { reason: AskReason; feature: string } | null {
     const stretch = fp ? STRETCH_FALSE_POSITIVE : STRETCH;
     const own = this.envelopeOf(leaf.id, leaf.examples);
-    // A dismissal's reach over the source's reputation and over who and where is its model answers' alone: an analyst's
-    // override is evidence about one alert, never support for reusing an answer on others.
+    // A dismissal's reach over the source (its reputation, its class and intel status) and over who and where is its
+    // model answers' alone: an analyst's override is evidence about one alert, never support for reusing an answer on
+    // others (review-strong-fixes.test.ts: an override with a failed lookup let every failed lookup be dismissed).
     const ownModels = fp ? this.envelopeOf(`${leaf.id}|model`, () => leaf.examples.filter((e) => e.by === "model")) : own;
     const same = this.envelopeOf(`label:${label}`, () => this.examples.filter((e) => e.label === label));
     const features = new Set<string>([...Object.keys(values), ...own.features()]);
@@ -328,7 +329,8 @@ export class RuleTree {
       // Strong intel only ever makes an answer more severe: a true_positive or needs_review learnt on weak sources also
       // holds for a strong one (a dismissal never does: the guard and GUARD_MEASURES); the converse is what is checked.
       if (f === STRONG_INTEL && !fp && v === "yes") continue;
-      const env = guardMeasure || IDENTITY_CLASSES.has(f) ? ownModels : sourceStatus ? (fp ? own : rule) : deciding ? own : typeof v === "number" ? same : rule;
+      const env =
+        guardMeasure || IDENTITY_CLASSES.has(f) ? ownModels : sourceStatus ? (fp ? ownModels : rule) : deciding ? own : typeof v === "number" ? same : rule;
       // Against the leaf's own answers a categorical value must be one of theirs: four answers that each had another
       // code do not make a closed feature open (review-coverage.test.ts).
       const why = env.check(f, v, guardMeasure ? 0 : stretch, {
@@ -339,13 +341,14 @@ export class RuleTree {
       });
       // For a dismissal, a many-valued feature is open only by the leaf's own values (answers of another label —
       // perhaps an attacker's honestly answered probes — never open it) and only for a value near them.
+      const mine = perSource(f) ? ownModels : own;
       const openForFp =
-        fp && why === "unseen_value" && !deciding && typeof v === "string" && own.distinct(f) >= OPEN_MIN_VALUES && own.near(f, v, this.open.has(f));
+        fp && why === "unseen_value" && !deciding && typeof v === "string" && mine.distinct(f) >= OPEN_MIN_VALUES && mine.near(f, v, this.open.has(f));
       if (why && !openForFp) return { reason: why, feature: f };
       // An open feature (one-off texts, many-valued strings) lets a new value through — but not into a dismissal:
       // the model read that text and the memory did not. For false_positive a value the rule never had must be
       // close to what this leaf saw (a word, and every token of it among the leaf's: Envelope.near).
-      if (fp && typeof v === "string" && !rule.has(f, v) && !own.near(f, v, this.open.has(f))) return { reason: "unseen_value", feature: f };
+      if (fp && typeof v === "string" && !rule.has(f, v) && !mine.near(f, v, this.open.has(f))) return { reason: "unseen_value", feature: f };
       // ...and, loosely, by the leaf's own examples: a leaf taught by one region of a number (one source's
       // reputation, the hours of one shift) does not answer far outside it just because the rule saw such values.
       // For the source's reputation that holds for dismissals only: a true_positive or needs_review answer for a
@@ -382,8 +385,9 @@ export class RuleTree {
   }
 
   /**
-   * Whether a categorical feature this rule has not split on yet decides in most of its siblings (at least
-   * FAMILY_MIN_RULES of them with a proven split): then a leaf's answer covers only the values its own answers had
+   * Whether a categorical feature this rule has not split on yet decides in FAMILY_MIN_RULES of its siblings (a
+   * proven split in each; a count, not a share, so that invented siblings proven on other fields cannot dilute it —
+   * review-strong-fixes.test.ts): then a leaf's answer covers only the values its own answers had
    * (a host role, a user class), not every value the rule saw — a leaf taught on servers does not answer for a
    * workstation just because no split of this rule tested the role yet. It only adds checks: a flood of sibling rules
    * makes the memory ask more, never less. Not for name-like features, nor the source's status (coverage, above).
@@ -395,7 +399,8 @@ export class RuleTree {
     if (perSource(f)) return false;
     if (this.open.has(f)) return false;
     const n = this.family.rules;
-    return n >= FAMILY_MIN_RULES && (this.family.proven.get(f) ?? 0) * 2 >= n;
+    // An absolute count of siblings, not a share: invented sibling rules proven on other fields must not dilute it.
+    return (this.family.proven.get(f) ?? 0) >= FAMILY_MIN_RULES;
   }
 
   private envelopeOf(id: string, exs: readonly Example[] | (() => readonly Example[])): Envelope {
@@ -902,7 +907,9 @@ function conditionsOf(
       // answers' range (overrides never widen a dismissal's reach: coverage).
       const v = values[f];
       const mine = models.map((e) => e.values[f]).filter((x): x is number => typeof x === "number");
-      if (typeof v === "string") out.push(`${f} = ${v}`);
+      if (v === undefined) {
+        if (models.some((e) => e.values[f] !== undefined)) out.push(`${f} absent`);
+      } else if (typeof v === "string") out.push(`${f} = ${v}`);
       else if (mine.length > 0) {
         const [lo, hi] = [Math.min(...mine), Math.max(...mine)];
         out.push(lo === hi ? `${f} = ${fmt(lo)}` : `${f} in ${fmt(lo)}..${fmt(hi)}`);
