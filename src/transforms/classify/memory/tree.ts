@@ -20,10 +20,12 @@
  *   - the alert lies inside what has been seen: a deciding feature by the leaf's own examples (numbers within the
  *     seen range, stretched by a share of its width — of its orders of magnitude for a long-tailed positive
  *     number —, less for false_positive, never into the gap of a split, and for false_positive toward a split only
- *     as far as its own examples); the user class and the asset role by the leaf's own examples too, split on or not; any other number (and, except under a
+ *     as far as its own examples); the user class, the asset role and ti.strong by the leaf's own examples too, split
+ *     on or not; for false_positive the guard's measures of the source by its own model answers' range (no stretch),
+ *     and each deciding number by the range its model answers had on the alert's host role (roleRanges); any other number (and, except under a
  *     false_positive leaf, a number that decides only in another branch) by the rule's examples with the leaf's
  *     answer and, loosely, by the leaf's own (a leaf taught by one source's reputation does not dismiss for
- *     another's); a categorical feature that decides in most sibling rules by the leaf's own examples too; the
+ *     another's); a categorical feature that decides in FAMILY_MIN_RULES sibling rules by the leaf's own examples too; the
  *     source's class and threat-intel status by the leaf's own for false_positive, the rule's otherwise; any other
  *     categorical value by the rule's examples — unless the feature is open: mostly one-off
  *     values (name-like; never split on either) or, with no split testing it, many distinct values already (a new
