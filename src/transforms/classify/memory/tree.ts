@@ -320,6 +320,9 @@ export class RuleTree {
     const features = new Set<string>([...Object.keys(values), ...own.features()]);
     for (const f of features) {
       const v = values[f] ?? MISSING;
+      // Strong intel only ever makes an answer more severe: a true_positive or needs_review learnt on weak sources also
+      // holds for a strong one (a dismissal never does: the guard and GUARD_MEASURES); the converse is what is checked.
+      if (f === STRONG_INTEL && !fp && v === "yes") continue;
       // A dismissal's reach over the guard's own measures of the source is its own sources' (GUARD_MEASURES).
       const guardMeasure = fp && typeof v === "number" && GUARD_MEASURES.has(f);
       const deciding = (this.deciding.has(f) && (typeof v !== "number" || fp || onPath.has(f))) || this.decidesInFamily(f, v) || guardMeasure;
@@ -328,9 +331,6 @@ export class RuleTree {
       // only what the leaf's own answers had — a dismissal learnt on outside sources says nothing about an internal
       // host —, for any other answer what the rule had (like the source's reputation, it needs no answer from this leaf).
       const sourceStatus = perSource(f) && typeof v === "string" && !IDENTITY_CLASSES.has(f);
-      // Strong intel only ever makes an answer more severe: a true_positive or needs_review learnt on weak sources also
-      // holds for a strong one (a dismissal never does: the guard and GUARD_MEASURES); the converse is what is checked.
-      if (f === STRONG_INTEL && !fp && v === "yes") continue;
       const env =
         guardMeasure || IDENTITY_CLASSES.has(f) ? ownModels : sourceStatus ? (fp ? ownModels : rule) : deciding ? own : typeof v === "number" ? same : rule;
       // Against the leaf's own answers a categorical value must be one of theirs: four answers that each had another
@@ -375,12 +375,10 @@ export class RuleTree {
   private roleRanges(leaf: Extract<Node, { kind: "leaf" }>, values: Readonly<Record<string, FeatureValue>>): { reason: AskReason; feature: string } | null {
     const role = values[ROLE];
     if (typeof role !== "string") return null;
-    // An absolute count of siblings, not a share: invented sibling rules proven on other fields must not switch it off.
-    const decides = (g: string) => this.proven.has(g) || (this.family.proven.get(g) ?? 0) >= FAMILY_MIN_RULES;
     const onRole = this.envelopeOf(`${leaf.id}|${ROLE}=${role}`, () => leaf.examples.filter((e) => e.by === "model" && e.values[ROLE] === role));
     if (onRole.n === 0) return null; // the role itself is unseen: coverage asks for it (IDENTITY_CLASSES)
     for (const [g, x] of Object.entries(values)) {
-      if (typeof x !== "number" || perSource(g) || !decides(g)) continue;
+      if (typeof x !== "number" || perSource(g) || !(this.proven.has(g) || this.familyProves(g))) continue;
       if (onRole.check(g, x, ROLE_STRETCH)) return { reason: "unseen_combination", feature: `${ROLE} x ${g}` };
     }
     return null;
@@ -400,8 +398,14 @@ export class RuleTree {
     if (IDENTITY_CLASSES.has(f)) return true;
     if (perSource(f)) return false;
     if (this.open.has(f)) return false;
-    const n = this.family.rules;
-    // An absolute count of siblings, not a share: invented sibling rules proven on other fields must not dilute it.
+    return this.familyProves(f);
+  }
+
+  /**
+   * Whether FAMILY_MIN_RULES sibling rules have a proven split on f: an absolute count of siblings, not a share, so
+   * that invented sibling rules proven on other fields cannot dilute it (review-strong-fixes.test.ts).
+   */
+  private familyProves(f: string): boolean {
     return (this.family.proven.get(f) ?? 0) >= FAMILY_MIN_RULES;
   }
 
@@ -584,7 +588,7 @@ const ROLE_STRETCH = 0.5;
  * kind's threshold of 85 or less) is not dismissed by a leaf whose sources reached 83.
  */
 const GUARD_MEASURES: ReadonlySet<string> = new Set(["ti.abuse.score", "ti.vt.malicious"]);
-/** Siblings with a proven split needed before what decides in most of them is checked in every leaf here. */
+/** Sibling rules that must have proven a feature before it is checked in every leaf here (familyProves). */
 const FAMILY_MIN_RULES = 3;
 /** The most a feature's choice can be priced (a free field that decides in none of eleven or more siblings). */
 const MAX_FEATURE_COST = Math.log2(12);
