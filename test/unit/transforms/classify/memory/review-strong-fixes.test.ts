@@ -2,36 +2,10 @@
 // for non-dismissal leaves).
 import { describe, expect, it } from "vitest";
 import { STRONG_INTEL, type FeatureValue } from "../../../../../src/transforms/classify/memory/features.js";
-import {
-  classificationOf,
-  isRefusedLabel,
-  labelOf,
-  RuleTree,
-  refusedLabelOf,
-  type Example,
-  type TreePolicy,
-} from "../../../../../src/transforms/classify/memory/tree.js";
+import { classificationOf, isRefusedLabel, labelOf, RuleTree } from "../../../../../src/transforms/classify/memory/tree.js";
+import { ex, FP, NR, POLICY, REFUSED, strongSplitTree, TP, WEAK } from "./tree-support.js";
 
-const POLICY: TreePolicy = { minSupport: 2, minSupportFalsePositive: 3, minSourcesFalsePositive: 2, maxDepth: 8 };
-const TP = labelOf("true_positive", "high");
-const FP = labelOf("false_positive", "low");
-const NR = labelOf("needs_review", "medium");
-const REFUSED = refusedLabelOf("low");
-
-let n = 0;
-function ex(label: string, values: Record<string, FeatureValue>, source: string | null = `198.51.100.${n % 200}`, by: Example["by"] = "model"): Example {
-  n++;
-  return { id: `e${n}`, label, values: { user: "user", ...values }, source, at: n, by };
-}
 const envelopes = (t: RuleTree) => (t as unknown as { envelopes: Map<string, { n: number }> }).envelopes;
-
-/** Weak-source dismissals (scores 10..83) beside strong sources' true_positives: split on ti.strong. */
-function strongSplitTree(extra: Example[] = []): RuleTree {
-  const fp = [10, 40, 60, 83].map((s, i) => ex(FP, { n: 3, "ti.strong": "no", "ti.abuse.score": s, "ti.vt.malicious": 0 }, `198.51.${100 + i}.7`));
-  const tp = [95, 97].map((s, i) => ex(TP, { n: 3, "ti.strong": "yes", "ti.abuse.score": s, "ti.vt.malicious": 0 }, `203.0.${113 + i}.7`));
-  return new RuleTree([...fp, ...extra, ...tp], POLICY);
-}
-const WEAK = { user: "user", n: 3, "ti.strong": "no", "ti.vt.malicious": 0 };
 
 describe("review 176d64e: a dismissal's reach is its model answers'", () => {
   it("holds: an override at a numeric guard measure no longer widens the model dismissals' reach (either side)", () => {

@@ -4,29 +4,12 @@ import { describe, expect, it } from "vitest";
 import { KeyDeriver } from "../../../../../src/core/cache-keys.js";
 import { keyOptionsFrom } from "../../../../../src/transforms/classify/cache/index.js";
 import { alertFeatures, STRONG_INTEL, type FeatureValue } from "../../../../../src/transforms/classify/memory/features.js";
-import { labelOf, RuleTree, refusedLabelOf, type Example, type TreePolicy } from "../../../../../src/transforms/classify/memory/tree.js";
+import { RuleTree, type Example } from "../../../../../src/transforms/classify/memory/tree.js";
 import { cacheConfig, intel, item } from "../cache/support.js";
+import { ex, FP, POLICY, REFUSED, strongSplitTree, TP, WEAK } from "./tree-support.js";
 
-const POLICY: TreePolicy = { minSupport: 2, minSupportFalsePositive: 3, minSourcesFalsePositive: 2, maxDepth: 8 };
-const TP = labelOf("true_positive", "high");
-const FP = labelOf("false_positive", "low");
-const REFUSED = refusedLabelOf("low");
 const GUARD = { abuseScoreMin: 90, vtMaliciousMin: 5 };
 const keys = new KeyDeriver(keyOptionsFrom(cacheConfig()));
-
-let n = 0;
-function ex(label: string, values: Record<string, FeatureValue>, source: string | null = `198.51.100.${n % 200}`, by: Example["by"] = "model"): Example {
-  n++;
-  return { id: `e${n}`, label, values: { user: "user", ...values }, source, at: n, by };
-}
-
-/** A dismissal leaf (weak sources, scores 10..83) beside strong sources' true_positives: split on ti.strong. */
-function strongSplitTree(extraFp: Example[] = []): RuleTree {
-  const fp = [10, 40, 60, 83].map((s, i) => ex(FP, { n: 3, "ti.strong": "no", "ti.abuse.score": s, "ti.vt.malicious": 0 }, `198.51.${100 + i}.7`));
-  const tp = [95, 97].map((s, i) => ex(TP, { n: 3, "ti.strong": "yes", "ti.abuse.score": s, "ti.vt.malicious": 0 }, `203.0.${113 + i}.7`));
-  return new RuleTree([...fp, ...extraFp, ...tp], POLICY);
-}
-const WEAK = { user: "user", n: 3, "ti.strong": "no", "ti.vt.malicious": 0 };
 
 describe("review c924cdf: ti.strong and the guard's measures", () => {
   it("holds: ti.strong is derived from the operator's thresholds, and absent (never 'no') without enrichment", () => {

@@ -1,26 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { FeatureValue } from "../../../../../src/transforms/classify/memory/features.js";
-import {
-  Combinations,
-  featureCost,
-  labelOf,
-  RuleTree,
-  splitScore,
-  type Example,
-  type Family,
-  type TreePolicy,
-} from "../../../../../src/transforms/classify/memory/tree.js";
-
-const POLICY: TreePolicy = { minSupport: 2, minSupportFalsePositive: 3, minSourcesFalsePositive: 2, maxDepth: 8 };
-const TP = labelOf("true_positive", "high");
-const FP = labelOf("false_positive", "low");
-const NR = labelOf("needs_review", "medium");
-
-let n = 0;
-function ex(label: string, values: Record<string, FeatureValue>, source: string | null = `198.51.100.${n % 200}`, by: Example["by"] = "model"): Example {
-  n++;
-  return { id: `e${n}`, label, values: { user: "user", ...values }, source, at: n, by };
-}
+import { Combinations, featureCost, RuleTree, splitScore, type Family } from "../../../../../src/transforms/classify/memory/tree.js";
+import { ex, FP, NR, POLICY, TP } from "./tree-support.js";
 
 describe("RuleTree", () => {
   it("answers a leaf only with enough agreeing model answers (support)", () => {
