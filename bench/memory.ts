@@ -216,6 +216,11 @@ async function run(gen: Generator, mode: Mode, stream: readonly EnrichedAlert[],
       if (`${d.classification}|${d.severity}` !== reference.get(item.alert.alert_id)) t[1]++;
     });
     console.log(`  memory answers by tenth of the stream (answers/wrong): ${byPos.map(([a, w]) => `${a}/${w}`).join(" ")}`);
+    // Alerts not answered from memory by position: the first thousand by hundreds, then the rest by thousands.
+    const notMemory = (from: number, to: number) => stream.slice(from, to).filter((item) => decisions.get(item.alert.alert_id)?.source !== "memory").length;
+    const early = Array.from({ length: 10 }, (_, k) => notMemory(100 * k, 100 * (k + 1)));
+    const late = Array.from({ length: Math.ceil(stream.length / 1000) - 1 }, (_, k) => notMemory(1000 * (k + 1), 1000 * (k + 2)));
+    console.log(`  not from memory, first 1,000 by hundreds: ${early.join(" ")}; then by thousands: ${late.join(" ")}`);
     for (const [k, n] of [...wrong].sort((a, b) => b[1] - a[1]).slice(0, 12)) console.log(`  wrong x${n}: ${k}`);
     // The costly error, one line each (at most 12): a memory dismissal of an alert the model would not dismiss.
     let shown = 0;

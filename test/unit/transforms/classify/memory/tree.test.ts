@@ -343,6 +343,44 @@ describe("RuleTree", () => {
     expect(new RuleTree(exs, POLICY, { rules: 4, proven: new Map([["fields.zone", 1]]) }).lookup(alert)).toMatchObject({ kind: "answer" });
   });
 
+  it("features the siblings proved must have been seen together, before this rule ever split (family pairs)", () => {
+    // All answers agreed, so the rule has no split: each class and role was seen, but not an ordinary user on a workstation.
+    const exs = [
+      ex(TP, { n: 3, asset: "workstation", user: "privileged" }),
+      ex(TP, { n: 4, asset: "workstation", user: "privileged" }),
+      ex(TP, { n: 3, asset: "server", user: "user" }),
+      ex(TP, { n: 4, asset: "server", user: "user" }),
+    ];
+    const alert = { user: "user", n: 3, asset: "workstation" };
+    expect(new RuleTree(exs, POLICY).lookup(alert)).toMatchObject({ kind: "answer", label: TP });
+    const family: Family = {
+      rules: 12,
+      proven: new Map([
+        ["user", 9],
+        ["asset", 8],
+        ["n", 7],
+      ]),
+    };
+    expect(new RuleTree(exs, POLICY, family).lookup(alert)).toMatchObject({
+      kind: "ask",
+      reason: "unseen_combination",
+      feature: "user x asset",
+      on: ["user", "asset"],
+    });
+    // A pair it has seen; a number the rule has no threshold of is one cell (no pair to learn).
+    expect(new RuleTree(exs, POLICY, family).lookup({ user: "user", n: 4, asset: "server" })).toMatchObject({ kind: "answer", label: TP });
+    // Fewer than FAMILY_MIN_RULES siblings: no pairs.
+    expect(
+      new RuleTree(exs, POLICY, {
+        rules: 12,
+        proven: new Map([
+          ["user", 2],
+          ["asset", 2],
+        ]),
+      }).lookup(alert),
+    ).toMatchObject({ kind: "answer" });
+  });
+
   it("the user's class and the host's role are judged by the leaf's own answers, before any rule split on them", () => {
     // The rule split on n only; another leaf saw a workstation and an ordinary user, the true_positive leaf never did.
     const exs = [

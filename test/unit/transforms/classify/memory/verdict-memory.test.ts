@@ -3,7 +3,7 @@ import type { Alert } from "../../../../../src/core/alert.js";
 import type { EnrichedAlert } from "../../../../../src/core/ports/index.js";
 import { decisionSchema } from "../../../../../src/core/verdict.js";
 import { intel } from "../cache/support.js";
-import { MEMORY_GUARD, memoryHarness, metricValue, probeAlert, ScriptedModel } from "./support.js";
+import { MEMORY_GUARD, memoryHarness, metricValue, probeAlert, SHARE_ACCESS, ScriptedModel } from "./support.js";
 
 let seq = 0;
 /** An SSH brute-force alert from `ip` with `failed` failed logins; names vary per alert like real traffic. */
@@ -207,6 +207,56 @@ describe("verdict memory", () => {
     const ds = await classifier.classify([10, 12, 40, 80, 100, 11].map((n) => login(n)));
     expect(ds.map((d) => d.source)).toEqual(["llm", "llm", "llm", "llm", "llm", "memory"]);
     expect(model.alertsAsked).toBe(5);
+  });
+
+  it("beyond support: of alerts held back by the same check, the lowest and the highest are asked and those between wait for their answers", async () => {
+    const model = new ScriptedModel(() => ({ classification: "true_positive" }));
+    const { classifier } = await memoryHarness(model);
+    // Round 0: 10 and 12 asked. Round 1: 30 lies beyond 10..12 and is asked; the rest wait for it. Round 2: 200..240
+    // lie beyond 10..30 (one check, one number): 200 and 240 are asked, 210..230 wait. Round 3: answered from memory.
+    const ds = await classifier.classify([10, 12, 30, 200, 210, 220, 230, 240].map((n) => login(n)));
+    expect(ds.map((d) => d.source)).toEqual(["llm", "llm", "llm", "llm", "memory", "memory", "memory", "llm"]);
+    expect(model.alertsAsked).toBe(5);
+  });
+
+  it("beyond support: of alerts held back by the same unseen value, the first is asked and the others wait for its answer", async () => {
+    const model = new ScriptedModel(() => ({ classification: "true_positive" }));
+    const { classifier } = await memoryHarness(model);
+    const share = (name: string) => probeAlert({ prefix: "S", ...SHARE_ACCESS, fields: { files_touched: 3, share: name } }, "198.51.100.9");
+    // Round 0: two of share a. Round 1: share b (unseen) is asked, the rest wait. Round 2: share c is unseen four times: one asked.
+    const ds = await classifier.classify(["a", "a", "b", "c", "c", "c", "c"].map(share));
+    expect(ds.map((d) => d.source)).toEqual(["llm", "llm", "llm", "llm", "memory", "memory", "memory"]);
+    expect(model.alertsAsked).toBe(4);
+  });
+
+  it("beyond support: under a dismissal leaf nothing waits for alerts new in the same way — each is asked", async () => {
+    const model = new ScriptedModel(() => ({ classification: "false_positive" }));
+    const { classifier } = await memoryHarness(model);
+    const share = (name: string, i: number) => probeAlert({ prefix: "S", ...SHARE_ACCESS, fields: { files_touched: 3, share: name } }, `${20 + i}.51.100.9`);
+    // Rounds 0 and 1: four answers of share a from four networks (a dismissal's support). Round 2: b and the c's are
+    // unseen under the dismissal leaf: all asked, none waits (and so none is held back afterwards as a burst).
+    const ds = await classifier.classify(["a", "a", "a", "a", "b", "c", "c", "c"].map(share));
+    expect(ds.every((d) => d.source === "llm")).toBe(true);
+    expect(model.alertsAsked).toBe(8);
+    expect(classifier.askedBy().get("burst")).toBeUndefined();
+  });
+
+  it("beyond support: an alert that waited for a burst's first answers is not dismissed by them (reason burst)", async () => {
+    const model = new ScriptedModel((item) => ({
+      classification: Number(item.alert.fields.failed_logins) >= 40 ? ("true_positive" as const) : ("false_positive" as const),
+    }));
+    const { classifier } = await memoryHarness(model);
+    await classifier.classify([2, 3, 4, 5, 50, 60].map((n) => login(n))); // a dismissal leaf 2..5, a true_positive leaf 50..60
+    // Rounds 0 and 1: 70 and 90 widen the true_positive leaf. Round 2: 30..32 lie below it (one check): 30 and 32 are
+    // asked, 31 waits. They are dismissals, so the split moves above them: 31 now lies inside the dismissal leaf
+    // (2..32, six answers) — and is asked, not dismissed by the answers of the burst it arrived with.
+    const ds = await classifier.classify([70, 90, 30, 31, 32].map((n) => login(n)));
+    expect(ds.map((d) => d.source)).toEqual(["llm", "llm", "llm", "llm", "llm"]);
+    expect(ds.map((d) => d.classification)).toEqual(["true_positive", "true_positive", "false_positive", "false_positive", "false_positive"]);
+    expect(classifier.askedBy().get("burst")).toBe(1);
+    // Outside a burst the same leaf answers: 31 again, alone.
+    const [later] = await classifier.classify([login(31)]);
+    expect(later).toMatchObject({ source: "memory", classification: "false_positive" });
   });
 
   it("survives a restart on the same store; another model or prompt version starts a fresh memory", async () => {
