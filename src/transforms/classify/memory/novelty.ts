@@ -17,11 +17,13 @@ export interface Novelty {
 }
 
 export function noveltyOf(reason: string, on: readonly string[], values: Readonly<Record<string, FeatureValue>>): Novelty {
+  // A number is one key whatever its value; a text is its JSON, so that no text ("#", one with a NUL) reads as a number
+  // or as two features (review-novelty.test.ts).
   const parts = on.map((f) => {
     const v = values[f];
-    return `${f}=${typeof v === "string" ? v : "#"}`;
+    return typeof v === "number" ? [f, "#"] : [f, JSON.stringify(v ?? null)];
   });
-  return { key: [reason, ...parts].join("\u0000"), measure: on.find((f) => typeof values[f] === "number") ?? null };
+  return { key: JSON.stringify([reason, ...parts]), measure: on.find((f) => typeof values[f] === "number") ?? null };
 }
 
 /**
@@ -29,15 +31,12 @@ export function noveltyOf(reason: string, on: readonly string[], values: Readonl
  * (one alert when they are the same, or when there is no measure: the first).
  */
 export function firstAsks<T extends object>(group: readonly T[], measure: string | null, valuesOf: (t: T) => Readonly<Record<string, FeatureValue>>): T[] {
-  if (group.length === 0) return [];
-  if (measure === null) return [group[0]!];
-  const num = (t: T): number => {
-    const v = valuesOf(t)[measure];
-    return typeof v === "number" ? v : Number.NaN;
-  };
-  let lo = group[0]!;
-  let hi = group[0]!;
-  for (const t of group) {
+  const numbers = measure === null ? [] : group.filter((t) => typeof valuesOf(t)[measure] === "number");
+  if (numbers.length === 0) return group.slice(0, 1);
+  const num = (t: T): number => valuesOf(t)[measure!] as number;
+  let lo = numbers[0]!;
+  let hi = numbers[0]!;
+  for (const t of numbers) {
     if (num(t) < num(lo)) lo = t;
     if (num(t) > num(hi)) hi = t;
   }

@@ -433,13 +433,20 @@ export class RuleTree {
    * one): a rule whose first answers all agreed has no split yet, so without it a root leaf that had seen a
    * privileged user on a workstation and an ordinary user on a server answered for an ordinary user on a workstation
    * — the cell where generator B's verdict flips (8 seeds: B's worst memory-answer agreement 98.53 → 99.27 %, mean
-   * 99.48 → 99.76 %, +1.4 asks per 1,000). A number this rule has no threshold of is one cell: no pair to learn.
+   * 99.48 → 99.76 %, +1.4 asks per 1,000). Only a categorical feature this rule has seen with two values or more (a
+   * number this rule has no threshold of is one cell; a feature it never saw, or saw one value of, pairs nothing: a
+   * new value is asked by itself), and at most MAX_FAMILY_PAIRS of them, those most siblings proved: sibling rules
+   * and field names are the attacker's, and pairs cost the square of their number (review-novelty.test.ts).
    */
   private pairFeatures(fp: boolean): readonly string[] {
     let fs = this.pairs.get(fp);
     if (!fs) {
       fs = [...this.proven.keys()].filter((f) => fp || !perSource(f));
-      for (const f of this.family.proven.keys()) if (!this.proven.has(f) && !perSource(f) && !this.open.has(f) && this.familyProves(f)) fs.push(f);
+      const rule = this.envelopeOf("rule", this.examples);
+      const family = [...this.family.proven]
+        .filter(([f]) => !this.proven.has(f) && !perSource(f) && !this.open.has(f) && this.familyProves(f) && !rule.numeric(f) && rule.distinct(f) >= 2)
+        .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+      for (const [f] of family.slice(0, MAX_FAMILY_PAIRS)) fs.push(f);
       this.pairs.set(fp, fs);
     }
     return fs;
@@ -603,6 +610,8 @@ const ROLE_STRETCH = 0.5;
 const GUARD_MEASURES: ReadonlySet<string> = new Set(["ti.abuse.score", "ti.vt.malicious"]);
 /** Sibling rules that must have proven a feature before it is checked in every leaf here (familyProves). */
 const FAMILY_MIN_RULES = 3;
+/** At most this many features the family proved (and this rule did not) join a rule's pair features. */
+const MAX_FAMILY_PAIRS = 8;
 /** The most a feature's choice can be priced (a free field that decides in none of eleven or more siblings). */
 const MAX_FEATURE_COST = Math.log2(12);
 
@@ -817,6 +826,11 @@ class Envelope {
   /** Distinct categorical values of f seen. */
   distinct(f: string): number {
     return this.values.get(f)?.size ?? 0;
+  }
+
+  /** Whether f was seen as a number. */
+  numeric(f: string): boolean {
+    return this.ranges.has(f);
   }
 
   features(): Iterable<string> {
