@@ -98,9 +98,9 @@ const SUPPORT_ONLY_ROUND = 2;
 /**
  * From SUPPORT_ONLY_ROUND on, an alert held back by a check of a leaf that may answer (not a dismissal) waits, up to
  * this round, for the alerts of its call or another's held back by the same check on the same values (novelty.ts);
- * it is not answered with a dismissal afterwards (reason "burst"). Measured on 8 seeds of each generator
- * (bench:memory, BENCH_DIAG=1), with the family pairs (tree.ts pairFeatures): asks per 1,000 A 90.1 → 85.9, B 95.9
- * → 93.7, C 131.6 → 131.4, memory-answer agreement unchanged within noise (A 99.63 → 99.61 %, B 99.76 → 99.63 %).
+ * it is not answered with a dismissal afterwards (waitedBeyondReach). Measured on 8 seeds of each generator
+ * (bench:memory, BENCH_DIAG=1, /tmp/exp runs of one seed each), with the family pairs: asks per 1,000 A 90.1 → 86.2,
+ * B 95.9 → 93.7, C 131.6 → 133.5 (noise), memory-answer agreement unchanged within noise.
  */
 const NOVELTY_ROUNDS = 6;
 const MAX_ASK_KEYS = 256;
@@ -480,7 +480,9 @@ function learntLabel(d: Decision): string {
  * rest), or by any check while the flight holds a burst's later asks (another call's novelty round). Not an alert
  * of a leaf still short of support: its first answers are what single flight waits for (and a dismissal leaf's
  * support, four answers from two networks, is more than one widening alert; round 2 on, it waits only when covered).
- * Measured (8 seeds, bench:memory): +2.5 asks per 1,000 on A for the dismissal-leaf part, ~0 for the late part.
+ * Measured (8 seeds, bench:memory): asks per 1,000 A 88.8 → 91.4, B 93.8 → 95.8, C 132.0 → 138.9 for the
+ * dismissal-leaf part (what a burst of look-alikes beyond a dismissal's reach saved, one batch at a time); the late
+ * part alone: A +2.6, B +0.1, C −1.5 (noise).
  */
 function beyondReach(found: Extract<Lookup, { kind: "ask" }>, flight: Flight): boolean {
   const fp = found.label !== undefined && classificationOf(found.label) === "false_positive";
