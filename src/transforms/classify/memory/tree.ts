@@ -435,8 +435,10 @@ export class RuleTree {
    * — the cell where generator B's verdict flips (8 seeds: B's worst memory-answer agreement 98.53 → 99.27 %, mean
    * 99.48 → 99.76 %, +1.4 asks per 1,000). Only a categorical feature this rule has seen with two values or more (a
    * number this rule has no threshold of is one cell; a feature it never saw, or saw one value of, pairs nothing: a
-   * new value is asked by itself), and at most MAX_FAMILY_PAIRS of them, those most siblings proved: sibling rules
-   * and field names are the attacker's, and pairs cost the square of their number (review-novelty.test.ts).
+   * new value is asked by itself), and at most MAX_FAMILY_PAIRS of them: the user class and host role first, then
+   * those most siblings proved — sibling rules and field names are the attacker's, and pairs cost the square of
+   * their number (review-novelty.test.ts); junk fields proved by invented siblings must not push the identity
+   * classes out (review-novelty-fixes.test.ts).
    */
   private pairFeatures(fp: boolean): readonly string[] {
     let fs = this.pairs.get(fp);
@@ -445,7 +447,7 @@ export class RuleTree {
       const rule = this.envelopeOf("rule", this.examples);
       const family = [...this.family.proven]
         .filter(([f]) => !this.proven.has(f) && !perSource(f) && !this.open.has(f) && this.familyProves(f) && !rule.numeric(f) && rule.distinct(f) >= 2)
-        .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+        .sort((a, b) => Number(IDENTITY_CLASSES.has(b[0])) - Number(IDENTITY_CLASSES.has(a[0])) || b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
       for (const [f] of family.slice(0, MAX_FAMILY_PAIRS)) fs.push(f);
       this.pairs.set(fp, fs);
     }
