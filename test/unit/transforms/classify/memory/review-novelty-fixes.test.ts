@@ -248,7 +248,10 @@ describe("review f66431e: family pairs bounded by MAX_FAMILY_PAIRS", () => {
 
   it("holds: with the family flooded, nothing the baseline without family-proven features (85df9b3's pairs) asks is answered", () => {
     let s = 11;
-    const r = () => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const r = () => {
+      s = (s * 1103515245 + 12345) % 2 ** 31;
+      return s / 2 ** 31;
+    };
     const pick = <T>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)]!;
     const proven = new Map<string, number>([
       ["user", 3],

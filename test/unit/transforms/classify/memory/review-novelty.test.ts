@@ -225,7 +225,13 @@ describe("review f262a62: novelty rounds", () => {
 
 describe("review f262a62: family pairs", () => {
   /** A random single-leaf tree (all answers agree: no split, so the family prior cannot change the tree). */
-  const rng = (s: number) => () => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const rng = (seed: number) => {
+    let s = seed;
+    return () => {
+      s = (s * 1103515245 + 12345) % 2 ** 31;
+      return s / 2 ** 31;
+    };
+  };
 
   it("holds: family pairs only add checks — with >= 3 siblings proving a feature, nothing asked before is answered now", () => {
     const r = rng(7);
