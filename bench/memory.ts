@@ -11,7 +11,7 @@
 // BENCH_GENERATORS (A,B,C; C off-hours-access = hour-of-day thresholds × host role + a file-count threshold, written
 // as a check against tuning to A and B), BENCH_MODES (pattern,memory), BENCH_DIAG (1: asks by reason and the most
 // frequent wrong memory answers per run, how often the model refuted each check that held an answer back, wrong
-// answers by support and by tenth of the stream),
+// answers by support and by tenth of the stream, alerts not answered from memory by position),
 // and any MEMORY_* option.
 import { loadConfig } from "../src/config/load.js";
 import type { Config } from "../src/config/schema.js";
