@@ -1,5 +1,5 @@
 // Adversarial review of f66431e and 020cf47 (fixes of review-novelty.test.ts): the "burst" mark after a wait beyond a
-// dismissal's reach (verdict-memory.ts beyondReach, Flight.late), family pairs bounded by MAX_FAMILY_PAIRS and the
+// dismissal's reach (verdict-memory.ts beyondReach; its Flight.late was folded into the general rule after this review), family pairs bounded by MAX_FAMILY_PAIRS and the
 // two-values rule (tree.ts pairFeatures), and JSON novelty keys (novelty.ts). Every alert field is the attacker's, and
 // so are the order and split of a burst over calls; the costly error is a memory `false_positive` for an alert the
 // model, asked, would not dismiss. "FINDING" tests fail on the code under review; the others pin a defence.
@@ -11,7 +11,7 @@ import type { FeatureValue } from "../../../../../src/transforms/classify/memory
 import { firstAsks, noveltyOf } from "../../../../../src/transforms/classify/memory/novelty.js";
 import { RuleTree, type Family } from "../../../../../src/transforms/classify/memory/tree.js";
 import { intel } from "../cache/support.js";
-import { memoryHarness, probeAlert, ScriptedModel } from "./support.js";
+import { HeldModel, memoryHarness, probeAlert, ScriptedModel, ticks } from "./support.js";
 import { ex, FP, NR, POLICY, TP } from "./tree-support.js";
 
 let seq = 0;
@@ -24,35 +24,6 @@ function login(failed: number | string, ip?: string): EnrichedAlert {
 }
 const count = (item: EnrichedAlert) => Number(item.alert.fields.failed_logins);
 
-/** A ScriptedModel that holds the first request `when` matches until `release()`; `reached` resolves once it is held. */
-class HeldModel extends ScriptedModel {
-  private armed = true;
-  private open!: () => void;
-  private hit!: () => void;
-  readonly reached = new Promise<void>((r) => (this.hit = r));
-  private readonly held = new Promise<void>((r) => (this.open = r));
-  constructor(
-    decide: ConstructorParameters<typeof ScriptedModel>[0],
-    private readonly when: (items: readonly EnrichedAlert[]) => boolean,
-  ) {
-    super(decide);
-  }
-  release(): void {
-    this.open();
-  }
-  override async classify(items: readonly EnrichedAlert[]): Promise<Decision[]> {
-    if (this.armed && this.when(items)) {
-      this.armed = false;
-      this.hit();
-      await this.held;
-    }
-    return super.classify(items);
-  }
-}
-
-const ticks = async (n = 20) => {
-  for (let i = 0; i < n; i++) await new Promise<void>((r) => setTimeout(r, 1));
-};
 const hang = <T>(p: Promise<T>, ms = 4000) => Promise.race([p, new Promise<"hung">((r) => setTimeout(() => r("hung"), ms))]);
 
 describe("review f66431e: waits beyond a dismissal's reach (found.on undefined paths)", () => {

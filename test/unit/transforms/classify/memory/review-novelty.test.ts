@@ -10,7 +10,7 @@ import type { FeatureValue } from "../../../../../src/transforms/classify/memory
 import { firstAsks, noveltyOf } from "../../../../../src/transforms/classify/memory/novelty.js";
 import { RuleTree, type Family } from "../../../../../src/transforms/classify/memory/tree.js";
 import { intel } from "../cache/support.js";
-import { memoryHarness, probeAlert, ScriptedModel } from "./support.js";
+import { HeldModel, memoryHarness, probeAlert, ScriptedModel, ticks } from "./support.js";
 import { ex, FP, NR, POLICY, TP } from "./tree-support.js";
 
 let seq = 0;
@@ -22,36 +22,6 @@ function login(failed: number | string, over: Partial<Alert> = {}): EnrichedAler
   return probeAlert(kind, ip, over, intel(10, 0, ip));
 }
 const count = (item: EnrichedAlert) => Number(item.alert.fields.failed_logins);
-
-/** A ScriptedModel that holds the first request `when` matches until `release()`; `reached` resolves once it is held. */
-class HeldModel extends ScriptedModel {
-  private armed = true;
-  private open!: () => void;
-  private hit!: () => void;
-  readonly reached = new Promise<void>((r) => (this.hit = r));
-  private readonly held = new Promise<void>((r) => (this.open = r));
-  constructor(
-    decide: ConstructorParameters<typeof ScriptedModel>[0],
-    private readonly when: (items: readonly EnrichedAlert[]) => boolean,
-  ) {
-    super(decide);
-  }
-  release(): void {
-    this.open();
-  }
-  override async classify(items: readonly EnrichedAlert[]): Promise<Decision[]> {
-    if (this.armed && this.when(items)) {
-      this.armed = false;
-      this.hit();
-      await this.held;
-    }
-    return super.classify(items);
-  }
-}
-
-const ticks = async (n = 20) => {
-  for (let i = 0; i < n; i++) await new Promise<void>((r) => setTimeout(r, 1));
-};
 
 describe("review f262a62: novelty rounds", () => {
   it("FINDING (medium): the rest of a burst sent in a concurrent call waits for the burst's first answers on the leaf flight and is dismissed by them (no 'burst' mark)", async () => {

@@ -147,3 +147,34 @@ export function probeAlert(
     enrichment,
   };
 }
+
+/** A ScriptedModel that holds the first request `when` matches until `release()`; `reached` resolves once it is held. */
+export class HeldModel extends ScriptedModel {
+  private armed = true;
+  private open!: () => void;
+  private hit!: () => void;
+  readonly reached = new Promise<void>((r) => (this.hit = r));
+  private readonly held = new Promise<void>((r) => (this.open = r));
+  constructor(
+    decide: ConstructorParameters<typeof ScriptedModel>[0],
+    private readonly when: (items: readonly EnrichedAlert[]) => boolean,
+  ) {
+    super(decide);
+  }
+  release(): void {
+    this.open();
+  }
+  override async classify(items: readonly EnrichedAlert[]): Promise<Decision[]> {
+    if (this.armed && this.when(items)) {
+      this.armed = false;
+      this.hit();
+      await this.held;
+    }
+    return super.classify(items);
+  }
+}
+
+/** Let other calls run for `n` turns of the event loop (timers of 0 ms included), e.g. up to their next wait. */
+export async function ticks(n = 20): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise<void>((r) => setImmediate(r));
+}
