@@ -68,12 +68,15 @@ interface AlertCase {
   waitedBeyondReach?: boolean;
 }
 
-/** An alert its leaf held back in this round: the lookup, the leaf's flight key, what it is new in (from SUPPORT_ONLY_ROUND). */
+/**
+ * An alert its leaf held back in this round: the lookup, the leaf's flight key and, from SUPPORT_ONLY_ROUND, the
+ * flight key of what it is new in (leaf and novelty) with the novelty's measure.
+ */
 interface Held {
   c: AlertCase;
   found: Extract<Lookup, { kind: "ask" }>;
   key: string;
-  novelty: Novelty | null;
+  novel: { key: string; measure: string | null } | null;
 }
 
 /** A leaf being asked about right now: how many of its alerts are out, and when they are all learnt. */
@@ -174,19 +177,22 @@ export class MemoryClassifier implements Classifier {
         }
         const found = this.lookup(c);
         if (found.kind === "answer") c.decision = found.decision;
-        else held.push({ c, found, key: `${c.features.rule}\u0000${found.leaf}`, novelty: round >= SUPPORT_ONLY_ROUND ? noveltyKey(found, c) : null });
+        else {
+          const key = `${c.features.rule}\u0000${found.leaf}`;
+          const novelty = round >= SUPPORT_ONLY_ROUND ? noveltyKey(found, c) : null;
+          held.push({ c, found, key, novel: novelty && { key: `${key}\u0000${novelty.key}`, measure: novelty.measure } });
+        }
       }
       // Of the alerts new in the same way under one leaf, the first asks go first; the others may wait for them.
       const first = new Set<Held>();
       const groups = new Map<string, Held[]>();
       for (const h of held) {
-        if (!h.novelty) continue;
-        const k = `${h.key}\u0000${h.novelty.key}`;
-        const g = groups.get(k);
+        if (!h.novel) continue;
+        const g = groups.get(h.novel.key);
         if (g) g.push(h);
-        else groups.set(k, [h]);
+        else groups.set(h.novel.key, [h]);
       }
-      for (const g of groups.values()) for (const h of firstAsks(g, g[0]!.novelty!.measure, (x) => x.c.features.values)) first.add(h);
+      for (const g of groups.values()) for (const h of firstAsks(g, g[0]!.novel!.measure, (x) => x.c.features.values)) first.add(h);
       for (const h of [...first, ...held.filter((x) => !first.has(x))]) {
         const { c, found, key } = h;
         const flight = this.flights.get(key);
@@ -203,16 +209,15 @@ export class MemoryClassifier implements Classifier {
           next.push(c);
           continue;
         }
-        if (h.novelty) {
-          const novel = `${key}\u0000${h.novelty.key}`;
-          const other = this.flights.get(novel);
+        if (h.novel) {
+          const other = this.flights.get(h.novel.key);
           if (other && round < NOVELTY_ROUNDS && !first.has(h)) {
             c.waitedBeyondReach = true;
             waits.push(other.done);
             next.push(c);
             continue;
           }
-          claimed.push(this.claim(novel));
+          claimed.push(this.claim(h.novel.key));
         }
         this.events.asked(found.reason);
         const check = `${found.reason}${found.feature ? `:${found.feature}` : ""}`;
