@@ -482,4 +482,26 @@ describe("RuleTree", () => {
     // A number that decides nowhere is no reason to ask.
     expect(new RuleTree(exs, POLICY).lookup(alert("server", 3))).toMatchObject({ kind: "answer", label: FP });
   });
+
+  it("where the rule proved the host role and the number, a dismissal reaches past a role's range as little as any dismissal", () => {
+    let k = 0;
+    const src = () => `198.51.${100 + (k++ % 50)}.7`;
+    // Dismissed: workstations from 9 to 18 h, kiosks ("other") at any hour; the role and the hour both decide elsewhere.
+    const ws = [9, 10, 12, 14, 16, 18].map((h, i) => ex(FP, { n: 2 + i, asset: "workstation", hour: h }, src()));
+    const kiosk = [19, 20, 23, 7].map((h, i) => ex(FP, { n: 2 + i, asset: "other", hour: h }, src()));
+    const dc = [20, 21, 22, 2, 3].map((h, i) => ex(NR, { n: 3 + i, asset: "dc", hour: h }, src()));
+    const night = [2, 3, 22, 23].map((h, i) => ex(TP, { n: 3 + i, asset: "server", hour: h }, src()));
+    const day = [9, 11, 12, 13, 15, 17].map((h, i) => ex(FP, { n: 2 + i, asset: "server", hour: h }, src()));
+    const alert = (hour: number) => ({ user: "user", n: 3, asset: "workstation", hour });
+    const proved = new RuleTree([...ws, ...kiosk, ...dc, ...night, ...day], POLICY);
+    expect(proved.describe()).toMatch(/asset = dc \(proven\)[\s\S]*hour >= 19.50 \(proven\)/);
+    expect(proved.lookup(alert(13))).toMatchObject({ kind: "answer", label: FP });
+    // 7 p.m. on a workstation: the leaf dismissed 7 p.m. only on a kiosk; the workstations' range ends at 18.
+    expect(proved.lookup(alert(19))).toMatchObject({ kind: "ask", reason: "unseen_combination", feature: "asset x hour" });
+    // Where only the siblings prove the hour, the role's range reaches half its width further (ROLE_STRETCH).
+    const young = new RuleTree([...ws, ...kiosk, ...dc], POLICY, { rules: 4, proven: new Map([["hour", 3]]) });
+    expect(young.describe()).not.toContain("hour >=");
+    expect(young.lookup(alert(19))).toMatchObject({ kind: "answer", label: FP });
+    expect(young.lookup(alert(23))).toMatchObject({ kind: "ask", reason: "unseen_combination", feature: "asset x hour" });
+  });
 });
