@@ -23,7 +23,7 @@
  *     as far as its own examples); the user class, the asset role and ti.strong by the leaf's own examples too, split
  *     on or not; for false_positive the guard's measures of the source by its own model answers' range (no stretch),
  *     and each deciding number by the range its model answers had on the alert's host role (roleRanges; stretched as
- *     little as any dismissal's once this rule proved both); any other number (and, except under a
+ *     little as any dismissal's once the role decides); any other number (and, except under a
  *     false_positive leaf, a number that decides only in another branch) by the rule's examples with the leaf's
  *     answer and, loosely, by the leaf's own (a leaf taught by one source's reputation does not dismiss for
  *     another's); a categorical feature that decides in FAMILY_MIN_RULES sibling rules by the leaf's own examples too; the
@@ -281,7 +281,9 @@ export class RuleTree {
       const sources = new Set(models.flatMap((e) => (e.source === null ? [] : [e.source]))).size;
       if (sources < p.minSourcesFalsePositive) return { kind: "ask", leaf: leaf.id, reason: "sources", label, needed: 1 };
     }
-    const uncovered = this.coverage(leaf, label, values, bounds, fp, onPath) ?? (fp ? this.roleRanges(leaf, values) : null);
+    const uncovered =
+      this.coverage(leaf, label, values, bounds, fp, onPath) ??
+      (fp ? this.roleRanges(leaf, values) : classificationOf(label) === "needs_review" ? this.weakSources(leaf, values) : null);
     if (uncovered) return { kind: "ask", leaf: leaf.id, label, needed: 1, ...uncovered };
     // The deciding features in combination: a leaf that is right for (privileged, dc) and for (ordinary user, server)
     // has not seen (ordinary user, dc) even when it has seen each value on its own.
@@ -333,7 +335,13 @@ export class RuleTree {
       if (f === STRONG_INTEL && !fp && v === "yes") continue;
       // A dismissal's reach over the guard's own measures of the source is its own sources' (GUARD_MEASURES).
       const guardMeasure = fp && typeof v === "number" && GUARD_MEASURES.has(f);
-      const deciding = (this.deciding.has(f) && (typeof v !== "number" || fp || onPath.has(f))) || this.decidesInFamily(f, v) || guardMeasure;
+      const deciding =
+        (this.deciding.has(f) && (typeof v !== "number" || fp || onPath.has(f))) ||
+        this.decidesInFamily(f, v) ||
+        guardMeasure ||
+        // A number that decides in FAMILY_MIN_RULES siblings, under a dismissal: by the leaf's own answers, as if this rule
+        // had split on it (a file count its siblings' thresholds turn on is no noise field to stretch three widths over).
+        (fp && typeof v === "number" && !perSource(f) && this.familyProves(f));
       const rule = this.envelopeOf("rule", this.examples);
       // The source's class and threat-intel status (public/private, a country, "no data: private"): for a dismissal
       // only what the leaf's own answers had — a dismissal learnt on outside sources says nothing about an internal
@@ -378,21 +386,47 @@ export class RuleTree {
    * and the role, but not 3 a.m. on a server: the leaf's own range of the hour says nothing about that (generator C:
    * most of its wrong dismissals before this check). Pairs of the proven features (Combinations) miss it while no
    * split of this rule has proven the hour yet. Only the host role: the user class, checked the same way, bought
-   * nothing on any generator and cost asks. Stretched by ROLE_STRETCH of the role's range, or, where this rule has
-   * proven both the role and the number, as little as any dismissal (STRETCH_FALSE_POSITIVE): half of generator C's
-   * wrong dismissals had been stretched past the kind's end of the working day from one role's range (8 seeds of
-   * bench:memory: C's wrong dismissals 28 → 15, C's asks 139.4 → 144.1 per 1,000, A's and B's unchanged within noise).
+   * nothing on any generator and cost asks. Stretched by ROLE_STRETCH of the role's range, or, where the role is
+   * known to decide (this rule or FAMILY_MIN_RULES siblings proved it), as little as any dismissal
+   * (STRETCH_FALSE_POSITIVE): half of generator C's wrong dismissals had been stretched past the kind's end of the
+   * working day from one role's range. Not this rule's proof alone: three benign probes with the hour as text un-prove
+   * it (review-role-stretch.test.ts).
    */
   private roleRanges(leaf: Extract<Node, { kind: "leaf" }>, values: Readonly<Record<string, FeatureValue>>): Uncovered | null {
     const role = values[ROLE];
     if (typeof role !== "string") return null;
     const onRole = this.envelopeOf(`${leaf.id}|${ROLE}=${role}`, () => leaf.examples.filter((e) => e.by === "model" && e.values[ROLE] === role));
     if (onRole.n === 0) return null; // the role itself is unseen: coverage asks for it (IDENTITY_CLASSES)
-    for (const [g, x] of Object.entries(values)) {
-      if (typeof x !== "number" || perSource(g) || !(this.proven.has(g) || this.familyProves(g))) continue;
-      // Where this rule proved both, the role's range is the rule's own evidence: stretched as little as any dismissal's.
-      const stretch = this.proven.has(ROLE) && this.proven.has(g) ? STRETCH_FALSE_POSITIVE : ROLE_STRETCH;
-      if (onRole.check(g, x, stretch)) return { reason: "unseen_combination", feature: `${ROLE} x ${g}`, on: [ROLE, g] };
+    const rule = this.envelopeOf("rule", this.examples);
+    // Every number that decides, whether the alert carries it as a number, as text ("3e0") or not at all: a value
+    // that is no number must be one the role's own answers had (review-role-stretch.test.ts).
+    const stretch = this.decides(ROLE) ? STRETCH_FALSE_POSITIVE : ROLE_STRETCH;
+    for (const g of new Set([...Object.keys(values), ...rule.features()])) {
+      const x = values[g] ?? MISSING;
+      if (perSource(g) || !this.decides(g) || (typeof x !== "number" && !rule.numeric(g))) continue;
+      // The role's answers all lacked it too (an envelope counts a missing feature only beside examples that had it).
+      if (x === MISSING && !onRole.numeric(g) && onRole.distinct(g) === 0) continue;
+      if (onRole.check(g, x, stretch, { strict: true })) return { reason: "unseen_combination", feature: `${ROLE} x ${g}`, on: [ROLE, g] };
+    }
+    return null;
+  }
+
+  /**
+   * For a needs_review answer to a source without strong intel: whether the leaf's answers for weak sources had the
+   * alert's host role and user class. Strong intel turns a dismissal into needs_review (the guard, the prompt), so a
+   * needs_review leaf may hold the strong sources of a cell whose weak ones are dismissed: it has seen
+   * the workstation (from a strong source) and weak sources (on a dc), never a weak source on a workstation. Pairs of
+   * the proven features leave the source's intel out for these answers, and ti.strong need not be proven at all.
+   * Generator B, 8 seeds (bench:memory, with the family's numbers under dismissals): one such leaf answered 83 times
+   * wrongly on a seed; with this check B's worst memory-answer agreement 98.80 → 99.34 %, C's 99.01 → 99.29 %.
+   */
+  private weakSources(leaf: Extract<Node, { kind: "leaf" }>, values: Readonly<Record<string, FeatureValue>>): Uncovered | null {
+    if (values[STRONG_INTEL] !== "no") return null;
+    if (!leaf.examples.some((e) => e.by === "model" && e.values[STRONG_INTEL] === "yes")) return null;
+    const weak = this.envelopeOf(`${leaf.id}|weak`, () => leaf.examples.filter((e) => e.by === "model" && e.values[STRONG_INTEL] === "no"));
+    for (const c of WEAK_PAIRED) {
+      const v = values[c];
+      if (typeof v === "string" && !weak.has(c, v)) return { reason: "unseen_combination", feature: `${STRONG_INTEL} x ${c}`, on: [STRONG_INTEL, c] };
     }
     return null;
   }
@@ -412,6 +446,11 @@ export class RuleTree {
     if (perSource(f)) return false;
     if (this.open.has(f)) return false;
     return this.familyProves(f);
+  }
+
+  /** Whether f has a proven split in this rule or in FAMILY_MIN_RULES of its siblings. */
+  private decides(f: string): boolean {
+    return this.proven.has(f) || this.familyProves(f);
   }
 
   /**
@@ -605,11 +644,13 @@ const NO_FAMILY: Family = { rules: 0, proven: new Map() };
  * true_positive or needs_review leaf (coverage): strong intel only makes an answer more severe.
  */
 const IDENTITY_CLASSES: ReadonlySet<string> = new Set(["user", "asset", STRONG_INTEL]);
+/** Judged among a leaf's weak-source answers when it also holds strong ones (weakSources). */
+const WEAK_PAIRED = ["asset", "user"] as const;
 /** The asset-role feature (roleRanges). */
 const ROLE = "asset";
 /**
  * How far beyond a dismissal's range on one host role a deciding number reaches (share of that range's width) while
- * this rule has not proven both the role and the number; once it has, STRETCH_FALSE_POSITIVE (roleRanges).
+ * neither this rule nor its family has proven the role; once one has, STRETCH_FALSE_POSITIVE (roleRanges).
  */
 const ROLE_STRETCH = 0.5;
 /**

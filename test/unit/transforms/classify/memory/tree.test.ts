@@ -483,7 +483,50 @@ describe("RuleTree", () => {
     expect(new RuleTree(exs, POLICY).lookup(alert("server", 3))).toMatchObject({ kind: "answer", label: FP });
   });
 
-  it("where the rule proved the host role and the number, a dismissal reaches past a role's range as little as any dismissal", () => {
+  it("under a dismissal, a number that decides in the family is judged by the leaf's own answers, as if this rule split on it", () => {
+    let k = 0;
+    const src = () => `198.51.${100 + (k++ % 50)}.7`;
+    // Few events dismissed at 3..40 files; many events dismissed at 100..300 files in another leaf; needs_review between.
+    const low = [3, 8, 12, 20, 30, 40].map((files, i) => ex(FP, { n: 1 + i, files }, src()));
+    const nr = [ex(NR, { n: 20, files: 3 }, src()), ex(NR, { n: 21, files: 40 }, src())];
+    const high = [100, 150, 200, 250, 300].map((files, i) => ex(FP, { n: 40 + i, files }, src()));
+    const exs = [...low, ...nr, ...high];
+    const alert = (files: number) => ({ user: "user", n: 3, files });
+    // No sibling decides on the file count: the rule's dismissals and the leaf's own three widths reach 60 files.
+    expect(new RuleTree(exs, POLICY).lookup(alert(60))).toMatchObject({ kind: "answer", label: FP });
+    // Three siblings turn on it: the leaf's own answers end at 40 files (stretched as any dismissal, 0.1 of the width).
+    const tree = new RuleTree(exs, POLICY, { rules: 4, proven: new Map([["files", 3]]) });
+    expect(tree.describe()).not.toContain("files >=");
+    expect(tree.lookup(alert(30))).toMatchObject({ kind: "answer", label: FP });
+    expect(tree.lookup(alert(60))).toMatchObject({ kind: "ask", reason: "out_of_range", feature: "files" });
+    // Not for another answer: a needs_review leaf is no dismissal to keep tight.
+    expect(tree.lookup({ user: "user", n: 20, files: 30 })).toMatchObject({ kind: "answer", label: NR });
+  });
+
+  it("a needs_review leaf that holds strong sources answers a weak source only on a role and class its weak sources had", () => {
+    let k = 0;
+    const src = () => `198.51.${100 + (k++ % 50)}.7`;
+    // Workstations needs_review only from strong sources (the guard's doing: weak ones there are dismissed), dc from weak ones.
+    const strongWs = [0, 1].map(() => ex(NR, { n: 3, asset: "workstation", "ti.strong": "yes" }, src()));
+    const weakDc = [0, 1].map(() => ex(NR, { n: 3, asset: "dc", "ti.strong": "no" }, src()));
+    const many = [0, 1].map(() => ex(TP, { n: 40, asset: "dc", "ti.strong": "no" }, src()));
+    const tree = new RuleTree([...strongWs, ...weakDc, ...many], POLICY);
+    const alert = (asset: string, strong: string) => ({ user: "user", n: 3, asset, "ti.strong": strong });
+    expect(tree.lookup(alert("workstation", "no"))).toMatchObject({ kind: "ask", reason: "unseen_combination", feature: "ti.strong x asset" });
+    expect(tree.lookup(alert("workstation", "yes"))).toMatchObject({ kind: "answer", label: NR });
+    expect(tree.lookup(alert("dc", "no"))).toMatchObject({ kind: "answer", label: NR });
+    // A true_positive leaf is never the guard's doing: strong and weak sources alike.
+    const tp = new RuleTree(
+      [
+        ...[0, 1].map(() => ex(TP, { n: 3, asset: "workstation", "ti.strong": "yes" }, src())),
+        ...[0, 1].map(() => ex(TP, { n: 3, asset: "dc", "ti.strong": "no" }, src())),
+      ],
+      POLICY,
+    );
+    expect(tp.lookup(alert("workstation", "no"))).toMatchObject({ kind: "answer", label: TP });
+  });
+
+  it("where the host role decides, a dismissal reaches past a role's range as little as any dismissal", () => {
     let k = 0;
     const src = () => `198.51.${100 + (k++ % 50)}.7`;
     // Dismissed: workstations from 9 to 18 h, kiosks ("other") at any hour; the role and the hour both decide elsewhere.
@@ -498,10 +541,23 @@ describe("RuleTree", () => {
     expect(proved.lookup(alert(13))).toMatchObject({ kind: "answer", label: FP });
     // 7 p.m. on a workstation: the leaf dismissed 7 p.m. only on a kiosk; the workstations' range ends at 18.
     expect(proved.lookup(alert(19))).toMatchObject({ kind: "ask", reason: "unseen_combination", feature: "asset x hour" });
-    // Where only the siblings prove the hour, the role's range reaches half its width further (ROLE_STRETCH).
-    const young = new RuleTree([...ws, ...kiosk, ...dc], POLICY, { rules: 4, proven: new Map([["hour", 3]]) });
-    expect(young.describe()).not.toContain("hour >=");
+    // Where the role decides nowhere (the rule split on the count only), its range reaches half its width further (ROLE_STRETCH).
+    const counts = ["dc", "server", "workstation", "other"].flatMap((asset, i) => [
+      ex(NR, { n: 40 + i, asset, hour: 12 }, src()),
+      ex(NR, { n: 50 + i, asset, hour: 2 }, src()),
+    ]);
+    const young = new RuleTree([...ws, ...kiosk, ...counts], POLICY, { rules: 4, proven: new Map([["hour", 3]]) });
+    expect(young.describe()).not.toContain("asset =");
     expect(young.lookup(alert(19))).toMatchObject({ kind: "answer", label: FP });
     expect(young.lookup(alert(23))).toMatchObject({ kind: "ask", reason: "unseen_combination", feature: "asset x hour" });
+    // ...and once the siblings prove the role as well, as little as any dismissal, though this rule never split on it.
+    const family = new RuleTree([...ws, ...kiosk, ...counts], POLICY, {
+      rules: 4,
+      proven: new Map([
+        ["hour", 3],
+        ["asset", 3],
+      ]),
+    });
+    expect(family.lookup(alert(19))).toMatchObject({ kind: "ask", reason: "unseen_combination", feature: "asset x hour" });
   });
 });
