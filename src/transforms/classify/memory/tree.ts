@@ -178,6 +178,7 @@ export class RuleTree {
    */
   private readonly proven = new Map<string, number[]>();
   private readonly pairs = new Map<boolean, string[]>();
+  private roleFeatures: string[] | undefined;
   /** Name-like features of the rule (mostly one-off values). */
   private readonly open: ReadonlySet<string>;
 
@@ -339,9 +340,11 @@ export class RuleTree {
         (this.deciding.has(f) && (typeof v !== "number" || fp || onPath.has(f))) ||
         this.decidesInFamily(f, v) ||
         guardMeasure ||
-        // A number that decides in FAMILY_MIN_RULES siblings, under a dismissal: by the leaf's own answers, as if this rule
-        // had split on it (a file count its siblings' thresholds turn on is no noise field to stretch three widths over).
-        (fp && typeof v === "number" && !perSource(f) && this.familyProves(f));
+        // A feature that decides in FAMILY_MIN_RULES siblings, under a dismissal: by the leaf's own answers, as if this
+        // rule had split on it, whatever its type or openness here (a file count its siblings' thresholds turn on is no
+        // noise field to stretch three widths over; sent only as text, "5000e0" is no neighbour of "3e0":
+        // review-family-weak.test.ts).
+        (fp && !perSource(f) && !IDENTITY_CLASSES.has(f) && this.familyProves(f));
       const rule = this.envelopeOf("rule", this.examples);
       // The source's class and threat-intel status (public/private, a country, "no data: private"): for a dismissal
       // only what the leaf's own answers had — a dismissal learnt on outside sources says nothing about an internal
@@ -397,18 +400,27 @@ export class RuleTree {
     if (typeof role !== "string") return null;
     const onRole = this.envelopeOf(`${leaf.id}|${ROLE}=${role}`, () => leaf.examples.filter((e) => e.by === "model" && e.values[ROLE] === role));
     if (onRole.n === 0) return null; // the role itself is unseen: coverage asks for it (IDENTITY_CLASSES)
-    const rule = this.envelopeOf("rule", this.examples);
-    // Every number that decides, whether the alert carries it as a number, as text ("3e0") or not at all: a value
-    // that is no number must be one the role's own answers had (review-role-stretch.test.ts).
+    // Every feature that decides but who and where (the pairs check those), whether the alert carries it as a number,
+    // as text ("3e0") or not at all: a value that is no number must be one the role's own answers had
+    // (review-role-stretch.test.ts, review-family-weak.test.ts: an hour the rule only ever saw as text).
     const stretch = this.decides(ROLE) ? STRETCH_FALSE_POSITIVE : ROLE_STRETCH;
-    for (const g of new Set([...Object.keys(values), ...rule.features()])) {
+    for (const g of new Set([...this.roleChecked(), ...Object.keys(values)])) {
       const x = values[g] ?? MISSING;
-      if (perSource(g) || !this.decides(g) || (typeof x !== "number" && !rule.numeric(g))) continue;
+      if (perSource(g) || IDENTITY_CLASSES.has(g) || !this.decides(g)) continue;
       // The role's answers all lacked it too (an envelope counts a missing feature only beside examples that had it).
       if (x === MISSING && !onRole.numeric(g) && onRole.distinct(g) === 0) continue;
       if (onRole.check(g, x, stretch, { strict: true })) return { reason: "unseen_combination", feature: `${ROLE} x ${g}`, on: [ROLE, g] };
     }
     return null;
+  }
+
+  /** The rule's features roleRanges checks on every dismissal: those that decide, found once per tree. */
+  private roleChecked(): readonly string[] {
+    if (!this.roleFeatures) {
+      const rule = this.envelopeOf("rule", this.examples);
+      this.roleFeatures = [...rule.features()].filter((g) => !perSource(g) && !IDENTITY_CLASSES.has(g) && this.decides(g));
+    }
+    return this.roleFeatures;
   }
 
   /**
@@ -421,14 +433,15 @@ export class RuleTree {
    * wrongly on a seed; with this check B's worst memory-answer agreement 98.80 → 99.34 %, C's 99.01 → 99.29 %.
    */
   private weakSources(leaf: Extract<Node, { kind: "leaf" }>, values: Readonly<Record<string, FeatureValue>>): Uncovered | null {
-    if (values[STRONG_INTEL] !== "no") return null;
-    if (!leaf.examples.some((e) => e.by === "model" && e.values[STRONG_INTEL] === "yes")) return null;
-    const weak = this.envelopeOf(`${leaf.id}|weak`, () => leaf.examples.filter((e) => e.by === "model" && e.values[STRONG_INTEL] === "no"));
-    for (const c of WEAK_PAIRED) {
-      const v = values[c];
-      if (typeof v === "string" && !weak.has(c, v)) return { reason: "unseen_combination", feature: `${STRONG_INTEL} x ${c}`, on: [STRONG_INTEL, c] };
-    }
-    return null;
+    // Weak is anything but strong, an alert without the feature (no enrichment) too, judged by answers of the same status.
+    const status = values[STRONG_INTEL];
+    if (status === "yes") return null;
+    const models = leaf.examples.filter((e) => e.by === "model");
+    if (!models.some((e) => e.values[STRONG_INTEL] === "yes")) return null;
+    // The cell itself, role and class together (review-family-weak.test.ts: each seen apart is not the cell).
+    const cell = (e: Example) => WEAK_PAIRED.every((c) => (e.values[c] ?? MISSING) === (values[c] ?? MISSING));
+    if (models.some((e) => e.values[STRONG_INTEL] === status && cell(e))) return null;
+    return { reason: "unseen_combination", feature: `${STRONG_INTEL} x ${WEAK_PAIRED.join(" x ")}`, on: [STRONG_INTEL, ...WEAK_PAIRED] };
   }
 
   /**

@@ -512,7 +512,7 @@ describe("RuleTree", () => {
     const many = [0, 1].map(() => ex(TP, { n: 40, asset: "dc", "ti.strong": "no" }, src()));
     const tree = new RuleTree([...strongWs, ...weakDc, ...many], POLICY);
     const alert = (asset: string, strong: string) => ({ user: "user", n: 3, asset, "ti.strong": strong });
-    expect(tree.lookup(alert("workstation", "no"))).toMatchObject({ kind: "ask", reason: "unseen_combination", feature: "ti.strong x asset" });
+    expect(tree.lookup(alert("workstation", "no"))).toMatchObject({ kind: "ask", reason: "unseen_combination", feature: "ti.strong x asset x user" });
     expect(tree.lookup(alert("workstation", "yes"))).toMatchObject({ kind: "answer", label: NR });
     expect(tree.lookup(alert("dc", "no"))).toMatchObject({ kind: "answer", label: NR });
     // A true_positive leaf is never the guard's doing: strong and weak sources alike.
