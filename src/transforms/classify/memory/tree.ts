@@ -22,8 +22,10 @@
  *     number —, less for false_positive, never into the gap of a split, and for false_positive toward a split only
  *     as far as its own examples); the user class, the asset role and ti.strong by the leaf's own examples too, split
  *     on or not; for false_positive the guard's measures of the source by its own model answers' range (no stretch),
- *     and each deciding number by the range its model answers had on the alert's host role (roleRanges; stretched as
- *     little as any dismissal's once the role decides); any other number (and, except under a
+ *     and each deciding feature by what its model answers had on the alert's host role (roleRanges; a number stretched
+ *     as little as any dismissal's once the role decides), and a feature FAMILY_MIN_RULES siblings decide on by its own
+ *     answers whatever its type; for needs_review with strong sources among its answers, a weak source by the cells of
+ *     its weak sources' answers (weakSources); any other number (and, except under a
  *     false_positive leaf, a number that decides only in another branch) by the rule's examples with the leaf's
  *     answer and, loosely, by the leaf's own (a leaf taught by one source's reputation does not dismiss for
  *     another's); a categorical feature that decides in FAMILY_MIN_RULES sibling rules by the leaf's own examples too; the
