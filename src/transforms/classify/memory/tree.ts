@@ -426,13 +426,14 @@ export class RuleTree {
   }
 
   /**
-   * For a needs_review answer to a source without strong intel: whether the leaf's answers for weak sources had the
-   * alert's host role and user class. Strong intel turns a dismissal into needs_review (the guard, the prompt), so a
-   * needs_review leaf may hold the strong sources of a cell whose weak ones are dismissed: it has seen
-   * the workstation (from a strong source) and weak sources (on a dc), never a weak source on a workstation. Pairs of
-   * the proven features leave the source's intel out for these answers, and ti.strong need not be proven at all.
-   * Generator B, 8 seeds (bench:memory, with the family's numbers under dismissals): one such leaf answered 83 times
-   * wrongly on a seed; with this check B's worst memory-answer agreement 98.80 → 99.34 %, C's 99.01 → 99.29 %.
+   * For a needs_review answer to a source without strong intel (or without intel at all): whether the leaf's answers
+   * for sources of that status had the alert's host role and user class together. Strong intel turns a dismissal into
+   * needs_review (the guard, the prompt), so a needs_review leaf may hold the strong sources of a cell whose weak ones
+   * are dismissed: it has seen the workstation (from a strong source) and weak sources (on a dc), never a weak source
+   * on a workstation. Pairs of the proven features leave the source's intel out for these answers, and ti.strong need
+   * not be proven at all. Generator B, 8 seeds (bench:memory, with the family's numbers under dismissals): one such
+   * leaf answered 83 times wrongly on a seed; with this check's first form (role and class apart, any answer but a
+   * dismissal) B's worst memory-answer agreement 98.80 → 99.34 %, C's 99.01 → 99.29 %.
    */
   private weakSources(leaf: Extract<Node, { kind: "leaf" }>, values: Readonly<Record<string, FeatureValue>>): Uncovered | null {
     // Weak is anything but strong, an alert without the feature (no enrichment) too, judged by answers of the same status.
